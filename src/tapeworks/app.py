@@ -1,0 +1,267 @@
+"""The FastAPI application: routers, one error handler, CORS on every response."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tapeworks import __version__
+from tapeworks.config import Settings
+from tapeworks.errors import TapeworksError
+from tapeworks.logging import configure_logging, get_logger
+from tapeworks.runtime import Runtime, set_current_runtime
+
+log = get_logger("tapeworks.http")
+API_PREFIX = "/api/v1"
+
+
+def error_body(code: str, message: str, request_id: str | None, **details: Any) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details:
+        err["details"] = details
+    return {"error": err}
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tapeworks_http_requests_total", "HTTP requests", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tapeworks_http_request_seconds", "HTTP request latency", ["method", "route"],
+            registry=self.registry,
+        )
+
+
+class RequestContextMiddleware:
+    """Request id, access log, metrics, and the last-resort 500 (inside CORS, rule 3)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode()[:64]
+        request_id = incoming if incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            log.exception("http.unhandled_error", path=scope.get("path"), error=repr(exc))
+            if status_holder["started"]:
+                raise
+            response = JSONResponse(
+                error_body("internal_error", "an unexpected error occurred; quote the request id "
+                           "when reporting it", request_id),
+                status_code=500,
+            )
+            await response(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route_path, str(status_holder["status"])).inc()
+            self.metrics.latency.labels(method, route_path).observe(elapsed)
+            if route_path not in ("/healthz", "/metrics"):
+                log.info("http.request", method=method, path=scope.get("path"),
+                         status=status_holder["status"], ms=round(elapsed * 1000, 1))
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _format_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",)) or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TapeworksError)
+    async def _tapeworks_error(request: Request, exc: TapeworksError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("http.error", code=exc.code, message=exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, _request_id(request), **exc.details),
+            status_code=exc.status_code, headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            error_body("validation_error", _format_validation(exc), _request_id(request)),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route for {request.method} {request.url.path}"
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "http_error"), message, _request_id(request)),
+            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+        )
+
+
+def system_router() -> APIRouter:
+    router = APIRouter(tags=["system"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @router.get("/readyz")
+    def readyz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks = readiness(rt)
+        ok = all(c["ok"] for c in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", response_class=PlainTextResponse)
+    def metrics(request: Request) -> Response:
+        m: Metrics = request.app.state.metrics
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def readiness(rt: Runtime) -> dict[str, dict[str, Any]]:
+    from tapeworks.db import migrate
+
+    checks: dict[str, dict[str, Any]] = {}
+
+    def check(name: str, fn: Callable[[], str | None]) -> None:
+        try:
+            checks[name] = {"ok": True, "detail": fn() or "ok"}
+        except Exception as exc:  # readiness reports any failure, it must not raise
+            checks[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]}
+
+    def database() -> str:
+        rt.database.ping()
+        current = migrate.current_revision(rt.database.url)
+        head = migrate.head_revision()
+        if current != head:
+            raise RuntimeError(f"schema at {current}, code expects {head}: run `tapeworks db upgrade`")
+        return f"at head {head}"
+
+    check("database", database)
+    for name, attr in (("store", "store"), ("queue", "queue")):
+        extra = rt.extras.get(f"ready_{name}")
+        if extra is not None:
+            check(name, extra)
+        elif attr in rt.__dict__ or name == "store":
+            check(name, lambda a=attr: getattr(rt, a).ping())
+    return checks
+
+
+Lifespan = Callable[[FastAPI], Any]
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+    configure_logging(settings.log_level, settings.log_json)
+    rt = runtime or Runtime(settings)
+    set_current_runtime(rt)
+    settings.resolved_secret_key()  # refuse a default secret before serving anything
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        starters: list[Callable[[], Awaitable[None] | None]] = app.state.on_start
+        for fn in starters:
+            fn()
+        yield
+        for fn in reversed(app.state.on_stop):
+            fn()
+
+    app = FastAPI(
+        title="tapeworks",
+        version=__version__,
+        description="Transcripts and publish-ready audio from recorded conversations.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.state.metrics = Metrics()
+    app.state.on_start = []
+    app.state.on_stop = []
+    install_error_handlers(app)
+
+    app.include_router(system_router())
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    install_extras(app)
+
+    # Order matters: the context middleware (with the last-resort 500) is inside CORS, so
+    # every response, errors included, carries the CORS headers for allowed origins.
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id", "content-range", "accept-ranges", "content-disposition"],
+    )
+    return app
+
+
+def api_routers() -> list[APIRouter]:
+    """Every API router; each states its own prefix once (rule 2)."""
+    from tapeworks.users.endpoints import router as auth_router
+
+    routers = [auth_router]
+    for module, attr in _optional_routers():
+        routers.append(getattr(_import(module), attr))
+    return routers
+
+
+def _optional_routers() -> list[tuple[str, str]]:
+    return []
+
+
+def install_extras(app: FastAPI) -> None:
+    """Hooks for components that attach to the app (queue consumers, web pages)."""
+
+
+def _import(module: str) -> Any:
+    import importlib
+
+    return importlib.import_module(module)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from tapeworks.deps import CurrentUser, DbDep, SettingsDep
+from tapeworks.users import service
+from tapeworks.users.schemas import (
+    CreateTokenRequest,
+    LoginRequest,
+    PersonalTokenResponse,
+    TokenInfo,
+    TokenResponse,
+    UserOut,
+)
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def user_out(db: DbDep, user_id: str) -> UserOut:
+    user = service.get_user(db, user_id)
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/login", response_model=TokenResponse)
+def login(body: LoginRequest, db: DbDep, settings: SettingsDep) -> TokenResponse:
+    user = service.authenticate(db, body.email, body.password)
+    token, plain = service.issue_token(
+        db, user, kind="access", name="login", ttl_seconds=settings.access_token_ttl_seconds
+    )
+    return TokenResponse(access_token=plain, expires_at=token.expires_at)
+
+
+@router.get("/me", response_model=UserOut)
+def me(principal: CurrentUser, db: DbDep) -> UserOut:
+    return user_out(db, principal.user_id)
+
+
+@router.post("/tokens", response_model=PersonalTokenResponse, status_code=status.HTTP_201_CREATED)
+def create_token(
+    principal: CurrentUser, db: DbDep, body: CreateTokenRequest | None = None
+) -> PersonalTokenResponse:
+    body = body or CreateTokenRequest()
+    user = service.get_user(db, principal.user_id)
+    ttl = body.expires_in_days * 86400 if body.expires_in_days else None
+    token, plain = service.issue_token(db, user, kind="personal", name=body.name, ttl_seconds=ttl)
+    return PersonalTokenResponse(
+        id=token.id, name=token.name, access_token=plain, expires_at=token.expires_at
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfo])
+def list_tokens(principal: CurrentUser, db: DbDep) -> list[TokenInfo]:
+    return [TokenInfo.model_validate(t, from_attributes=True)
+            for t in service.list_tokens(db, principal.user_id)]
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: str, principal: CurrentUser, db: DbDep) -> None:
+    service.revoke_token(db, principal.user_id, token_id)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(principal: CurrentUser, db: DbDep) -> None:
+    """Revoke the token used for this call."""
+    if principal.token_id:
+        service.revoke_token(db, principal.user_id, principal.token_id)

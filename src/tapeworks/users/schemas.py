@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime | None = None
+
+
+class CreateTokenRequest(BaseModel):
+    name: str = Field(default="api token", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class PersonalTokenResponse(TokenResponse):
+    id: str
+    name: str
+
+
+class TokenInfo(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str
+    plan: str
+    created_at: datetime
+
+
+class CreateUserRequest(BaseModel):
+    email: str
+    password: str = Field(min_length=8, max_length=1024)
+    name: str = ""
+    role: str = "user"
+    plan: str | None = None
