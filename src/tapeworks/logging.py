@@ -29,7 +29,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLoggerFactory(),
         cache_logger_on_first_use=False,
     )
     # Standard-library loggers (uvicorn, huey, alembic) go to stderr in plain lines.
@@ -41,6 +41,21 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         root.setLevel(level.upper())
         logging.getLogger("huey").setLevel("WARNING")
         _configured = True
+
+
+class _StderrLogger:
+    """Writes each line to the *current* sys.stderr (so redirection and capture work)."""
+
+    def msg(self, message: str) -> None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _StderrLoggerFactory:
+    def __call__(self, *args: Any) -> _StderrLogger:
+        return _StderrLogger()
 
 
 def get_logger(name: str | None = None) -> Any:
