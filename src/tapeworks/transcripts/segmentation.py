@@ -72,17 +72,29 @@ def join_words(texts: Iterable[str]) -> str:
     two characters of scripts written without spaces (Chinese, Japanese, Thai) unless the
     raw token itself carried a leading space (Whisper's convention for a new word).
     """
+    return join_words_with_spans(texts)[0]
+
+
+def join_words_with_spans(texts: Iterable[str]) -> tuple[str, list[tuple[int, int] | None]]:
+    """`join_words`, plus each input's (start, end) character span in the result
+    (``None`` for inputs that are empty after stripping)."""
     out: list[str] = []
+    spans: list[tuple[int, int] | None] = []
+    pos = 0
     prev = ""
     for raw in texts:
         tok = normalise_space(raw)
         if not tok:
+            spans.append(None)
             continue
         if out and needs_space(prev, tok, raw_token=raw):
             out.append(" ")
+            pos += 1
         out.append(tok)
+        spans.append((pos, pos + len(tok)))
+        pos += len(tok)
         prev = tok
-    return "".join(out)
+    return "".join(out), spans
 
 
 def normalise_space(text: str) -> str:
