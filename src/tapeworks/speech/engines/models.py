@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,7 +174,22 @@ def _from_cache(model_dir: Path, name: str) -> ResolvedModel | None:
     return ResolvedModel(name, directory, "cache", sha)
 
 
+_hub_checked: dict[str, tuple[float, bool, str]] = {}
+HUB_RECHECK_SECONDS = 300.0
+
+
 def _hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> tuple[bool, str]:
+    """Whether the hub answers; a failed probe is remembered for HUB_RECHECK_SECONDS."""
+    now = time.monotonic()
+    cached = _hub_checked.get("hub")
+    if cached is not None and now - cached[0] < HUB_RECHECK_SECONDS:
+        return cached[1], cached[2]
+    reachable, why = _probe_hub(timeout)
+    _hub_checked["hub"] = (now, reachable, why)
+    return reachable, why
+
+
+def _probe_hub(timeout: float) -> tuple[bool, str]:
     """TCP connect to the hub in a daemon thread: DNS lookups can block past any socket
     timeout when there is no network, so we wait at most `timeout` for the answer."""
     result: dict[str, str] = {}

@@ -1,0 +1,186 @@
+"""Audio file in, Transcript out: decode, VAD, windows, engine, alignment, speakers.
+
+Memory is bounded by the window size (rule 11): audio is decoded in chunks, cut into
+windows of at most 30 s at silences, and each window is transcribed and embedded for
+diarization before the next is decoded. What is kept across windows is small: words,
+speech regions and 256-float speaker vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tapeworks.errors import EngineError
+from tapeworks.speech.alignment import align_words
+from tapeworks.speech.decode import iter_chunks, probe_duration
+from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
+from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
+from tapeworks.speech.engines.fake import FakeEngine
+from tapeworks.speech.segments import build_segments
+from tapeworks.speech.vad import EnergyVad, SileroVad, SpeechDetector
+from tapeworks.speech.windows import Window, iter_windows
+from tapeworks.transcripts.model import Diarization, Speaker, Transcript, Word
+
+log = logging.getLogger("tapeworks.speech")
+
+Progress = Callable[[float, float], None]
+PROMPT_WORDS = 40
+
+
+@dataclass
+class TranscribeOptions:
+    engine: str = "whisper"  # "whisper" | "cloud" | "fake"
+    model: str = "base"  # "base" | "tiny.en" | other names
+    model_path: str | None = None  # explicit model dir
+    model_dir: str | None = None  # our cache dir (the service passes <data_dir>/models)
+    language: str | None = None  # None = auto-detect
+    num_speakers: int | None = None  # None = estimate (1..max_speakers); 1 = no diarization
+    max_speakers: int = 6
+    diarize: bool = True
+    cloud_url: str | None = None
+    cloud_api_key: str | None = None
+    fake_realtime_factor: float = 0.0  # fake engine only: seconds of sleep per audio second
+    threads: int = 2
+
+
+class _ProgressReporter:
+    """Calls `progress(done, total)` with `done` never going backwards."""
+
+    def __init__(self, callback: Progress | None, total: float) -> None:
+        self.callback = callback
+        self.total = total
+        self.done = 0.0
+
+    def __call__(self, done: float) -> None:
+        self.done = max(self.done, done)
+        self.total = max(self.total, self.done)
+        if self.callback is not None:
+            self.callback(round(self.done, 3), round(self.total, 3))
+
+
+def _window_engine(options: TranscribeOptions) -> WindowEngine:
+    if options.engine == "fake":
+        return FakeEngine(realtime_factor=options.fake_realtime_factor)
+    if options.engine == "whisper":
+        from tapeworks.speech.engines.whisper import WhisperEngine
+
+        return WhisperEngine.open(
+            options.model, options.model_path, options.model_dir, threads=options.threads
+        )
+    raise EngineError(f"unknown speech engine {options.engine!r} (whisper, cloud or fake)")
+
+
+def _detector(options: TranscribeOptions) -> SpeechDetector:
+    return EnergyVad() if options.engine == "fake" else SileroVad()
+
+
+def _embedder(options: TranscribeOptions) -> tuple[SpeakerEmbedder | None, Diarization]:
+    if not options.diarize:
+        return None, Diarization(status="disabled", num_speakers=1)
+    if options.num_speakers == 1:
+        return None, Diarization(status="single", reason="one speaker requested", num_speakers=1)
+    try:
+        return SpeakerEmbedder(threads=options.threads), Diarization(status="ok")
+    except DiarizationUnavailable as exc:
+        log.warning("speech.diarization_unavailable reason=%s", exc)
+        return None, Diarization(status="unavailable", reason=str(exc), num_speakers=1)
+
+
+def _offset(words: list[EngineWord], seconds: float) -> list[EngineWord]:
+    return [replace(w, start=w.start + seconds, end=w.end + seconds) for w in words]
+
+
+@dataclass
+class _Run:
+    engine: WindowEngine
+    language: str | None
+    embedder: SpeakerEmbedder | None
+    diarization: Diarization
+    words: list[EngineWord]
+    prompt: str | None = None
+
+    def window(self, window: Window) -> None:
+        if not window.regions:
+            return  # silence: nothing to transcribe, nothing invented
+        result: EngineResult = self.engine.transcribe_window(
+            window.samples, language=self.language, prompt=self.prompt
+        )
+        self.language = self.language or result.language
+        words = align_words(_offset(result.words(), window.start), window.regions)
+        self.words.extend(words)
+        if words:
+            self.prompt = " ".join(w.text for w in self.words[-PROMPT_WORDS:])
+        if self.embedder is not None:
+            self._embed(window)
+
+    def _embed(self, window: Window) -> None:
+        assert self.embedder is not None
+        try:
+            self.embedder.add(window.samples, window.start, window.regions)
+        except DiarizationUnavailable as exc:
+            log.warning("speech.diarization_unavailable reason=%s", exc)
+            self.embedder = None
+            self.diarization = Diarization(status="unavailable", reason=str(exc), num_speakers=1)
+
+
+def _speaker_ids(run: _Run, options: TranscribeOptions) -> tuple[list[str], Diarization]:
+    if run.embedder is None or not run.words:
+        return ["S1"] * len(run.words), run.diarization
+    labels = run.embedder.speaker_labels(options.num_speakers, options.max_speakers)
+    mids = [(w.start + w.end) / 2 for w in run.words]
+    per_word = run.embedder.label_times(mids, labels) if len(labels) else [0] * len(mids)
+    count = len(set(per_word)) or 1
+    return [f"S{i + 1}" for i in per_word], Diarization(status="ok", num_speakers=count)
+
+
+def _transcript(
+    words: list[EngineWord], ids: list[str], run_language: str | None, duration: float,
+    engine: WindowEngine, diarization: Diarization,
+) -> Transcript:
+    model_words = [
+        Word(text=w.text, start=round(w.start, 3), end=round(w.end, 3),
+             confidence=round(w.confidence, 3), speaker=sid)
+        for w, sid in zip(words, ids, strict=True)
+    ]
+    used = sorted(set(ids), key=lambda s: int(s[1:])) or ["S1"]
+    return Transcript(
+        language=run_language,
+        duration=round(duration, 3),
+        model=engine.info,
+        diarization=diarization,
+        speakers=[Speaker(id=s, name=f"Speaker {s[1:]}", role=None) for s in used],
+        segments=build_segments(model_words),
+    )
+
+
+def transcribe_file(
+    path: str | Path, options: TranscribeOptions, progress: Progress | None = None
+) -> Transcript:
+    """Transcribe one audio file. Raises InvalidAudio for undecodable audio and
+    EngineError when the engine cannot run (model missing or corrupted, API refusal)."""
+    path = Path(path)
+    report = _ProgressReporter(progress, probe_duration(path))
+    if options.engine == "cloud":
+        from tapeworks.speech.engines.cloud import transcribe_cloud
+
+        return transcribe_cloud(path, options, report)
+    engine = _window_engine(options)
+    embedder, diarization = _embedder(options)
+    run = _Run(engine, options.language, embedder, diarization, [])
+    report(0.0)
+    end = 0.0
+    for window in iter_windows(iter_chunks(path), _detector(options)):
+        run.window(window)
+        end = window.end
+        report(end)
+    ids, diarization = _speaker_ids(run, options)
+    report(end)
+    transcript = _transcript(run.words, ids, run.language, end, engine, diarization)
+    log.info(
+        "speech.transcribed file=%s seconds=%.1f words=%d speakers=%d model=%s/%s",
+        path.name, end, len(run.words), len(transcript.speakers), engine.info.name, engine.info.source,
+    )
+    return transcript

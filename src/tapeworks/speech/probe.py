@@ -1,0 +1,233 @@
+"""Probe an uploaded file with PyAV before it is accepted: is it audio we can decode?
+
+`probe_audio` opens the file with FFmpeg (restricted to local files and to known audio
+and video container formats, so a playlist or concat script cannot make FFmpeg open
+other files or URLs), picks the best audio stream and then *decodes every packet* of it,
+keeping no frames (memory stays flat however long the recording is). It rejects, with an
+`InvalidAudio` (415) whose message names the problem:
+
+- an empty file ("the file is empty");
+- anything FFmpeg cannot open as media, e.g. text renamed ``.mp3``
+  ("... is not an audio file PyAV/FFmpeg can read");
+- media without an audio stream ("... has no audio stream (video only?)");
+- a truncated or corrupt file: nothing decodes, more than 1 % of packets fail to decode
+  (one bad packet, typically a cut last frame, is tolerated), reading fails part-way, or
+  the header promises clearly more audio than can be decoded (e.g. an mp3 whose Xing
+  header counts 4 s of frames but which stops after 2 s, a FLAC whose STREAMINFO says
+  more samples than the file holds).
+
+What cannot be detected: a file cut exactly where its container does not record the full
+length (a plain CBR mp3 without a Xing header, a WAV or Ogg cut anywhere): that is a
+valid, shorter recording, and its decoded duration is what is reported.
+
+The reported `duration_seconds` is always the decoded duration (samples / rate), not the
+header's claim. The file's name is used only in messages; the stored extension comes from
+`sniff_extension` (the real container), never from the user's file name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from tapeworks.errors import InvalidAudio
+
+# Demuxers FFmpeg may use for uploads (names as FFmpeg spells them; mov covers mp4/m4a).
+ALLOWED_FORMATS = (
+    "wav,w64,rf64,flac,mp3,ogg,mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,aac,asf,aiff,amr,amrnb,"
+    "amrwb,caf,au,ac3,eac3,dts,ape,wv,tta,mpc,mpc8,dsf,shn,mpeg,mpegts,avi,flv,voc,xwma,"
+    "wsaud,gsm,g722,truehd,mlp,loas,latm,iff,oma,mp2"
+)
+_OPEN_OPTIONS = {"format_whitelist": ALLOWED_FORMATS, "protocol_whitelist": "file"}
+
+# Truncation check: reject when the header claims this much more than could be decoded.
+_MISSING_TOLERANCE_S = 0.5
+_MISSING_TOLERANCE_RATIO = 0.02
+# Decode errors tolerated: one packet, or 1 % of packets in long files.
+_BAD_PACKET_RATIO = 0.01
+
+# Decoder names → codec names users know.
+_CODEC_ALIASES = {"mp3float": "mp3", "mp3": "mp3", "aac_fixed": "aac", "ac3_fixed": "ac3",
+                  "libopus": "opus", "libvorbis": "vorbis", "mp2float": "mp2"}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInfo:
+    duration_seconds: float  # decoded samples / sample rate of the chosen audio stream
+    codec: str  # e.g. "mp3", "aac", "flac", "pcm_s16le", "opus"
+    channels: int
+    sample_rate: int  # Hz, as decoded
+    format_name: str  # FFmpeg demuxer name, e.g. "mp3", "wav", "mov,mp4,m4a,3gp,3g2,mj2"
+    bit_rate: int | None  # container bit rate, bits/s, when known
+    has_video: bool = False  # the container also has a video stream (e.g. a screen recording)
+
+
+def _label(path: Path, filename: str | None) -> str:
+    return repr(filename) if filename else "the file"
+
+
+def probe_audio(path: Path, *, filename: str | None = None) -> AudioInfo:
+    """Check that `path` holds decodable audio and describe it; raise `InvalidAudio` if not.
+
+    `filename` (the user's name for the upload) is only used in error messages.
+    Cost: one full decode of the audio stream (for mp3/aac a few hundred times faster
+    than real time on one core), constant memory.
+    """
+    path = Path(path)
+    label = _label(path, filename)
+    size = path.stat().st_size  # a missing file is a caller bug: FileNotFoundError
+    if size == 0:
+        raise InvalidAudio(f"{label}: the file is empty", details={"problem": "empty"})
+    try:
+        container = av.open(str(path), mode="r", options=_OPEN_OPTIONS, metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidAudio(
+            f"{label} is not an audio file PyAV/FFmpeg can read",
+            details={"problem": "not_media", "reason": str(exc)},
+        ) from None
+    with container:
+        return _probe_open(container, label)
+
+
+def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo:
+    if not container.streams.audio:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise InvalidAudio(
+            f"{label} has no audio stream (video only?); it contains: {', '.join(kinds)}",
+            details={"problem": "no_audio_stream"},
+        )
+    stream = container.streams.best("audio") or container.streams.audio[0]
+    ctx = stream.codec_context
+    declared = _declared_seconds(container, stream)
+
+    samples = 0
+    seconds = 0.0
+    rate = 0
+    channels = 0
+    packets = 0
+    bad = 0
+    first_error = ""
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue  # the flush packet demux() adds at the end
+            packets += 1
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                bad += 1
+                first_error = first_error or str(exc)
+                continue
+            for frame in frames:
+                samples += frame.samples
+                if frame.sample_rate:
+                    seconds += frame.samples / frame.sample_rate
+                    rate = frame.sample_rate
+                channels = channels or frame.layout.nb_channels
+        try:
+            for frame in ctx.decode(None):  # drain the decoder
+                samples += frame.samples
+                if frame.sample_rate:
+                    seconds += frame.samples / frame.sample_rate
+        except av.FFmpegError:
+            pass
+    except av.FFmpegError as exc:
+        raise InvalidAudio(
+            f"{label} is truncated or corrupt: reading failed after {seconds:.1f} s of audio ({exc})",
+            details={"problem": "corrupt", "decoded_seconds": round(seconds, 3)},
+        ) from None
+
+    if samples == 0 or seconds <= 0:
+        raise InvalidAudio(
+            f"{label} is truncated or corrupt: no audio could be decoded from it",
+            details={"problem": "no_samples", "packets": packets, "bad_packets": bad},
+        )
+    if bad > max(1, int(packets * _BAD_PACKET_RATIO)):
+        raise InvalidAudio(
+            f"{label} is truncated or corrupt: {bad} of {packets} audio packets could not be "
+            f"decoded ({first_error})",
+            details={"problem": "corrupt", "packets": packets, "bad_packets": bad},
+        )
+    if declared is not None and declared - seconds > max(
+        _MISSING_TOLERANCE_S, declared * _MISSING_TOLERANCE_RATIO
+    ):
+        raise InvalidAudio(
+            f"{label} is truncated or corrupt: its header says {declared:.1f} s but only "
+            f"{seconds:.1f} s of audio could be decoded",
+            details={
+                "problem": "truncated",
+                "declared_seconds": round(declared, 3),
+                "decoded_seconds": round(seconds, 3),
+            },
+        )
+
+    bit_rate = container.bit_rate or ctx.bit_rate or None
+    return AudioInfo(
+        duration_seconds=round(seconds, 6),
+        codec=_CODEC_ALIASES.get(ctx.name, ctx.name),
+        channels=channels or ctx.channels,
+        sample_rate=rate or ctx.sample_rate,
+        format_name=container.format.name,
+        bit_rate=int(bit_rate) if bit_rate else None,
+        has_video=bool(container.streams.video)
+        and any(not _is_cover_art(v) for v in container.streams.video),
+    )
+
+
+def _is_cover_art(stream: av.stream.Stream) -> bool:
+    # Album art in mp3/m4a/flac shows up as a one-picture video stream.
+    disposition = getattr(stream, "disposition", None)
+    try:
+        return bool(disposition is not None and disposition & av.stream.Disposition.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _declared_seconds(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+    """What the header says the audio stream lasts, when it says anything."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return container.duration / av.time_base
+    return None
+
+
+# Container (FFmpeg demuxer name) → the extension we store it under.
+_EXT_BY_FORMAT = {
+    "wav": "wav", "w64": "w64", "rf64": "wav", "flac": "flac", "aiff": "aiff", "caf": "caf",
+    "au": "au", "aac": "aac", "asf": "wma", "amr": "amr", "amrnb": "amr", "amrwb": "amr",
+    "ac3": "ac3", "eac3": "eac3", "dts": "dts", "ape": "ape", "wv": "wv", "tta": "tta",
+    "mpc": "mpc", "mpc8": "mpc", "dsf": "dsf", "shn": "shn", "mpeg": "mpg", "mpegts": "ts",
+    "avi": "avi", "flv": "flv", "voc": "voc", "gsm": "gsm", "g722": "g722", "oma": "oma",
+    "truehd": "thd", "mlp": "mlp", "loas": "latm", "latm": "latm", "iff": "iff", "xwma": "xwma",
+}
+
+
+def sniff_extension(info: AudioInfo) -> str:
+    """The extension (no dot, lowercase, ≤5 chars) for storing a probed file.
+
+    Chosen from the real container and codec, never from the user's file name: a WAV
+    named ``talk.mp3`` is stored as ``source.wav``.
+    """
+    names = info.format_name.split(",")
+    first = names[0]
+    codec = info.codec
+    if first == "mp3":
+        return "mp2" if codec in ("mp2", "mp1") else "mp3"
+    if first == "ogg":
+        return "opus" if codec == "opus" else "ogg"
+    if first == "mov" or "mp4" in names:
+        return "mp4" if info.has_video else "m4a"
+    if first in ("matroska", "webm"):
+        if info.has_video:
+            return "webm" if codec in ("opus", "vorbis") else "mkv"
+        return "webm" if codec in ("opus", "vorbis") else "mka"
+    if first == "asf":
+        return "wmv" if info.has_video else "wma"
+    if first in _EXT_BY_FORMAT:
+        return _EXT_BY_FORMAT[first]
+    if first.isalnum() and first.islower() and len(first) <= 5:
+        return first
+    return "bin"

@@ -1,0 +1,94 @@
+"""Scoring helpers shared by tests and the benchmark: WER, speaker accuracy, references."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tapeworks.transcripts.model import Word
+
+_NON_WORD = re.compile(r"[^a-z0-9' ]+")
+
+
+def normalise_text(text: str) -> list[str]:
+    """Lower case, punctuation removed (apostrophes kept), split on spaces."""
+    cleaned = _NON_WORD.sub(" ", text.lower().replace("-", " "))
+    return [w.strip("'") for w in cleaned.split() if w.strip("'")]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalise_text(reference), normalise_text(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / len(ref)
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    start: float
+    end: float
+    text: str = ""
+
+
+def read_rttm(path: str | Path) -> list[Turn]:
+    turns = []
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0] == "SPEAKER":
+            turns.append(Turn(f[7], float(f[3]), float(f[3]) + float(f[4])))
+    return turns
+
+
+def read_stm(path: str | Path) -> list[Turn]:
+    turns = []
+    for line in Path(path).read_text().splitlines():
+        f = line.split(maxsplit=5)
+        if len(f) >= 5 and not line.startswith(";;"):
+            turns.append(Turn(f[2], float(f[3]), float(f[4]), f[5] if len(f) > 5 else ""))
+    return turns
+
+
+def _word_label_at(words: Sequence[Word], times: np.ndarray) -> list[str | None]:
+    """Speaker of the word covering each time, else of the nearest word."""
+    if not words:
+        return [None] * len(times)
+    starts = np.array([w.start for w in words])
+    ends = np.array([w.end for w in words])
+    out: list[str | None] = []
+    for t in times:
+        dist = np.maximum(starts - t, 0) + np.maximum(t - ends, 0)
+        out.append(words[int(np.argmin(dist))].speaker)
+    return out
+
+
+def speaker_accuracy(words: Sequence[Word], reference: Sequence[Turn], step: float = 0.01) -> float:
+    """Share of non-overlapping reference speech time labelled with the right speaker,
+    under the best one-to-one mapping of our speaker ids to the reference's."""
+    end = max(t.end for t in reference)
+    times = np.arange(0.0, end, step)
+    ref_labels: list[str | None] = []
+    for t in times:
+        active = {turn.speaker for turn in reference if turn.start <= t < turn.end}
+        ref_labels.append(active.pop() if len(active) == 1 else None)
+    mask = np.array([r is not None for r in ref_labels])
+    ours = _word_label_at(words, times[mask])
+    refs = [r for r in ref_labels if r is not None]
+    our_ids = sorted({o for o in ours if o is not None})
+    ref_ids = sorted(set(refs))
+    best = 0
+    for perm in itertools.permutations(ref_ids, min(len(ref_ids), len(our_ids))):
+        mapping = dict(zip(our_ids, perm, strict=False))
+        best = max(best, sum(1 for o, r in zip(ours, refs, strict=True) if mapping.get(o or "") == r))
+    return best / max(1, len(refs))
