@@ -86,7 +86,7 @@ def iter_chunks(
     Raises InvalidAudio when the file cannot be opened or holds no decodable audio.
     """
     path = Path(path)
-    chunk_len = max(1, int(round(chunk_seconds * SAMPLE_RATE)))
+    chunk_len = max(1, round(chunk_seconds * SAMPLE_RATE))
     container = _open(path)
     buffer = np.empty(chunk_len, dtype=np.float32)
     filled = 0

@@ -14,17 +14,17 @@ imported or fail, `DiarizationUnavailable` says why and the pipeline records it.
 from __future__ import annotations
 
 import bisect
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import structlog
 
 from tapeworks.speech.decode import SAMPLE_RATE
 from tapeworks.speech.vad import Region
 
-log = logging.getLogger("tapeworks.speech")
+log = structlog.get_logger("tapeworks.speech")
 
 PARTIAL_FRAMES = 160  # 1.6 s of 10 ms mel frames (resemblyzer's partial utterance)
 HOP_FRAMES = 40  # 0.4 s
@@ -224,5 +224,5 @@ def cluster(vectors: np.ndarray, num_speakers: int | None, max_speakers: int) ->
         labels = _merge_alike(sample, labels)
     centroids = _centroids(sample, labels)
     assigned = np.argmax(x @ centroids.T, axis=1)
-    log.info("speech.diarized speakers=%d points=%d sampled=%d", len(centroids), len(x), len(sample))
+    log.info("speech.diarized", speakers=len(centroids), points=len(x), sampled=len(sample))
     return _by_first_appearance(assigned)

@@ -8,10 +8,11 @@ speech regions and 256-float speaker vectors.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import structlog
 
 from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
@@ -24,7 +25,7 @@ from tapeworks.speech.vad import EnergyVad, SileroVad, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
 from tapeworks.transcripts.model import Diarization, Speaker, Transcript, Word
 
-log = logging.getLogger("tapeworks.speech")
+log = structlog.get_logger("tapeworks.speech")
 
 Progress = Callable[[float, float], None]
 PROMPT_WORDS = 40
@@ -85,7 +86,7 @@ def _embedder(options: TranscribeOptions) -> tuple[SpeakerEmbedder | None, Diari
     try:
         return SpeakerEmbedder(threads=options.threads), Diarization(status="ok")
     except DiarizationUnavailable as exc:
-        log.warning("speech.diarization_unavailable reason=%s", exc)
+        log.warning("speech.diarization_unavailable", reason=str(exc))
         return None, Diarization(status="unavailable", reason=str(exc), num_speakers=1)
 
 
@@ -121,7 +122,7 @@ class _Run:
         try:
             self.embedder.add(window.samples, window.start, window.regions)
         except DiarizationUnavailable as exc:
-            log.warning("speech.diarization_unavailable reason=%s", exc)
+            log.warning("speech.diarization_unavailable", reason=str(exc))
             self.embedder = None
             self.diarization = Diarization(status="unavailable", reason=str(exc), num_speakers=1)
 
@@ -166,7 +167,7 @@ def transcribe_file(
     if options.engine == "cloud":
         from tapeworks.speech.engines.cloud import transcribe_cloud
 
-        return transcribe_cloud(path, options, report)
+        return transcribe_cloud(path, options, report, report.total)
     engine = _window_engine(options)
     embedder, diarization = _embedder(options)
     run = _Run(engine, options.language, embedder, diarization, [])
@@ -180,7 +181,7 @@ def transcribe_file(
     report(end)
     transcript = _transcript(run.words, ids, run.language, end, engine, diarization)
     log.info(
-        "speech.transcribed file=%s seconds=%.1f words=%d speakers=%d model=%s/%s",
-        path.name, end, len(run.words), len(transcript.speakers), engine.info.name, engine.info.source,
+        "speech.transcribed", file=path.name, seconds=round(end, 1), words=len(run.words),
+        speakers=len(transcript.speakers), model=engine.info.name, source=engine.info.source,
     )
     return transcript

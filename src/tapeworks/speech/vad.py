@@ -145,7 +145,7 @@ def iter_speech_regions(
         keep_from = max(open_region.start, seen_end - carry_seconds)
         if keep_from > open_region.start:  # too long to carry: emit what we have
             yield Region(open_region.start, keep_from)
-        cut = int(round((keep_from - carry_start) * SAMPLE_RATE))
+        cut = round((keep_from - carry_start) * SAMPLE_RATE)
         carry = carry[cut:][-max_carry:]
         carry_start = keep_from
     if len(carry):

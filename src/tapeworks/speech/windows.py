@@ -74,7 +74,7 @@ def iter_windows(
         while len(buffer) > max_len:
             regions = detector.detect(buffer, start)
             cut = choose_cut(buffer, start, regions, min_seconds, max_seconds)
-            n = max(1, min(len(buffer), int(round((cut - start) * SAMPLE_RATE))))
+            n = max(1, min(len(buffer), round((cut - start) * SAMPLE_RATE)))
             end = start + n / SAMPLE_RATE
             yield Window(start, buffer[:n].copy(), clip_regions(regions, start, end))
             buffer = buffer[n:]

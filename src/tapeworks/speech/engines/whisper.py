@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
 
 from tapeworks.errors import EngineError
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
 from tapeworks.speech.engines.models import ResolvedModel, resolve_model
 from tapeworks.transcripts.model import ModelInfo
 
-log = logging.getLogger("tapeworks.speech")
+log = structlog.get_logger("tapeworks.speech")
 
 DEFAULT_THREADS = 2
 BEAM_SIZE = 5
@@ -39,7 +39,7 @@ def load_whisper(resolved: ResolvedModel, compute_type: str = "int8", threads: i
                 raise EngineError(
                     f"speech model {resolved.name!r} at {resolved.path} could not be loaded: {exc}"
                 ) from exc
-            log.info("speech.model_loaded name=%s path=%s", resolved.name, resolved.path)
+            log.info("speech.model_loaded", name=resolved.name, path=str(resolved.path))
         return _models[key]
 
 
