@@ -1,0 +1,198 @@
+"""Streaming audio input: decode with PyAV into bounded float32 blocks.
+
+A *block stream* is an iterator of float32 arrays shaped (channels, samples), every
+block at most the requested size. Every stage of the pipeline takes and returns block
+streams, so no stage ever holds more than a few blocks whatever the file's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tapeworks.errors import InvalidAudio
+
+Block = np.ndarray  # float32, shape (channels, samples)
+
+_INT_SCALE = {"s16": 32768.0, "s16p": 32768.0, "s32": 2147483648.0, "s32p": 2147483648.0}
+_FLOAT_FORMATS = {"flt", "fltp", "dbl", "dblp"}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    duration: float  # seconds
+
+
+def probe(path: Path) -> AudioInfo:
+    """Rate, channels and duration; decodes (streaming) only when the header has no duration."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InvalidAudio(f"{path.name}: no audio stream")
+            stream = container.streams.audio[0]
+            rate, channels = int(stream.rate), int(stream.channels)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            else:
+                duration = -1.0
+    except av.FFmpegError as exc:
+        raise InvalidAudio(f"{path.name}: cannot read audio ({exc})") from exc
+    if duration <= 0:
+        total = sum(b.shape[1] for b in decode_blocks(path, rate, channels, rate * 5))
+        duration = total / rate
+    return AudioInfo(rate, channels, duration)
+
+
+def count_samples(path: Path, rate: int, channels: int) -> int:
+    """Exact number of samples after decoding at `rate` (streaming)."""
+    return sum(b.shape[1] for b in decode_blocks(path, rate, channels, rate * 5))
+
+
+def decode_blocks(path: Path, rate: int, channels: int, block_samples: int) -> Iterator[Block]:
+    """Decode the first audio stream at `rate` Hz and `channels` channels, in blocks."""
+    return rechunk(_decoded_frames(path, rate, channels), block_samples)
+
+
+def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
+    layout = "stereo" if channels == 2 else "mono"
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise InvalidAudio(f"{path.name}: cannot read audio ({exc})") from exc
+    with container:
+        if not container.streams.audio:
+            raise InvalidAudio(f"{path.name}: no audio stream")
+        stream = container.streams.audio[0]
+        resampler: av.AudioResampler | None = None
+        try:
+            for frame in container.decode(stream):
+                if resampler is None and frame.sample_rate == rate and frame.layout.nb_channels <= 2:
+                    yield _match_channels(frame_to_float(frame), channels)
+                    continue
+                if resampler is None:
+                    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+                for out in resampler.resample(frame):
+                    yield frame_to_float(out)
+            if resampler is not None:
+                for out in resampler.resample(None):
+                    yield frame_to_float(out)
+        except av.FFmpegError as exc:
+            raise InvalidAudio(f"{path.name}: audio is damaged ({exc})") from exc
+
+
+def frame_to_float(frame: av.AudioFrame) -> Block:
+    """A decoded frame as float32 (channels, samples), exactly (no dither, no resampling)."""
+    fmt = frame.format.name
+    channels = frame.layout.nb_channels
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:
+        data = data.reshape(-1, channels).T
+    if fmt in _FLOAT_FORMATS:
+        return np.ascontiguousarray(data, dtype=np.float32)
+    if fmt in _INT_SCALE:
+        return (data.astype(np.float64) / _INT_SCALE[fmt]).astype(np.float32)
+    if fmt in ("u8", "u8p"):
+        return ((data.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    raise InvalidAudio(f"unsupported sample format {fmt}")
+
+
+def _match_channels(block: Block, channels: int) -> Block:
+    if block.shape[0] == channels:
+        return block
+    if channels == 1:
+        return block.mean(axis=0, keepdims=True, dtype=np.float32)
+    return np.repeat(block[:1], channels, axis=0)
+
+
+def rechunk(blocks: Iterable[Block], block_samples: int) -> Iterator[Block]:
+    """Re-cut a block stream into blocks of exactly `block_samples` (the last may be shorter)."""
+    pending: list[Block] = []
+    pending_len = 0
+    for block in blocks:
+        if block.shape[1] == 0:
+            continue
+        pending.append(block)
+        pending_len += block.shape[1]
+        if pending_len < block_samples:
+            continue
+        joined = pending[0] if len(pending) == 1 else np.concatenate(pending, axis=1)
+        start = 0
+        while pending_len - start >= block_samples:
+            yield joined[:, start : start + block_samples]
+            start += block_samples
+        rest = joined[:, start:]
+        pending = [rest] if rest.shape[1] else []
+        pending_len = rest.shape[1]
+    if pending_len:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending, axis=1)
+
+
+class BlockReader:
+    """Pull samples from a block stream by count: read, peek and skip.
+
+    Holds at most one incoming block plus the samples asked for, and records the
+    largest amount it ever held (`max_buffered`) so tests can check memory bounds.
+    """
+
+    def __init__(self, blocks: Iterable[Block], channels: int) -> None:
+        self._it = iter(blocks)
+        self.channels = channels
+        self._buf: list[Block] = []
+        self._buf_len = 0
+        self.position = 0  # samples consumed so far
+        self.exhausted = False
+        self.max_buffered = 0
+
+    def _fill(self, n: int) -> None:
+        while self._buf_len < n and not self.exhausted:
+            try:
+                block = next(self._it)
+            except StopIteration:
+                self.exhausted = True
+                return
+            self._buf.append(block)
+            self._buf_len += block.shape[1]
+            self.max_buffered = max(self.max_buffered, self._buf_len)
+
+    def _take(self, n: int, consume: bool) -> Block:
+        self._fill(n)
+        n = min(n, self._buf_len)
+        if n == 0:
+            return np.zeros((self.channels, 0), np.float32)
+        if len(self._buf) > 1 and self._buf[0].shape[1] < n:
+            self._buf = [np.concatenate(self._buf, axis=1)]
+        head = self._buf[0]
+        out = head[:, :n]
+        if consume:
+            rest = head[:, n:]
+            self._buf = ([rest] if rest.shape[1] else []) + self._buf[1:]
+            self._buf_len -= n
+            self.position += n
+        return out
+
+    def read(self, n: int) -> Block:
+        """Up to `n` samples (fewer only at the end of the stream)."""
+        return self._take(n, consume=True)
+
+    def peek(self, n: int) -> Block:
+        return self._take(n, consume=False)
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            self._fill(1)
+            if self._buf_len == 0:
+                return
+            head = self._buf[0]
+            k = min(n, head.shape[1])
+            self._buf = ([head[:, k:]] if head.shape[1] > k else []) + self._buf[1:]
+            self._buf_len -= k
+            self.position += k
+            n -= k

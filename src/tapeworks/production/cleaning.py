@@ -1,0 +1,222 @@
+"""Build the edit list from the words: filler words, long pauses and user cuts.
+
+Pauses are the silences between "anchors": kept words, plus speech regions (from a
+VAD) that are not removed words, so untranscribed speech is never cut as a pause.
+A pause longer than `max_pause_seconds` (counted after the filler cuts inside it) is
+shortened to exactly `target_pause_seconds`, half kept after the previous anchor and
+half before the next. Leading and trailing silence keep half the target.
+Every cut keeps `margin_seconds` away from kept words.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+
+from tapeworks.errors import ValidationFailed
+from tapeworks.production.editlist import Cut, CutKind, EditList, merge_cuts
+from tapeworks.production.settings import CleaningSettings
+from tapeworks.transcripts.model import Transcript, Word
+
+Interval = tuple[float, float]
+_PUNCT = re.compile(r"[^\w']+")
+_MIN_CUT_SECONDS = 0.02  # shorter cuts are not worth a join
+_JOIN_GAP_SECONDS = 0.02  # kept slivers shorter than this between cuts are cut too
+
+
+def normalise_word(text: str) -> str:
+    return _PUNCT.sub("", text.lower()).strip("'")
+
+
+def build_edit_list(
+    transcript: Transcript,
+    duration: float,
+    speech_regions: Sequence[Interval] | None = None,
+    settings: CleaningSettings | None = None,
+) -> EditList:
+    settings = settings or CleaningSettings()
+    settings.validate()
+    words = transcript.words()
+    removed = _removed_words(words, settings)
+    cuts = _word_cuts(words, removed, duration, settings)
+    cuts += [
+        Cut(float(u.start), float(u.end), "user", u.reason)
+        for u in settings.user_cuts
+        if u.start is not None and u.end is not None
+    ]
+    if settings.shorten_pauses:
+        anchors = _anchors(words, removed, speech_regions or (), settings.margin_seconds)
+        cuts += _pause_cuts(anchors, merge_cuts(cuts, duration), duration, settings)
+    cuts = [c for c in cuts if c.kind == "user" or c.duration >= _MIN_CUT_SECONDS]
+    return EditList.build(duration, cuts, join_gap=_JOIN_GAP_SECONDS)
+
+
+def _removed_words(words: Sequence[Word], settings: CleaningSettings) -> dict[int, CutKind]:
+    """Index -> kind for every word to remove."""
+    removed: dict[int, CutKind] = {}
+    tokens = [normalise_word(w.text) for w in words]
+    if settings.remove_fillers:
+        fillers = {normalise_word(f) for f in settings.filler_words}
+        removed.update({i: "filler" for i, t in enumerate(tokens) if t and t in fillers})
+    if settings.multiword_fillers:
+        for i in _multiword_matches(tokens, settings.multiword_filler_phrases):
+            removed[i] = "filler"
+    for u in settings.user_cuts:
+        if u.first_word is None or u.last_word is None:
+            continue
+        if u.first_word < 0 or u.last_word >= len(words):
+            raise ValidationFailed(
+                f"user cut words {u.first_word}..{u.last_word} outside 0..{len(words) - 1}"
+            )
+        removed.update({i: "user" for i in range(u.first_word, u.last_word + 1)})
+    return removed
+
+
+def _multiword_matches(tokens: Sequence[str], phrases: Sequence[str]) -> set[int]:
+    found: set[int] = set()
+    for phrase in phrases:
+        parts = [normalise_word(p) for p in phrase.split()]
+        n = len(parts)
+        if n < 2:
+            continue
+        for i in range(len(tokens) - n + 1):
+            if tokens[i : i + n] == parts:
+                found.update(range(i, i + n))
+    return found
+
+
+def _word_cuts(
+    words: Sequence[Word], removed: dict[int, CutKind], duration: float, s: CleaningSettings
+) -> list[Cut]:
+    """One cut per run of consecutive removed words, padded but clear of kept words."""
+    cuts: list[Cut] = []
+    prev_kept_end: list[float | None] = []
+    last: float | None = None
+    for k, w in enumerate(words):
+        prev_kept_end.append(last)
+        if k not in removed:
+            last = w.end if last is None else max(last, w.end)
+    next_kept_start: list[float | None] = [None] * len(words)
+    nxt: float | None = None
+    for k in range(len(words) - 1, -1, -1):
+        next_kept_start[k] = nxt
+        if k not in removed:
+            nxt = words[k].start if nxt is None else min(nxt, words[k].start)
+    i = 0
+    while i < len(words):
+        if i not in removed:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(words) and (j + 1) in removed:
+            j += 1
+        prev_end, next_start = prev_kept_end[i], next_kept_start[j]
+        start = min(w.start for w in words[i : j + 1]) - s.filler_pad_seconds
+        end = max(w.end for w in words[i : j + 1]) + s.filler_pad_seconds
+        if prev_end is not None:
+            start = max(start, prev_end + s.margin_seconds)
+        if next_start is not None:
+            end = min(end, next_start - s.margin_seconds)
+        start, end = max(0.0, start), min(duration, end)
+        if end > start:
+            kinds = {removed[k] for k in range(i, j + 1)}
+            kind: CutKind = "user" if "user" in kinds else "filler"
+            text = " ".join(words[k].text.strip() for k in range(i, j + 1))
+            cuts.append(Cut(start, end, kind, f"{kind}: {text}", tuple(range(i, j + 1))))
+        i = j + 1
+    return cuts
+
+
+def _anchors(
+    words: Sequence[Word],
+    removed: dict[int, CutKind],
+    speech_regions: Sequence[Interval],
+    margin: float,
+) -> list[Interval]:
+    """Sorted, merged spans that pauses must not eat: kept words and other speech."""
+    kept = [(w.start, w.end) for i, w in enumerate(words) if i not in removed]
+    gone = [(words[i].start - margin, words[i].end + margin) for i in removed]
+    speech: list[Interval] = []
+    for region in speech_regions:
+        speech += _subtract(region, gone)
+    spans = sorted(kept + speech)
+    merged: list[list[float]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _subtract(region: Interval, holes: Sequence[Interval]) -> list[Interval]:
+    pieces = [region]
+    for h0, h1 in holes:
+        nxt: list[Interval] = []
+        for a, b in pieces:
+            if h1 <= a or h0 >= b:
+                nxt.append((a, b))
+                continue
+            if h0 > a:
+                nxt.append((a, h0))
+            if h1 < b:
+                nxt.append((h1, b))
+        pieces = nxt
+    return pieces
+
+
+def _pause_cuts(
+    anchors: Sequence[Interval], cuts: Sequence[Cut], duration: float, s: CleaningSettings
+) -> list[Cut]:
+    if not anchors:
+        return []
+    half = s.target_pause_seconds / 2
+    gaps: list[tuple[float, float, float, float]] = []  # start, end, keep_before, keep_after
+    gaps.append((0.0, anchors[0][0], 0.0, half))
+    for (_, e), (st, _) in itertools.pairwise(anchors):
+        gaps.append((e, st, half, half))
+    gaps.append((anchors[-1][1], duration, half, 0.0))
+    out: list[Cut] = []
+    for g0, g1, keep_before, keep_after in gaps:
+        if g1 <= g0:
+            continue
+        inside = _clip_cuts(cuts, g0, g1)
+        kept = (g1 - g0) - sum(b - a for a, b in inside)
+        if kept <= s.max_pause_seconds:
+            continue
+        c0 = _walk_forward(g0, keep_before, inside)
+        c1 = _walk_backward(g1, keep_after, inside)
+        if keep_before > 0:
+            c0 = max(c0, g0 + s.margin_seconds)
+        if keep_after > 0:
+            c1 = min(c1, g1 - s.margin_seconds)
+        if c1 > c0:
+            reason = f"pause {kept:.2f}s -> {keep_before + keep_after:.2f}s"
+            out.append(Cut(c0, c1, "pause", reason))
+    return out
+
+
+def _clip_cuts(cuts: Sequence[Cut], g0: float, g1: float) -> list[Interval]:
+    return [(max(c.start, g0), min(c.end, g1)) for c in cuts if c.end > g0 and c.start < g1]
+
+
+def _walk_forward(start: float, amount: float, holes: Sequence[Interval]) -> float:
+    """The instant after `start` where `amount` seconds outside `holes` have passed."""
+    t, left = start, amount
+    for a, b in holes:
+        if a - t >= left:
+            break
+        left -= max(0.0, a - t)
+        t = max(t, b)
+    return t + left
+
+
+def _walk_backward(end: float, amount: float, holes: Sequence[Interval]) -> float:
+    t, left = end, amount
+    for a, b in reversed(holes):
+        if t - b >= left:
+            break
+        left -= max(0.0, t - b)
+        t = min(t, a)
+    return t - left

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .audio_helpers import JFK
+
+
+@pytest.fixture
+def jfk() -> Path:
+    if not JFK.exists():
+        pytest.skip("shared speech sample missing")
+    return JFK
