@@ -183,13 +183,13 @@ def readiness(rt: Runtime) -> dict[str, dict[str, Any]]:
             raise RuntimeError(f"schema at {current}, code expects {head}: run `tapeworks db upgrade`")
         return f"at head {head}"
 
+    def store() -> str:
+        rt.store.ping()
+        return rt.store.url
+
     check("database", database)
-    for name, attr in (("store", "store"), ("queue", "queue")):
-        extra = rt.extras.get(f"ready_{name}")
-        if extra is not None:
-            check(name, extra)
-        elif attr in rt.__dict__ or name == "store":
-            check(name, lambda a=attr: getattr(rt, a).ping())
+    check("store", store)
+    check("queue", lambda: rt.queue.ping())
     return checks
 
 
@@ -245,23 +245,26 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
+    from tapeworks.sessions.endpoints import router as sessions_router
     from tapeworks.users.endpoints import router as auth_router
 
-    routers = [auth_router]
-    for module, attr in _optional_routers():
-        routers.append(getattr(_import(module), attr))
-    return routers
-
-
-def _optional_routers() -> list[tuple[str, str]]:
-    return []
+    return [auth_router, sessions_router]
 
 
 def install_extras(app: FastAPI) -> None:
-    """Hooks for components that attach to the app (queue consumers, web pages)."""
+    """Components that attach to the app: the in-process job consumers."""
+    rt: Runtime = app.state.runtime
+    threads = rt.settings.workers
 
+    def start_consumers() -> None:
+        import tapeworks.sessions.tasks  # noqa: F401  (registers the job handler)
 
-def _import(module: str) -> Any:
-    import importlib
+        rt.queue.start_consumers(threads, reconcile=True)
 
-    return importlib.import_module(module)
+    def stop_consumers() -> None:
+        if "queue" in rt.__dict__:
+            rt.queue.close()
+
+    if threads > 0:
+        app.state.on_start.append(start_consumers)
+        app.state.on_stop.append(stop_consumers)

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./tapeworks-data")
     database_url: str = ""  # default: sqlite file in data_dir
     queue_url: str = ""  # default: huey SQLite storage in data_dir; redis://... for many machines
+    queue_name: str = "tapeworks"
     storage_url: str = ""  # default: local directory in data_dir; s3://bucket/prefix
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: str = ""  # default: generated into data_dir/secret_key on first run

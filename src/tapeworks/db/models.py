@@ -1,6 +1,9 @@
 """Imports every ORM model so `metadata` describes the whole schema (for Alembic)."""
 
 from tapeworks.db.base import Base
+from tapeworks.plans import models as _plans  # noqa: F401
+from tapeworks.queue import models as _jobs  # noqa: F401
+from tapeworks.sessions import models as _sessions  # noqa: F401
 from tapeworks.users import models as _users  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,233 @@
+"""Sessions API. Handlers translate HTTP into service calls; `get_db` owns the transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from tapeworks.deps import CurrentUser, DbDep, RuntimeDep
+from tapeworks.errors import TapeworksError, ValidationFailed
+from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.runtime import Runtime
+from tapeworks.sessions import service
+from tapeworks.sessions.schemas import (
+    EditsRequest,
+    SegmentPatch,
+    SessionOut,
+    SessionPage,
+    SessionStatus,
+    SpeakersPatch,
+)
+from tapeworks.sessions.upload import ReceivedUpload, receive_upload
+from tapeworks.users.service import Principal
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "title": {"type": "string"},
+                "language": {"type": "string", "description": "e.g. 'en'; empty = auto-detect"},
+                "speakers": {"type": "string", "description": "1-10, or 'auto'"},
+            },
+        }}},
+    }
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut,
+             openapi_extra=UPLOAD_DOC)
+async def create_session(
+    request: Request,
+    principal: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JSONResponse:
+    """Upload a recording (streamed, size-limited, probed) and queue its transcription."""
+    rt: Runtime = request.app.state.runtime
+    if idempotency_key:
+        existing = await run_in_threadpool(_existing, rt, principal, idempotency_key)
+        if existing is not None:
+            return JSONResponse(existing.model_dump(mode="json"), status_code=200)
+    max_bytes = await run_in_threadpool(_upload_limit, rt, principal)
+    upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=max_bytes)
+    try:
+        out = await run_in_threadpool(_accept_upload, rt, principal, upload, idempotency_key)
+    finally:
+        upload.discard()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+def _existing(rt: Runtime, principal: Principal, key: str) -> SessionOut | None:
+    with rt.database.transaction(write=False) as db:
+        found = service.find_by_idempotency_key(db, principal.user_id, key)
+        return SessionOut.of(found) if found else None
+
+
+def _upload_limit(rt: Runtime, principal: Principal) -> int:
+    from tapeworks.plans import enforcement
+
+    return enforcement.upload_byte_limit(rt, principal)
+
+
+def _accept_upload(rt: Runtime, principal: Principal, upload: ReceivedUpload,
+                   idempotency_key: str | None) -> SessionOut:
+    from tapeworks.plans import enforcement
+    from tapeworks.speech.probe import probe_audio, sniff_extension
+
+    assert upload.path is not None
+    info = probe_audio(upload.path, filename=upload.filename)
+    language, speakers = service.validate_options(upload.fields.get("language"),
+                                                  upload.fields.get("speakers"))
+    title = (upload.fields.get("title") or "").strip()[:300] or upload.filename.rsplit(".", 1)[0] \
+        or "Untitled recording"
+    enforcement.precheck_upload(rt, principal, size_bytes=upload.size, seconds=info.duration_seconds)
+    rec = service.NewRecording(upload.path, upload.filename, info, sniff_extension(info))
+    session_id = service.new_session_id()
+    key = service.store_source(rt, principal.user_id, session_id, rec)
+    try:
+        def _create(db: service.DbSession) -> SessionOut:
+            if idempotency_key:
+                found = service.find_by_idempotency_key(db, principal.user_id, idempotency_key)
+                if found is not None:
+                    return SessionOut.of(found)
+            enforcement.check_upload(db, rt, principal, size_bytes=upload.size,
+                                     seconds=info.duration_seconds)
+            session = service.create_session(
+                db, rt, user_id=principal.user_id, session_id=session_id, source_key=key, rec=rec,
+                title=title, language=language, num_speakers=speakers,
+                idempotency_key=idempotency_key)
+            return SessionOut.of(session)
+
+        out = rt.database.run(_create)
+    except BaseException:
+        rt.store.delete(key)  # refused or failed: nothing is left behind
+        raise
+    if out.id != session_id:  # an idempotent replay won the race
+        rt.store.delete(key)
+    return out
+
+
+@router.get("", response_model=SessionPage)
+def list_sessions(
+    principal: CurrentUser, db: DbDep,
+    status_: Annotated[str | None, Query(alias="status", description="comma-separated statuses")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="search title and transcript text")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SessionPage:
+    rows, total = service.list_sessions(db, principal.user_id, status=status_, q=q, limit=limit,
+                                        offset=offset)
+    return SessionPage(items=[SessionOut.of(s) for s in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def get_session(session_id: str, principal: CurrentUser, db: DbDep) -> SessionOut:
+    return SessionOut.of(service.get_session(db, principal.user_id, session_id))
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_session(session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> None:
+    service.delete_session(db, rt, principal.user_id, session_id)
+
+
+@router.get("/{session_id}/status", response_model=SessionStatus)
+def session_status(session_id: str, principal: CurrentUser, db: DbDep) -> SessionStatus:
+    s = service.get_session(db, principal.user_id, session_id)
+    return SessionStatus(status=s.status, progress_percentage=round(s.progress_percentage, 1),
+                         stage=s.stage, message=s.message, eta_seconds=s.eta_seconds,
+                         attempt=s.attempt, error=s.error, error_stage=s.error_stage)
+
+
+@router.post("/{session_id}/retry", response_model=SessionOut)
+def retry_session(session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> SessionOut:
+    return SessionOut.of(service.retry_session(db, rt, principal.user_id, session_id))
+
+
+@router.post("/{session_id}/cancel", response_model=SessionOut)
+def cancel_session(session_id: str, principal: CurrentUser, db: DbDep) -> SessionOut:
+    return SessionOut.of(service.cancel_session(db, principal.user_id, session_id))
+
+
+@router.get("/{session_id}/audio", response_class=Response,
+            responses={200: {"content": {"audio/*": {}}}, 206: {"description": "partial content"}})
+def session_audio(session_id: str, request: Request, principal: CurrentUser, db: DbDep,
+                  rt: RuntimeDep) -> Response:
+    """The source recording, with HTTP range requests (for seeking in a player)."""
+    s = service.get_session(db, principal.user_id, session_id)
+    key, size = service.source_info(rt, s)
+    return stream_object(rt.store, key, size, request.headers.get("range"),
+                         filename=s.source_filename or f"{s.title}.{s.source_format}")
+
+
+@router.get("/{session_id}/transcript", response_class=Response,
+            responses={200: {"content": {"application/json": {}, "text/plain": {},
+                                         "application/x-subrip": {}, "text/vtt": {}}}})
+def session_transcript(
+    session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
+    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx)$")] = "json",
+    version: Annotated[int | None, Query(ge=1)] = None,
+    download: bool = False,
+) -> Response:
+    from tapeworks.plans import enforcement
+    from tapeworks.transcripts.exporters import export
+
+    s = service.get_session(db, principal.user_id, session_id)
+    enforcement.check_export(db, principal, format)
+    transcript = service.load_transcript(rt, s, version)
+    result = export(transcript, format, title=s.title)
+    return Response(result.content, media_type=result.media_type, headers={
+        "Content-Disposition": content_disposition(result.filename, inline=not download)})
+
+
+def _edit(db: service.DbSession, rt: Runtime, principal: Principal, session_id: str,
+          ops: list[dict[str, object]]) -> JSONResponse:
+    edited = service.edit_transcript(db, rt, principal.user_id, session_id, ops)  # type: ignore[arg-type]
+    return JSONResponse(edited.model_dump(mode="json"))
+
+
+@router.patch("/{session_id}/speakers")
+def patch_speakers(session_id: str, body: SpeakersPatch, principal: CurrentUser, db: DbDep,
+                   rt: RuntimeDep) -> JSONResponse:
+    """Rename speakers or set their roles (coach, client, host, guest, other)."""
+    ops: list[dict[str, object]] = []
+    for sp in body.speakers:
+        op: dict[str, object] = {"op": "update_speaker", "speaker_id": sp.id}
+        fields = sp.model_fields_set
+        if "name" in fields and sp.name is not None:
+            op["name"] = sp.name
+        if "role" in fields:
+            op["role"] = sp.role
+        ops.append(op)
+    return _edit(db, rt, principal, session_id, ops)
+
+
+@router.patch("/{session_id}/segments/{segment_id}")
+def patch_segment(session_id: str, segment_id: str, body: SegmentPatch, principal: CurrentUser,
+                  db: DbDep, rt: RuntimeDep) -> JSONResponse:
+    """Edit a segment's text (unchanged words keep their timings) or reassign its speaker."""
+    ops: list[dict[str, object]] = []
+    if body.text is not None:
+        ops.append({"op": "edit_text", "segment_id": segment_id, "text": body.text})
+    if body.speaker is not None:
+        ops.append({"op": "reassign_segment", "segment_id": segment_id, "speaker_id": body.speaker})
+    if not ops:
+        raise ValidationFailed("send 'text' and/or 'speaker'")
+    return _edit(db, rt, principal, session_id, ops)
+
+
+@router.post("/{session_id}/transcript/edits")
+def post_edits(session_id: str, body: EditsRequest, principal: CurrentUser, db: DbDep,
+               rt: RuntimeDep) -> JSONResponse:
+    """Several edits (merge, split, add speaker, ...) applied at once as one new version."""
+    return _edit(db, rt, principal, session_id, body.ops)
+
+
+__all__ = ["TapeworksError", "asyncio", "router"]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
+
+SESSION_STATUSES = ("uploaded", "queued", "processing", "completed", "failed", "cancelled")
+UNFINISHED_STATUSES = ("uploaded", "queued", "processing")
+
+
+class RecordingSession(IdMixin, TimestampMixin, Base):
+    """A **session**: one uploaded recording and its transcription lifecycle.
+
+    (The class is not called `Session` so it never shadows SQLAlchemy's; a database session
+    is always `db`.) Its source audio and transcripts live in the object store under
+    `users/{user_id}/sessions/{id}/`; the keys here say which exist.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint(check_in("status", SESSION_STATUSES), name="status"),
+        CheckConstraint("progress_percentage >= 0 AND progress_percentage <= 100",
+                        name="progress_range"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_sessions_user_idempotency"),
+        Index("ix_sessions_user_created", "user_id", "created_at"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="uploaded")
+    # mirrored from the current job in the same transactions that change the job
+    current_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    progress_percentage: Mapped[float] = mapped_column(Float, default=0.0)
+    stage: Mapped[str] = mapped_column(String(64), default="uploaded")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    eta_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    error_stage: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # what the user asked for
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    num_speakers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the source recording, as probed on upload
+    source_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    source_filename: Mapped[str] = mapped_column(String(300), default="")
+    source_format: Mapped[str] = mapped_column(String(32), default="")
+    codec: Mapped[str] = mapped_column(String(32), default="")
+    channels: Mapped[int] = mapped_column(Integer, default=0)
+    sample_rate: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    source_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the transcript (in the store; the text is kept here too for search)
+    transcript_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    transcript_version: Mapped[int] = mapped_column(Integer, default=0)
+    transcript_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    detected_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

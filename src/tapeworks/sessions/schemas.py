@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tapeworks.sessions.models import RecordingSession
+
+
+class SourceOut(BaseModel):
+    filename: str
+    format: str
+    codec: str
+    channels: int
+    sample_rate: int
+    size_bytes: int
+    available: bool
+    purged_at: datetime | None
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    status: str
+    progress_percentage: float
+    stage: str
+    message: str
+    eta_seconds: float | None
+    attempt: int
+    duration_seconds: float
+    language: str | None
+    detected_language: str | None
+    num_speakers: int | None
+    transcript_version: int
+    model: str | None
+    error: str | None
+    error_stage: str | None
+    source: SourceOut
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, s: RecordingSession) -> SessionOut:
+        return cls(
+            id=s.id, title=s.title, status=s.status, progress_percentage=round(s.progress_percentage, 1),
+            stage=s.stage, message=s.message, eta_seconds=s.eta_seconds, attempt=s.attempt,
+            duration_seconds=s.duration_seconds, language=s.language,
+            detected_language=s.detected_language, num_speakers=s.num_speakers,
+            transcript_version=s.transcript_version, model=s.model_name, error=s.error,
+            error_stage=s.error_stage,
+            source=SourceOut(filename=s.source_filename, format=s.source_format, codec=s.codec,
+                             channels=s.channels, sample_rate=s.sample_rate, size_bytes=s.size_bytes,
+                             available=s.source_purged_at is None and bool(s.source_key),
+                             purged_at=s.source_purged_at),
+            created_at=s.created_at, updated_at=s.updated_at, completed_at=s.completed_at,
+        )
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SessionStatus(BaseModel):
+    status: str
+    progress_percentage: float
+    stage: str
+    message: str
+    eta_seconds: float | None
+    attempt: int
+    error: str | None = None
+    error_stage: str | None = None
+
+
+class SpeakerPatch(BaseModel):
+    id: str
+    name: str | None = Field(default=None, max_length=100)
+    role: str | None = None
+
+
+class SpeakersPatch(BaseModel):
+    speakers: list[SpeakerPatch] = Field(min_length=1)
+
+
+class SegmentPatch(BaseModel):
+    text: str | None = Field(default=None, max_length=20000)
+    speaker: str | None = None
+
+
+class EditsRequest(BaseModel):
+    """Raw edit operations, e.g. {"op": "merge_segments", "segment_ids": [...]}."""
+
+    ops: list[dict[str, Any]] = Field(min_length=1, max_length=200)

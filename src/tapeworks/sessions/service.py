@@ -1,0 +1,267 @@
+"""Sessions: the rules. Services flush; the edge commits; jobs go out after the commit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.db.base import new_id, utcnow
+from tapeworks.db.uow import after_commit
+from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.logging import get_logger
+from tapeworks.queue import jobs
+from tapeworks.queue.models import Job
+from tapeworks.sessions.models import SESSION_STATUSES, RecordingSession
+from tapeworks.storage import keys
+from tapeworks.transcripts.model import Transcript
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
+    from tapeworks.speech.probe import AudioInfo
+
+log = get_logger("tapeworks.sessions")
+
+JOB_TO_SESSION_STATUS = {
+    "queued": "queued",
+    "running": "processing",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class NewRecording:
+    path: Path
+    filename: str
+    info: AudioInfo
+    ext: str
+
+
+def get_session(db: DbSession, user_id: str, session_id: str, *, for_update: bool = False) -> RecordingSession:
+    """A session of this user; another user's id is a 404, never a 403 (no existence leak)."""
+    stmt = select(RecordingSession).where(RecordingSession.id == session_id,
+                                          RecordingSession.user_id == user_id)
+    if for_update and db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    session = db.scalar(stmt)
+    if session is None:
+        raise NotFound(f"session {session_id} not found")
+    return session
+
+
+def find_by_idempotency_key(db: DbSession, user_id: str, key: str) -> RecordingSession | None:
+    return db.scalar(select(RecordingSession).where(RecordingSession.user_id == user_id,
+                                                    RecordingSession.idempotency_key == key))
+
+
+def store_source(rt: Runtime, user_id: str, session_id: str, rec: NewRecording) -> str:
+    """Rule 4: the source is in the store before any row says it exists."""
+    key = keys.session_source(user_id, session_id, rec.ext)
+    rt.store.put_file(key, rec.path)
+    return key
+
+
+def create_session(
+    db: DbSession,
+    rt: Runtime,
+    *,
+    user_id: str,
+    session_id: str,
+    source_key: str,
+    rec: NewRecording,
+    title: str,
+    language: str | None,
+    num_speakers: int | None,
+    idempotency_key: str | None,
+) -> RecordingSession:
+    """Insert the session and its transcription job (queued after the commit)."""
+    info = rec.info
+    session = RecordingSession(
+        id=session_id, user_id=user_id, title=title, status="queued", stage="queued",
+        message="waiting for a worker", idempotency_key=idempotency_key,
+        language=language, num_speakers=num_speakers, source_key=source_key,
+        source_filename=rec.filename, source_format=rec.ext, codec=info.codec,
+        channels=info.channels, sample_rate=info.sample_rate,
+        size_bytes=rec.path.stat().st_size, duration_seconds=info.duration_seconds,
+    )
+    db.add(session)
+    db.flush()
+    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, session_id=session.id)
+    session.current_job_id = job.id
+    log.info("session.created", session_id=session.id, user_id=user_id, job_id=job.id,
+             seconds=info.duration_seconds, bytes=session.size_bytes)
+    return session
+
+
+def validate_options(language: str | None, speakers: str | None) -> tuple[str | None, int | None]:
+    lang = (language or "").strip().lower() or None
+    if lang in ("auto", "detect"):
+        lang = None
+    if lang is not None and (len(lang) > 8 or not lang.replace("-", "").isalpha()):
+        raise ValidationFailed(f"language {language!r} is not a language code like 'en' or 'de'")
+    n: int | None = None
+    if speakers not in (None, "", "auto"):
+        try:
+            n = int(str(speakers))
+        except ValueError:
+            raise ValidationFailed(f"speakers must be a number from 1 to 10 or 'auto', not {speakers!r}") from None
+        if not 1 <= n <= 10:
+            raise ValidationFailed("speakers must be between 1 and 10")
+    return lang, n
+
+
+def list_sessions(
+    db: DbSession, user_id: str, *, status: str | None = None, q: str | None = None,
+    limit: int = 20, offset: int = 0,
+) -> tuple[list[RecordingSession], int]:
+    stmt = select(RecordingSession).where(RecordingSession.user_id == user_id)
+    if status:
+        wanted = [s.strip() for s in status.split(",") if s.strip()]
+        bad = [s for s in wanted if s not in SESSION_STATUSES]
+        if bad:
+            raise ValidationFailed(f"unknown status {bad[0]!r}; use one of {', '.join(SESSION_STATUSES)}")
+        stmt = stmt.where(RecordingSession.status.in_(wanted))
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(RecordingSession.title).like(pattern),
+                              func.lower(func.coalesce(RecordingSession.transcript_text, "")).like(pattern)))
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.scalars(stmt.order_by(RecordingSession.created_at.desc(), RecordingSession.id)
+                      .limit(limit).offset(offset))
+    return list(rows), total
+
+
+def current_job(db: DbSession, session: RecordingSession) -> Job | None:
+    return db.get(Job, session.current_job_id) if session.current_job_id else None
+
+
+def cancel_session(db: DbSession, user_id: str, session_id: str) -> RecordingSession:
+    session = get_session(db, user_id, session_id, for_update=True)
+    job = current_job(db, session)
+    if session.status not in ("uploaded", "queued", "processing") or job is None:
+        raise Conflict(f"session {session_id} is {session.status}; only queued or processing "
+                       "sessions can be cancelled")
+    jobs.cancel_job(db, job)
+    mirror_job(session, job)
+    log.info("session.cancelled", session_id=session.id, job_id=job.id)
+    return session
+
+
+def retry_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> RecordingSession:
+    session = get_session(db, user_id, session_id, for_update=True)
+    if session.status not in ("failed", "cancelled"):
+        raise Conflict(f"session {session_id} is {session.status}; only failed or cancelled "
+                       "sessions can be retried")
+    if session.source_purged_at is not None or not session.source_key:
+        raise Gone(f"the source audio of session {session_id} was deleted by the retention "
+                   "policy, so it cannot be transcribed again")
+    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, session_id=session.id)
+    session.current_job_id = job.id
+    session.error = None
+    session.error_stage = None
+    mirror_job(session, job)
+    log.info("session.retried", session_id=session.id, job_id=job.id)
+    return session
+
+
+def delete_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> None:
+    """Delete the row (cancelling its work), then its artifacts once the commit stands."""
+    session = get_session(db, user_id, session_id, for_update=True)
+    for job in db.scalars(select(Job).where(Job.session_id == session.id,
+                                            Job.status.in_(("queued", "running")))):
+        jobs.cancel_job(db, job)
+    db.flush()
+    prefix = keys.session_prefix(user_id, session_id)
+    db.delete(session)
+    store = rt.store
+    after_commit(db, lambda: store.delete_prefix(prefix))
+    log.info("session.deleted", session_id=session_id, user_id=user_id)
+
+
+def mirror_job(session: RecordingSession, job: Job) -> None:
+    """The session shows its current job's state (same transaction as the job change)."""
+    if session.current_job_id != job.id:
+        return
+    session.status = JOB_TO_SESSION_STATUS[job.status]
+    session.progress_percentage = 100.0 if job.status == "completed" else min(job.progress, 99.9)
+    session.stage = job.stage
+    session.message = job.message
+    session.eta_seconds = job.eta_seconds
+    session.attempt = job.attempt
+    if job.status == "failed":
+        session.error = job.error_message
+        session.error_stage = job.error_stage
+    if job.status == "completed":
+        session.completed_at = job.finished_at
+
+
+# --- transcripts ---------------------------------------------------------------------------
+def load_transcript(rt: Runtime, session: RecordingSession, version: int | None = None) -> Transcript:
+    if session.transcript_version <= 0 or not session.transcript_key:
+        raise Conflict(f"session {session.id} has no transcript yet (status {session.status})")
+    if version is not None and not 1 <= version <= session.transcript_version:
+        raise NotFound(f"transcript version {version} does not exist; versions are 1 to "
+                       f"{session.transcript_version}")
+    key = keys.session_transcript(session.user_id, session.id, version or session.transcript_version)
+    data = rt.store.get_bytes(key)
+    return Transcript.model_validate_json(data)
+
+
+def write_transcript(rt: Runtime, user_id: str, session_id: str, transcript: Transcript) -> str:
+    """Write version N and the current copy; same keys on a retry (idempotent)."""
+    body = transcript.model_dump_json().encode()
+    rt.store.put_bytes(keys.session_transcript(user_id, session_id, transcript.version), body,
+                       content_type="application/json")
+    current = keys.session_transcript(user_id, session_id)
+    rt.store.put_bytes(current, body, content_type="application/json")
+    return current
+
+
+def edit_transcript(
+    db: DbSession, rt: Runtime, user_id: str, session_id: str, ops: list[dict[str, Any]],
+) -> Transcript:
+    """Apply edits as a new transcript version; the previous one stays readable."""
+    from tapeworks.transcripts.editing import apply_edits
+
+    session = get_session(db, user_id, session_id, for_update=True)
+    current = load_transcript(rt, session)
+    edited = apply_edits(current, ops)
+    edited = edited.model_copy(update={"version": session.transcript_version + 1})
+    write_transcript(rt, user_id, session_id, edited)
+    res = db.execute(
+        update(RecordingSession)
+        .where(RecordingSession.id == session.id,
+               RecordingSession.transcript_version == session.transcript_version)
+        .values(transcript_version=edited.version, transcript_text=edited.text(),
+                updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the transcript was changed by another request; reload and try again")
+    db.refresh(session)
+    return edited
+
+
+def source_info(rt: Runtime, session: RecordingSession) -> tuple[str, int]:
+    if session.source_purged_at is not None or not session.source_key:
+        raise Gone(f"the source audio of session {session.id} was deleted by the retention policy; "
+                   "the transcript is still available")
+    head = rt.store.head(session.source_key)
+    if head is None:
+        raise ArtifactMissing(f"the source audio of session {session.id} is missing from the store "
+                              f"(key {session.source_key})")
+    return session.source_key, head.size
+
+
+def new_session_id() -> str:
+    return new_id()
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
