@@ -30,7 +30,9 @@ SPEECH_DIR = Path("/work/shared/data/speech")
 def test_generated_formats_are_accepted(
     tmp_path: Path, fmt: str, sr: int, channels: int, codec: str, ext: str
 ) -> None:
-    path = audio.write_tone(tmp_path / f"tone.{fmt}", seconds=2.5, sr=sr, channels=channels, fmt=fmt)
+    path = audio.write_tone(
+        tmp_path / f"tone.{fmt}", seconds=2.5, sr=sr, channels=channels, fmt=fmt
+    )
     info = probe_audio(path, filename=f"tone.{fmt}")
     assert isinstance(info, AudioInfo)
     assert info.duration_seconds == pytest.approx(2.5, abs=0.06)  # aac/opus pad a frame
@@ -92,7 +94,9 @@ def test_text_renamed_mp3(tmp_path: Path) -> None:
 
 
 def test_random_bytes(tmp_path: Path) -> None:
-    _rejects(audio.write_random_bytes(tmp_path / "r.wav"), r"is not an audio file PyAV/FFmpeg can read")
+    _rejects(
+        audio.write_random_bytes(tmp_path / "r.wav"), r"is not an audio file PyAV/FFmpeg can read"
+    )
 
 
 def test_video_only(tmp_path: Path) -> None:

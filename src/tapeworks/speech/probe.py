@@ -49,8 +49,15 @@ _MISSING_TOLERANCE_RATIO = 0.02
 _BAD_PACKET_RATIO = 0.01
 
 # Decoder names → codec names users know.
-_CODEC_ALIASES = {"mp3float": "mp3", "mp3": "mp3", "aac_fixed": "aac", "ac3_fixed": "ac3",
-                  "libopus": "opus", "libvorbis": "vorbis", "mp2float": "mp2"}
+_CODEC_ALIASES = {
+    "mp3float": "mp3",
+    "mp3": "mp3",
+    "aac_fixed": "aac",
+    "ac3_fixed": "ac3",
+    "libopus": "opus",
+    "libvorbis": "vorbis",
+    "mp2float": "mp2",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +192,9 @@ def _is_cover_art(stream: av.stream.Stream) -> bool:
         return False
 
 
-def _declared_seconds(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+def _declared_seconds(
+    container: av.container.InputContainer, stream: av.stream.Stream
+) -> float | None:
     """What the header says the audio stream lasts, when it says anything."""
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
@@ -196,12 +205,42 @@ def _declared_seconds(container: av.container.InputContainer, stream: av.stream.
 
 # Container (FFmpeg demuxer name) → the extension we store it under.
 _EXT_BY_FORMAT = {
-    "wav": "wav", "w64": "w64", "rf64": "wav", "flac": "flac", "aiff": "aiff", "caf": "caf",
-    "au": "au", "aac": "aac", "asf": "wma", "amr": "amr", "amrnb": "amr", "amrwb": "amr",
-    "ac3": "ac3", "eac3": "eac3", "dts": "dts", "ape": "ape", "wv": "wv", "tta": "tta",
-    "mpc": "mpc", "mpc8": "mpc", "dsf": "dsf", "shn": "shn", "mpeg": "mpg", "mpegts": "ts",
-    "avi": "avi", "flv": "flv", "voc": "voc", "gsm": "gsm", "g722": "g722", "oma": "oma",
-    "truehd": "thd", "mlp": "mlp", "loas": "latm", "latm": "latm", "iff": "iff", "xwma": "xwma",
+    "wav": "wav",
+    "w64": "w64",
+    "rf64": "wav",
+    "flac": "flac",
+    "aiff": "aiff",
+    "caf": "caf",
+    "au": "au",
+    "aac": "aac",
+    "asf": "wma",
+    "amr": "amr",
+    "amrnb": "amr",
+    "amrwb": "amr",
+    "ac3": "ac3",
+    "eac3": "eac3",
+    "dts": "dts",
+    "ape": "ape",
+    "wv": "wv",
+    "tta": "tta",
+    "mpc": "mpc",
+    "mpc8": "mpc",
+    "dsf": "dsf",
+    "shn": "shn",
+    "mpeg": "mpg",
+    "mpegts": "ts",
+    "avi": "avi",
+    "flv": "flv",
+    "voc": "voc",
+    "gsm": "gsm",
+    "g722": "g722",
+    "oma": "oma",
+    "truehd": "thd",
+    "mlp": "mlp",
+    "loas": "latm",
+    "latm": "latm",
+    "iff": "iff",
+    "xwma": "xwma",
 }
 
 

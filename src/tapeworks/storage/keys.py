@@ -106,7 +106,9 @@ def validate_ext(ext: str) -> str:
 
 
 def session_prefix(user_id: int | str, session_id: int | str) -> str:
-    return f"users/{validate_id(user_id, 'user id')}/sessions/{validate_id(session_id, 'session id')}/"
+    return (
+        f"users/{validate_id(user_id, 'user id')}/sessions/{validate_id(session_id, 'session id')}/"
+    )
 
 
 def session_source(user_id: int | str, session_id: int | str, ext: str) -> str:
@@ -129,7 +131,9 @@ def session_transcript(
 
 
 def episode_prefix(user_id: int | str, episode_id: int | str) -> str:
-    return f"users/{validate_id(user_id, 'user id')}/episodes/{validate_id(episode_id, 'episode id')}/"
+    return (
+        f"users/{validate_id(user_id, 'user id')}/episodes/{validate_id(episode_id, 'episode id')}/"
+    )
 
 
 def episode_audio(user_id: int | str, episode_id: int | str, ext: str) -> str:
