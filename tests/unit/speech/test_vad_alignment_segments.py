@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+
+from tapeworks.speech.alignment import align_words
+from tapeworks.speech.decode import SAMPLE_RATE, AudioChunk
+from tapeworks.speech.engines.base import EngineWord
+from tapeworks.speech.segments import build_segments
+from tapeworks.speech.vad import EnergyVad, Region, iter_speech_regions, merge_regions
+from tapeworks.speech.windows import iter_windows
+from tapeworks.transcripts.model import Word
+
+from .audio import tone_bursts
+
+BURSTS = [(1.0, 2.0), (3.5, 6.0), (9.0, 9.6), (30.0, 33.0), (47.0, 48.5)]
+
+
+def _chunks(audio: np.ndarray, seconds: float) -> list[AudioChunk]:
+    n = int(seconds * SAMPLE_RATE)
+    return [AudioChunk(i / SAMPLE_RATE, audio[i : i + n]) for i in range(0, len(audio), n)]
+
+
+def test_energy_vad_finds_bursts() -> None:
+    regions = EnergyVad().detect(tone_bursts(BURSTS, 50.0))
+    assert len(regions) == len(BURSTS)
+    for r, (s, e) in zip(regions, BURSTS, strict=True):
+        assert abs(r.start - s) < 0.05 and abs(r.end - e) < 0.05
+
+
+def test_streaming_regions_match_whole_file_detection() -> None:
+    audio = tone_bursts(BURSTS, 50.0)
+    whole = EnergyVad().detect(audio)
+    streamed = list(iter_speech_regions(_chunks(audio, 3.0), EnergyVad()))
+    assert len(streamed) == len(whole)
+    for a, b in zip(streamed, whole, strict=True):
+        assert abs(a.start - b.start) < 0.03 and abs(a.end - b.end) < 0.03
+
+
+def test_merge_regions_bridges_small_gaps() -> None:
+    merged = merge_regions([Region(2, 3), Region(0, 1), Region(1.1, 1.5)], max_gap=0.2)
+    assert merged == [Region(0, 1.5), Region(2, 3)]
+
+
+def test_windows_are_bounded_cut_in_silence_and_cover_the_file() -> None:
+    audio = tone_bursts(BURSTS, 50.0)
+    windows = list(iter_windows(_chunks(audio, 10.0), EnergyVad(), max_seconds=20, min_seconds=5))
+    assert all(len(w.samples) <= 20 * SAMPLE_RATE for w in windows)
+    assert windows[0].start == 0.0
+    for a, b in zip(windows, windows[1:], strict=False):
+        assert abs(a.end - b.start) < 1e-6
+        assert not any(s < a.end < e for s, e in BURSTS), "cut inside speech"
+    assert abs(windows[-1].end - 50.0) < 1e-3
+
+
+def _w(text: str, start: float, end: float) -> EngineWord:
+    return EngineWord(text, start, end)
+
+
+def test_alignment_clips_edges_to_speech_and_drops_text_over_silence() -> None:
+    regions = [Region(1.0, 2.0), Region(3.0, 4.0), Region(10.0, 11.0)]
+    words = [
+        _w("early", 0.7, 1.3),  # starts in silence: clipped to 1.0
+        _w("long", 1.5, 2.8),  # ends in silence: clipped to 2.0
+        _w("before", 2.6, 2.9),  # just before a region: moved onto its start
+        _w("span", 3.2, 3.9),
+        _w("ghost", 6.0, 7.0),  # far from any speech: dropped
+        _w("late", 11.2, 11.4),  # just after a region: moved onto its end
+    ]
+    aligned = align_words(words, regions)
+    assert [w.text for w in aligned] == ["early", "long", "before", "span", "late"]
+    for w in aligned:
+        assert any(r.start <= w.start <= r.end and r.start <= w.end <= r.end for r in regions), w
+        assert w.end >= w.start
+    assert aligned[0].start == 1.0 and aligned[1].end == 2.0 and aligned[2].start == 3.0
+    assert all(a.end <= b.start for a, b in zip(aligned, aligned[1:], strict=False))
+
+
+def test_alignment_keeps_word_crossing_a_gap_in_its_larger_part() -> None:
+    aligned = align_words([_w("cross", 1.8, 3.6)], [Region(1.0, 2.0), Region(3.0, 4.0)])
+    assert (aligned[0].start, aligned[0].end) == (3.0, 3.6)
+
+
+def _word(text: str, start: float, speaker: str) -> Word:
+    return Word(text=text, start=start, end=start + 0.3, speaker=speaker)
+
+
+def test_segments_split_on_speaker_sentence_and_pause() -> None:
+    words = [
+        _word("Hello", 0.0, "S1"), _word("there.", 0.4, "S1"), _word("How", 0.8, "S1"),
+        _word("are", 1.2, "S1"), _word("you", 3.0, "S1"), _word("Fine", 3.4, "S2"),
+    ]
+    segs = build_segments(words)
+    assert [s.text for s in segs] == ["Hello there.", "How are", "you", "Fine"]
+    assert [s.id for s in segs] == ["seg-0001", "seg-0002", "seg-0003", "seg-0004"]
+    assert segs[-1].speaker == "S2" and segs[0].start == 0.0 and segs[0].end == 0.7
