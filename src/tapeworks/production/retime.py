@@ -1,0 +1,60 @@
+"""Re-time a transcript with the edit list that cut the audio (DESIGN rule 12)."""
+
+from __future__ import annotations
+
+from tapeworks.production.editlist import EditList
+from tapeworks.transcripts.model import Segment, Transcript, Word
+
+
+def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float = 0.0) -> Transcript:
+    """The transcript in episode time: words inside cuts dropped, the rest moved.
+
+    `offset` is where the programme starts in the episode (after an intro). Segments
+    keep their ids and speakers; a segment whose words were all cut is dropped, and a
+    segment that lost words gets its text rebuilt from the words that remain. The
+    version is kept: this is the same edit of the transcript, in another time base.
+    """
+    removed = {i for cut in edit_list.cuts for i in cut.word_indices}
+    segments: list[Segment] = []
+    index = 0
+    for seg in transcript.segments:
+        words: list[Word] = []
+        for word in seg.words:
+            i, index = index, index + 1
+            mapped = None if i in removed else edit_list.map_word(word.start, word.end)
+            if mapped is not None:
+                words.append(word.model_copy(update={"start": mapped[0] + offset, "end": mapped[1] + offset}))
+        new_seg = _retimed_segment(seg, words, edit_list, offset)
+        if new_seg is not None:
+            segments.append(new_seg)
+    return transcript.model_copy(
+        update={"segments": segments, "duration": edit_list.episode_duration + offset}
+    )
+
+
+def _retimed_segment(
+    seg: Segment, words: list[Word], edit_list: EditList, offset: float
+) -> Segment | None:
+    if not seg.words:
+        mapped = edit_list.map_word(seg.start, seg.end)
+        if mapped is None:
+            return None
+        return seg.model_copy(update={"start": mapped[0] + offset, "end": mapped[1] + offset})
+    if not words:
+        return None
+    text = seg.text if len(words) == len(seg.words) else " ".join(w.text.strip() for w in words)
+    return seg.model_copy(
+        update={"start": words[0].start, "end": words[-1].end, "text": text, "words": words}
+    )
+
+
+def speech_intervals(transcript: Transcript, bridge_seconds: float = 0.3) -> list[tuple[float, float]]:
+    """Where someone speaks, from the word timings: words closer than `bridge_seconds` join."""
+    spans = sorted((w.start, w.end) for w in transcript.words() if w.end > w.start)
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        if out and a - out[-1][1] <= bridge_seconds:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
