@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from tapeworks.speech.alignment import align_words
@@ -46,7 +48,7 @@ def test_windows_are_bounded_cut_in_silence_and_cover_the_file() -> None:
     windows = list(iter_windows(_chunks(audio, 10.0), EnergyVad(), max_seconds=20, min_seconds=5))
     assert all(len(w.samples) <= 20 * SAMPLE_RATE for w in windows)
     assert windows[0].start == 0.0
-    for a, b in zip(windows, windows[1:], strict=False):
+    for a, b in itertools.pairwise(windows):
         assert abs(a.end - b.start) < 1e-6
         assert not any(s < a.end < e for s, e in BURSTS), "cut inside speech"
     assert abs(windows[-1].end - 50.0) < 1e-3
@@ -72,7 +74,7 @@ def test_alignment_clips_edges_to_speech_and_drops_text_over_silence() -> None:
         assert any(r.start <= w.start <= r.end and r.start <= w.end <= r.end for r in regions), w
         assert w.end >= w.start
     assert aligned[0].start == 1.0 and aligned[1].end == 2.0 and aligned[2].start == 3.0
-    assert all(a.end <= b.start for a, b in zip(aligned, aligned[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(aligned))
 
 
 def test_alignment_keeps_word_crossing_a_gap_in_its_larger_part() -> None:

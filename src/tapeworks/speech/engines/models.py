@@ -18,12 +18,12 @@ import importlib.metadata as metadata
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import structlog
 
 from tapeworks.errors import EngineError
@@ -33,7 +33,7 @@ log = structlog.get_logger("tapeworks.speech")
 MANIFEST = "tapeworks-model.json"
 MODEL_FILE = "model.bin"
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-HUB_HOST = ("huggingface.co", 443)
+HUB_URL = "https://huggingface.co/api/models/Systran/faster-whisper-base"
 HUB_TIMEOUT_SECONDS = 2.0
 
 
@@ -191,23 +191,23 @@ def _hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> tuple[bool, str]:
 
 
 def _probe_hub(timeout: float) -> tuple[bool, str]:
-    """TCP connect to the hub in a daemon thread: DNS lookups can block past any socket
-    timeout when there is no network, so we wait at most `timeout` for the answer."""
+    """An HTTPS request to the hub in a daemon thread, waited on for at most `timeout`:
+    DNS lookups and half-open connections can block past any socket timeout."""
     result: dict[str, str] = {}
 
     def probe() -> None:
         try:
-            socket.create_connection(HUB_HOST, timeout=timeout).close()
-            result["ok"] = "reachable"
-        except OSError as exc:
+            response = httpx.head(HUB_URL, timeout=timeout)
+            result["ok" if response.status_code < 500 else "error"] = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
             result["error"] = f"{type(exc).__name__}: {exc}"
 
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=probe, daemon=True, name="hub-probe")
     thread.start()
     thread.join(timeout)
     if "ok" in result:
-        return True, "reachable"
-    return False, result.get("error", f"no answer within {timeout:.0f} s")
+        return True, result["ok"]
+    return False, result.get("error", f"no answer within {timeout:g} s")
 
 
 def _from_hub(model_dir: Path, name: str) -> ResolvedModel:
