@@ -27,8 +27,11 @@ header's claim. The file's name is used only in messages; the stored extension c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -100,13 +103,13 @@ def probe_audio(path: Path, *, filename: str | None = None) -> AudioInfo:
 
 def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo:
     if not container.streams.audio:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["no streams"]
         raise InvalidAudio(
             f"{label} has no audio stream (video only?); it contains: {', '.join(kinds)}",
             details={"problem": "no_audio_stream"},
         )
     stream = container.streams.best("audio") or container.streams.audio[0]
-    ctx = stream.codec_context
+    ctx: Any = stream.codec_context
     declared = _declared_seconds(container, stream)
 
     samples = 0
@@ -116,6 +119,17 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
     packets = 0
     bad = 0
     first_error = ""
+
+    def count(frames: Iterable[Any]) -> None:
+        # Only counts are kept; each frame is dropped at once (memory stays flat).
+        nonlocal samples, seconds, rate, channels
+        for frame in frames:
+            samples += frame.samples
+            if frame.sample_rate:
+                seconds += frame.samples / frame.sample_rate
+                rate = frame.sample_rate
+            channels = channels or frame.layout.nb_channels
+
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
@@ -127,19 +141,9 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
                 bad += 1
                 first_error = first_error or str(exc)
                 continue
-            for frame in frames:
-                samples += frame.samples
-                if frame.sample_rate:
-                    seconds += frame.samples / frame.sample_rate
-                    rate = frame.sample_rate
-                channels = channels or frame.layout.nb_channels
-        try:
-            for frame in ctx.decode(None):  # drain the decoder
-                samples += frame.samples
-                if frame.sample_rate:
-                    seconds += frame.samples / frame.sample_rate
-        except av.FFmpegError:
-            pass
+            count(frames)
+        with contextlib.suppress(av.FFmpegError):
+            count(ctx.decode(None))  # drain the decoder
     except av.FFmpegError as exc:
         raise InvalidAudio(
             f"{label} is truncated or corrupt: reading failed after {seconds:.1f} s of audio ({exc})",

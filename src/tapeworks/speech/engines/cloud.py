@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tapeworks.speech.pipeline import TranscribeOptions
 
 UPLOAD_BLOCK = 1 << 20
+POLL_SECONDS = 1.0
 
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
@@ -132,7 +133,7 @@ def transcribe_cloud(
     """The whole file through the cloud API (its own diarization); progress jumps 0 -> end."""
     if not options.cloud_url or not options.cloud_api_key:
         raise EngineError("the cloud engine needs cloud_url and cloud_api_key set for this deployment")
-    engine = CloudEngine(options.cloud_url, options.cloud_api_key)
+    engine = CloudEngine(options.cloud_url, options.cloud_api_key, poll_seconds=POLL_SECONDS)
     diarize = options.diarize and options.num_speakers != 1
     report(0.0)
     result = engine.transcribe_path(
