@@ -181,7 +181,7 @@ class StoreHelpers:
         tmp = path.with_name(f".{path.name}.part-{uuid.uuid4().hex}")
         try:
             with self.get(key) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, CHUNK_SIZE)  # type: ignore[misc]
+                shutil.copyfileobj(src, dst, CHUNK_SIZE)
                 info = src.info
             os.replace(tmp, path)
         except BaseException:
