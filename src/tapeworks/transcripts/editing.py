@@ -163,7 +163,7 @@ def add_speaker(t: Transcript, name: str, role: str | None = None) -> tuple[Tran
     n = len(t.speakers) + 1
     while f"spk-{n}" in taken:
         n += 1
-    speaker = Speaker(id=f"spk-{n}", name=clean, role=checked_role)  # type: ignore[arg-type]
+    speaker = Speaker(id=f"spk-{n}", name=clean, role=checked_role)
     new = _next_version(t)
     new.speakers.append(speaker)
     return new, speaker.model_copy()
