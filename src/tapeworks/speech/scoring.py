@@ -92,3 +92,45 @@ def speaker_accuracy(words: Sequence[Word], reference: Sequence[Turn], step: flo
         mapping = dict(zip(our_ids, perm, strict=False))
         best = max(best, sum(1 for o, r in zip(ours, refs, strict=True) if mapping.get(o or "") == r))
     return best / max(1, len(refs))
+
+
+@dataclass(frozen=True)
+class GappedSpeech:
+    """Real speech cut at its own pauses with digital silence inserted between pieces."""
+
+    samples: np.ndarray
+    gaps: list[tuple[float, float]]  # inserted silences, seconds
+    onsets: list[float]  # where speech starts again after each gap (energy onset)
+
+
+def _energy_onset(piece: np.ndarray, sample_rate: int) -> float:
+    frame = sample_rate // 100
+    n = len(piece) // frame
+    rms = np.sqrt((piece[: n * frame].reshape(n, frame) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > 0.1 * np.percentile(rms, 95))
+    return float(loud[0] * frame / sample_rate) if len(loud) else 0.0
+
+
+def insert_silences(
+    samples: np.ndarray, regions: Sequence[tuple[float, float]], gap_seconds: float,
+    sample_rate: int = 16_000, repeat: int = 1,
+) -> GappedSpeech:
+    """Cut `samples` at the middle of each pause between speech `regions` and insert
+    `gap_seconds` of silence there; the whole thing is repeated `repeat` times."""
+    cuts = [0] + [int((a[1] + b[0]) / 2 * sample_rate) for a, b in itertools.pairwise(regions)]
+    cuts.append(len(samples))
+    pieces = [samples[a:b] for a, b in itertools.pairwise(cuts) if b > a] * repeat
+    gap = np.zeros(int(gap_seconds * sample_rate), dtype=np.float32)
+    out: list[np.ndarray] = []
+    gaps: list[tuple[float, float]] = []
+    onsets: list[float] = []
+    t = 0.0
+    for i, piece in enumerate(pieces):
+        if i:
+            out.append(gap)
+            gaps.append((t, t + gap_seconds))
+            t += gap_seconds
+            onsets.append(t + _energy_onset(piece, sample_rate))
+        out.append(piece.astype(np.float32))
+        t += len(piece) / sample_rate
+    return GappedSpeech(np.concatenate(out), gaps, onsets)
