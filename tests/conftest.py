@@ -175,3 +175,57 @@ def alice(api: Api) -> dict[str, str]:
 @pytest.fixture
 def bob(api: Api) -> dict[str, str]:
     return api.create_user("bob@example.com")
+
+
+# --- a real HTTP server (uvicorn in a thread) for tests that need real sockets -------------
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    runtime: Runtime
+    server: Any
+    thread: Any
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start_live_server(settings: Settings, runtime: Runtime | None = None) -> LiveServer:
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    rt = runtime or Runtime(settings)
+    app = create_app(settings, rt)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the live server did not start")
+        time.sleep(0.05)
+    return LiveServer(f"http://127.0.0.1:{port}", port, rt, server, thread)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def make(database_url: str, **overrides: Any) -> LiveServer:
+        srv = start_live_server(make_settings(tmp_path, database_url, **overrides))
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+        srv.runtime.close()
