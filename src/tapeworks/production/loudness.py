@@ -155,25 +155,32 @@ class TruePeakEnvelope:
         env = np.maximum(sample_peak[lo : lo + n], sample_peak[lo + 1 : lo + 1 + n])
         threshold = floor * db_to_gain(-_GUARD_DB)
         n_tiles = -(-n // _TILE)
-        padded = np.zeros(n_tiles * _TILE, np.float32)
-        padded[:n] = env
-        tile_peak = padded.reshape(n_tiles, _TILE).max(axis=1)
-        for t in np.nonzero(tile_peak > threshold)[0]:
-            a, b = int(t) * _TILE, min(n, (int(t) + 1) * _TILE)
-            env[a:b] = np.maximum(env[a:b], self._oversampled(ext, a, b))
+        padded_env = np.zeros(n_tiles * _TILE, np.float32)
+        padded_env[:n] = env
+        tiles = np.nonzero(padded_env.reshape(n_tiles, _TILE).max(axis=1) > threshold)[0]
+        if tiles.size:
+            peaks = self._oversampled(ext, tiles, n_tiles)  # (tiles, _TILE)
+            view = padded_env.reshape(n_tiles, _TILE)
+            view[tiles] = np.maximum(view[tiles], peaks)
+            env = padded_env[:n]
         return env
 
-    def _oversampled(self, ext: np.ndarray, a: int, b: int) -> np.ndarray:
-        seg = ext[:, a : b + _PHASE_TAPS - 1]
-        width = b - a
-        peak = np.zeros(width, np.float32)
+    def _oversampled(self, ext: np.ndarray, tiles: np.ndarray, n_tiles: int) -> np.ndarray:
+        """4x-oversampled |peak| per sample of the selected tiles, all tiles at once."""
+        width = _TILE + _PHASE_TAPS - 1
+        pad = n_tiles * _TILE + _PHASE_TAPS - 1 - ext.shape[1]
+        if pad > 0:
+            ext = np.concatenate([ext, np.zeros((ext.shape[0], pad), ext.dtype)], axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(ext, width, axis=1)[:, ::_TILE]
+        segs = windows[:, tiles]  # (channels, tiles, width)
+        peak = np.zeros((tiles.size, _TILE), np.float32)
         for p in range(_OVERSAMPLE):
-            acc = np.zeros((ext.shape[0], width), np.float32)
             taps = self._phases[p]
-            for k in range(_PHASE_TAPS):
+            acc = taps[0] * segs[:, :, _PHASE_TAPS - 1 : _PHASE_TAPS - 1 + _TILE]
+            for k in range(1, _PHASE_TAPS):
                 start = _PHASE_TAPS - 1 - k
-                acc += taps[k] * seg[:, start : start + width]
-            peak = np.maximum(peak, np.abs(acc).max(axis=0))
+                acc += taps[k] * segs[:, :, start : start + _TILE]
+            np.maximum(peak, np.abs(acc).max(axis=0), out=peak)
         return peak
 
 

@@ -34,6 +34,8 @@ def fade_envelope(length: int, fade_in: int, fade_out: int, *, equal_power: bool
     """Fade in over the first `fade_in` samples and out over the last `fade_out`."""
 
     def env(first: int, count: int) -> np.ndarray:
+        if first >= fade_in and first + count <= length - fade_out:
+            return np.ones(count, np.float32)
         pos = np.arange(first, first + count, dtype=np.float64)
         g = np.ones(count)
         if fade_in > 0:
@@ -66,9 +68,16 @@ def ducking_envelope(
         lo = int(np.searchsorted(ends_max, first - release, side="left")) if speech else 0
         hi = bisect.bisect_right(starts, last + attack)
         for a, b in speech[lo:hi]:
-            rise = np.clip((pos - (a - attack)) / max(attack, 1), 0.0, 1.0)
-            fall = np.clip(1.0 - (pos - b) / max(release, 1), 0.0, 1.0)
-            depth = np.maximum(depth, np.minimum(rise, fall))
+            i0, i1 = max(first, a - attack), min(last, b + release)
+            if i1 <= i0:
+                continue
+            p = pos[i0 - first : i1 - first]
+            rise = np.clip((p - (a - attack)) / max(attack, 1), 0.0, 1.0)
+            fall = np.clip(1.0 - (p - b) / max(release, 1), 0.0, 1.0)
+            seg = depth[i0 - first : i1 - first]
+            np.maximum(seg, np.minimum(rise, fall), out=seg)
+        if not depth.any():
+            return np.ones(count, np.float32)
         return np.power(10.0, -depth_db * depth / 20.0).astype(np.float32)
 
     return env
