@@ -156,12 +156,11 @@ def ensure_auto_editor() -> Path | None:
     return AUTO_EDITOR
 
 
-def auto_editor_kept(tool: Path, wav: Path, out_dir: Path) -> list[tuple[float, float]]:
+def auto_editor_kept(tool: Path, wav: Path) -> list[tuple[float, float]]:
     """auto-editor's kept ranges (source seconds), from its v3 timeline export."""
-    tl = out_dir / "timeline.json"
-    subprocess.run([str(tool), str(wav), "--export", "timeline:api=3", "-o", str(tl), "--no-open", "-q"],
-                   check=True, capture_output=True)
-    data = json.loads(tl.read_text())
+    done = subprocess.run([str(tool), str(wav), "--export", "timeline:api=3", "--no-open", "-q"],
+                          check=True, capture_output=True, text=True)
+    data = json.loads(done.stdout[done.stdout.index("{"):])
     tb = data.get("timebase", "30/1")
     num, _, den = str(tb).partition("/")
     fps = float(num) / float(den or 1)
@@ -215,6 +214,12 @@ def main() -> None:
               f"{full:.1f} s for {seconds / 60:.0f} min = {seconds / full:.1f}x real time "
               f"(goal >= 40x); episode {res.duration_seconds / 60:.1f} min; cuts {json.dumps(res.cuts)}; "
               f"loudness {json.dumps(res.loudness)}")
+        for label, variant in (("mono 128k", RenderSettings(format="mp3", channels=1)),
+                               ("stereo 128k, LAME -q 7", RenderSettings(format="mp3", mp3_quality=7))):
+            t0 = time.perf_counter()
+            produce(wav, transcript, d / "variant.mp3", template=Template(music=music), render=variant)
+            took = time.perf_counter() - t0
+            print(f"[speed] same, MP3 {label}: {took:.1f} s = {seconds / took:.1f}x real time")
         ours_clipped = clipped_words(words, res.edit_list.kept_ranges())
         print(f"[speed] words clipped by the full produce: {ours_clipped}")
 
@@ -235,7 +240,7 @@ def main() -> None:
             with av.open(str(d / "ae.wav")) as c:
                 ae_dur = float(c.streams.audio[0].duration * c.streams.audio[0].time_base)
             try:
-                ae_clip: int | str = clipped_words(words, auto_editor_kept(tool, wav, d))
+                ae_clip: int | str = clipped_words(words, auto_editor_kept(tool, wav))
             except (subprocess.CalledProcessError, KeyError, ValueError, json.JSONDecodeError) as exc:
                 ae_clip = f"unknown ({exc})"
             print(f"[auto-editor] auto-editor 23.32.1 defaults (threshold 4%, margin 0.2s) -> WAV: {theirs:.1f} s "
