@@ -228,6 +228,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     install_extras(app)
+    from tapeworks.web import install_web
+
+    install_web(app)  # pages (outside the API contract), /static, cookie_reader
 
     # Order matters: the context middleware (with the last-resort 500) is inside CORS, so
     # every response, errors included, carries the CORS headers for allowed origins.

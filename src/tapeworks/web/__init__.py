@@ -1,0 +1,36 @@
+"""The web app: server-rendered pages and their static files, on the same FastAPI app.
+
+`install_web(app)` mounts the pages (outside the OpenAPI contract), `/static`, the HTML
+error pages, and `app.state.cookie_reader` so the pages' JavaScript can call the JSON
+API with the signed session cookie (plus the CSRF header on unsafe methods).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install_web(app: FastAPI) -> None:
+    from tapeworks.web import pages, security
+
+    app.state.cookie_reader = security.cookie_reader
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(pages.PageError)
+    async def _page_error(request: Request, exc: pages.PageError) -> HTMLResponse:
+        principal = pages.current_user(request)
+        return pages.render(request, "error.html", {"title": exc.title, "message": exc.message,
+                                                    "code": exc.status_code},
+                            status_code=exc.status_code, principal=principal)
+
+    @app.exception_handler(pages.LoginRequired)
+    async def _login_required(request: Request, exc: pages.LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
