@@ -248,10 +248,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
+    from tapeworks.plans.endpoints import admin_router
+    from tapeworks.plans.endpoints import router as plan_router
     from tapeworks.sessions.endpoints import router as sessions_router
     from tapeworks.users.endpoints import router as auth_router
 
-    return [auth_router, sessions_router]
+    return [auth_router, sessions_router, plan_router, admin_router]
 
 
 def install_extras(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from tapeworks.config import Settings
 from tapeworks.db.uow import Database
 
 if TYPE_CHECKING:
+    from tapeworks.plans.catalogue import Catalogue
     from tapeworks.queue.core import Queue
     from tapeworks.storage.base import Store
 
@@ -23,6 +24,10 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.ensure_dirs()
+        from tapeworks.plans.catalogue import load_catalogue
+
+        # validated at start-up: a bad plan override stops the process with its reason
+        self.plans: Catalogue = load_catalogue(settings)
         self.database = Database(settings.effective_database_url)
         self.extras: dict[str, Any] = {}
 

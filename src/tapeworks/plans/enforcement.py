@@ -1,16 +1,23 @@
 """Plan enforcement: atomic under concurrent requests, and closed on failure (rule 10).
 
+Every rule is a small pure function of a `Plan` and a `UsageSnapshot` that returns a
+`Decision`; the checks below (which raise) and `POST /plan/validate-action` (which reports)
+share them, so the answer the API gives is the rule the upload meets.
+
 `check_upload` runs inside the transaction that creates the session, after taking the
 user's lock (PostgreSQL: `SELECT ... FOR UPDATE` on the user row; SQLite: the write
 transaction began with BEGIN IMMEDIATE), so no two uploads can both pass the last free
 minute. Any error while checking refuses the action with a clear message.
+
+The catalogue comes from the runtime (`rt.plans`); functions that predate that take `rt`
+as an optional keyword and fall back to the process's current runtime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,9 +28,9 @@ from sqlalchemy.orm import Session as DbSession
 from tapeworks.db.base import utcnow
 from tapeworks.errors import PayloadTooLarge, QuotaExceeded, ServiceUnavailable, TapeworksError
 from tapeworks.plans import usage
-from tapeworks.plans.catalogue import Plan, get_plan
+from tapeworks.plans.catalogue import Catalogue, Plan
 from tapeworks.queue.models import Job
-from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
 from tapeworks.users.models import User
 from tapeworks.users.service import Principal
 
@@ -34,6 +41,7 @@ T = TypeVar("T")
 
 
 def period_start(now: datetime | None = None) -> datetime:
+    """The billing period is the calendar month (UTC)."""
     now = now or utcnow()
     return datetime(now.year, now.month, 1, tzinfo=UTC)
 
@@ -41,6 +49,14 @@ def period_start(now: datetime | None = None) -> datetime:
 def period_reset(now: datetime | None = None) -> datetime:
     now = now or utcnow()
     return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def catalogue_of(rt: Runtime | None) -> Catalogue:
+    if rt is None:
+        from tapeworks.runtime import current_runtime
+
+        rt = current_runtime()
+    return rt.plans
 
 
 @contextmanager
@@ -52,19 +68,26 @@ def failing_closed(action: str) -> Iterator[None]:
         raise
     except SQLAlchemyError as exc:
         raise ServiceUnavailable(f"the plan check for {action} could not run (database: "
-                                 f"{type(exc).__name__}); the action was refused, try again") from exc
+                                 f"{type(exc).__name__}); the action was refused, try again",
+                                 details={"limit_type": "check_unavailable"}) from exc
     except Exception as exc:
         raise ServiceUnavailable(f"the plan check for {action} could not run ({type(exc).__name__}); "
-                                 "the action was refused") from exc
+                                 "the action was refused",
+                                 details={"limit_type": "check_unavailable"}) from exc
 
 
+# --- what a user has used ---------------------------------------------------------------------
 @dataclass(frozen=True)
-class Usage:
-    used_seconds: float
-    pending_seconds: float
+class UsageSnapshot:
+    used_seconds: float  # charged in this billing period (ledger: transcription + adjustments)
+    pending_seconds: float  # sessions still queued or being transcribed (charged on success)
+    storage_bytes: int  # source audio held in the store
+    running_jobs: int
+    period_start: datetime
+    reset_at: datetime
 
     @property
-    def total(self) -> float:
+    def committed_seconds(self) -> float:
         return self.used_seconds + self.pending_seconds
 
 
@@ -73,80 +96,18 @@ def pending_seconds(db: DbSession, user_id: str) -> float:
     total = db.scalar(
         select(func.coalesce(func.sum(RecordingSession.duration_seconds), 0.0))
         .where(RecordingSession.user_id == user_id,
-               RecordingSession.status.in_(("uploaded", "queued", "processing")))
+               RecordingSession.status.in_(UNFINISHED_STATUSES))
     )
     return float(total or 0.0)
 
 
-def monthly_usage(db: DbSession, user_id: str) -> Usage:
-    return Usage(usage.used_seconds(db, user_id, period_start()), pending_seconds(db, user_id))
-
-
-def plan_for(db: DbSession, user_id: str, *, lock: bool = False) -> Plan:
-    stmt = select(User.plan).where(User.id == user_id)
-    if lock and db.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    name = db.scalar(stmt)
-    if name is None:
-        raise QuotaExceeded("the account no longer exists", details={"limit_type": "plan_missing"})
-    return get_plan(name)
-
-
-def upload_byte_limit(rt: Runtime, principal: Principal) -> int:
-    with failing_closed("upload"):
-        return min(rt.settings.max_upload_bytes, get_plan(principal.plan).max_file_bytes)
-
-
-def precheck_upload(rt: Runtime, principal: Principal, *, size_bytes: int, seconds: float) -> None:
-    """Limits that need no database: file size and recording length."""
-    with failing_closed("upload"):
-        plan = get_plan(principal.plan)
-        limit = min(rt.settings.max_upload_bytes, plan.max_file_bytes)
-        if size_bytes > limit:
-            raise PayloadTooLarge(f"the file is {size_bytes} bytes; your plan allows {limit}",
-                                  details={"limit_bytes": limit})
-        if plan.max_recording_seconds is not None and seconds > plan.max_recording_seconds:
-            raise QuotaExceeded(
-                f"the recording is {seconds / 60:.1f} minutes long; the {plan.name} plan allows "
-                f"{plan.max_recording_seconds / 60:.0f} minutes per recording",
-                details={"limit_type": "max_recording_seconds", "limit": plan.max_recording_seconds,
-                         "current": round(seconds, 1)})
-
-
-def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes: int,
-                 seconds: float) -> None:
-    """Atomic monthly-seconds check, inside the transaction that inserts the session."""
-    with failing_closed("upload"):
-        plan = plan_for(db, principal.user_id, lock=True)
-        if plan.monthly_audio_seconds is None:
-            return
-        u = monthly_usage(db, principal.user_id)
-        if u.total + seconds > plan.monthly_audio_seconds:
-            left = max(0.0, plan.monthly_audio_seconds - u.total)
-            raise QuotaExceeded(
-                f"this recording is {seconds / 60:.1f} minutes but only {left / 60:.1f} minutes of "
-                f"your {plan.monthly_audio_seconds / 60:.0f} monthly minutes are left "
-                f"(including recordings still being transcribed); the quota resets on "
-                f"{period_reset():%Y-%m-%d}",
-                details={"limit_type": "monthly_audio_seconds", "limit": plan.monthly_audio_seconds,
-                         "current": round(u.total, 1), "reset_at": period_reset().isoformat()})
-
-
-def check_export(db: DbSession, principal: Principal, fmt: str) -> None:
-    with failing_closed("export"):
-        plan = plan_for(db, principal.user_id)
-        if fmt not in plan.export_formats:
-            raise QuotaExceeded(f"the {plan.name} plan does not include {fmt} export; it allows "
-                                f"{', '.join(plan.export_formats)}",
-                                details={"limit_type": "export_formats"})
-
-
-def check_episode(db: DbSession, principal: Principal) -> None:
-    with failing_closed("episode creation"):
-        plan = plan_for(db, principal.user_id, lock=True)
-        if not plan.episodes_enabled:
-            raise QuotaExceeded(f"the {plan.name} plan does not include episode production",
-                                details={"limit_type": "episodes_enabled"})
+def storage_bytes(db: DbSession, user_id: str) -> int:
+    """Bytes of source audio this user keeps (purged sources no longer count)."""
+    total = db.scalar(
+        select(func.coalesce(func.sum(RecordingSession.size_bytes), 0))
+        .where(RecordingSession.user_id == user_id, RecordingSession.source_purged_at.is_(None))
+    )
+    return int(total or 0)
 
 
 def running_jobs(db: DbSession, user_id: str) -> int:
@@ -154,9 +115,235 @@ def running_jobs(db: DbSession, user_id: str) -> int:
                          .where(Job.user_id == user_id, Job.status == "running")) or 0)
 
 
-def may_start_job(db: DbSession, user_id: str) -> bool:
+def snapshot(db: DbSession, user_id: str, now: datetime | None = None) -> UsageSnapshot:
+    now = now or utcnow()
+    start = period_start(now)
+    return UsageSnapshot(
+        used_seconds=usage.used_seconds(db, user_id, start),
+        pending_seconds=pending_seconds(db, user_id),
+        storage_bytes=storage_bytes(db, user_id),
+        running_jobs=running_jobs(db, user_id),
+        period_start=start,
+        reset_at=period_reset(now),
+    )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Monthly seconds only (kept for callers that need no more than this)."""
+
+    used_seconds: float
+    pending_seconds: float
+
+    @property
+    def total(self) -> float:
+        return self.used_seconds + self.pending_seconds
+
+
+def monthly_usage(db: DbSession, user_id: str) -> Usage:
+    return Usage(usage.used_seconds(db, user_id, period_start()), pending_seconds(db, user_id))
+
+
+def plan_for(db: DbSession, user_id: str, *, lock: bool = False,
+             rt: Runtime | None = None) -> Plan:
+    """The user's plan, read from the database (optionally locking the user row)."""
+    stmt = select(User.plan).where(User.id == user_id)
+    if lock and db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    name = db.scalar(stmt)
+    if name is None:
+        raise QuotaExceeded("the account no longer exists", details={"limit_type": "plan_missing"})
+    return catalogue_of(rt).get_plan(name)
+
+
+# --- decisions (pure) ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limit:
+    type: str
+    current: Any
+    limit: Any
+    reset_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str | None
+    limit: Limit | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def enforce(self) -> None:
+        if self.allowed:
+            return
+        details: dict[str, Any] = dict(self.details)
+        if self.limit is not None:
+            details.setdefault("limit_type", self.limit.type)
+            details.setdefault("limit", self.limit.limit)
+            details.setdefault("current", self.limit.current)
+            if self.limit.reset_at is not None:
+                details.setdefault("reset_at", self.limit.reset_at.isoformat())
+        if self.limit is not None and self.limit.type == "max_file_bytes":
+            raise PayloadTooLarge(self.reason or "file too large",
+                                  details={"limit_bytes": self.limit.limit, **details})
+        raise QuotaExceeded(self.reason or "refused by the plan", details=details)
+
+
+def allow(limit: Limit | None = None) -> Decision:
+    return Decision(True, None, limit)
+
+
+def refuse(reason: str, limit: Limit) -> Decision:
+    return Decision(False, reason, limit)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
+def decide_file_bytes(plan: Plan, size_bytes: int, hard_limit: int | None = None) -> Decision:
+    limit = min(plan.max_file_bytes, hard_limit) if hard_limit else plan.max_file_bytes
+    lim = Limit("max_file_bytes", size_bytes, limit)
+    if size_bytes > limit:
+        return refuse(f"the file is {size_bytes} bytes; the {plan.name} plan allows {limit} bytes "
+                      "per file", lim)
+    return allow(lim)
+
+
+def decide_recording_seconds(plan: Plan, seconds: float) -> Decision:
+    lim = Limit("max_recording_seconds", round(seconds, 3), plan.max_recording_seconds)
+    if plan.max_recording_seconds is not None and seconds > plan.max_recording_seconds:
+        return refuse(f"the recording is {_minutes(seconds)} minutes long; the {plan.name} plan "
+                      f"allows {plan.max_recording_seconds / 60:.0f} minutes per recording", lim)
+    return allow(lim)
+
+
+def decide_monthly_seconds(plan: Plan, snap: UsageSnapshot, seconds: float) -> Decision:
+    """Room for `seconds` more, counting what is charged and what is still being transcribed.
+    With `seconds == 0` it asks whether any time is left at all."""
+    total = snap.committed_seconds
+    lim = Limit("monthly_audio_seconds", round(total, 3), plan.monthly_audio_seconds, snap.reset_at)
+    cap = plan.monthly_audio_seconds
+    if cap is None:
+        return allow(lim)
+    over = total + seconds > cap if seconds > 0 else total >= cap
+    if over:
+        left = max(0.0, cap - total)
+        what = f"this recording is {_minutes(seconds)} minutes but only" if seconds > 0 else "only"
+        return refuse(f"{what} {_minutes(left)} minutes of your {cap / 60:.0f} monthly minutes "
+                      f"are left (including recordings still being transcribed); the quota "
+                      f"resets on {snap.reset_at:%Y-%m-%d}", lim)
+    return allow(lim)
+
+
+def decide_storage_bytes(plan: Plan, snap: UsageSnapshot, size_bytes: int) -> Decision:
+    cap = plan.max_storage_bytes
+    lim = Limit("max_storage_bytes", snap.storage_bytes, cap)
+    if cap is not None and snap.storage_bytes + size_bytes > cap:
+        return refuse(f"storing {size_bytes} more bytes would exceed the {plan.name} plan's "
+                      f"{cap} bytes of recordings ({snap.storage_bytes} used); delete old "
+                      "sessions to make room", lim)
+    return allow(lim)
+
+
+def decide_export(plan: Plan, fmt: str) -> Decision:
+    lim = Limit("export_formats", fmt, list(plan.export_formats))
+    if fmt not in plan.export_formats:
+        return refuse(f"the {plan.name} plan does not include {fmt} export; it allows "
+                      f"{', '.join(plan.export_formats)}", lim)
+    return allow(lim)
+
+
+def decide_episode(plan: Plan) -> Decision:
+    lim = Limit("episodes_enabled", None, plan.episodes_enabled)
+    if not plan.episodes_enabled:
+        return refuse(f"the {plan.name} plan does not include episode production", lim)
+    return allow(lim)
+
+
+def first_refusal(*decisions: Decision) -> Decision:
+    """The first refusal, else the last decision (the most specific limit for the answer)."""
+    for d in decisions:
+        if not d.allowed:
+            return d
+    return decisions[-1]
+
+
+def decide_upload(plan: Plan, snap: UsageSnapshot, *, size_bytes: int, seconds: float,
+                  hard_limit: int | None = None) -> Decision:
+    return first_refusal(
+        decide_file_bytes(plan, size_bytes, hard_limit),
+        decide_recording_seconds(plan, seconds),
+        decide_storage_bytes(plan, snap, size_bytes),
+        decide_monthly_seconds(plan, snap, seconds),
+    )
+
+
+ACTIONS = ("create_session", "upload_file", "transcribe", "export_transcript", "create_episode")
+
+
+def decide_action(plan: Plan, snap: UsageSnapshot, action: str, params: dict[str, Any], *,
+                  hard_limit: int | None = None) -> Decision:
+    seconds = float(params.get("seconds") or 0.0)
+    size = int(params.get("bytes") or 0)
+    if action in ("create_session", "upload_file"):
+        return decide_upload(plan, snap, size_bytes=size, seconds=seconds, hard_limit=hard_limit)
+    if action == "transcribe":
+        return first_refusal(decide_recording_seconds(plan, seconds),
+                             decide_monthly_seconds(plan, snap, seconds))
+    if action == "export_transcript":
+        return decide_export(plan, str(params.get("format") or "json"))
+    if action == "create_episode":
+        return decide_episode(plan)
+    raise ValueError(f"unknown action {action!r}")
+
+
+# --- checks that raise (used by the services and endpoints) -------------------------------------
+def upload_byte_limit(rt: Runtime, principal: Principal) -> int:
+    with failing_closed("upload"):
+        return min(rt.settings.max_upload_bytes, rt.plans.get_plan(principal.plan).max_file_bytes)
+
+
+def precheck_upload(rt: Runtime, principal: Principal, *, size_bytes: int, seconds: float) -> None:
+    """Limits that need no database: file size and recording length."""
+    with failing_closed("upload"):
+        plan = rt.plans.get_plan(principal.plan)
+        first_refusal(decide_file_bytes(plan, size_bytes, rt.settings.max_upload_bytes),
+                      decide_recording_seconds(plan, seconds)).enforce()
+
+
+def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes: int,
+                 seconds: float) -> None:
+    """Atomic check of every upload limit, inside the transaction that inserts the session
+    (the user row is locked first, so concurrent uploads are checked one after another)."""
+    with failing_closed("upload"):
+        plan = plan_for(db, principal.user_id, lock=True, rt=rt)
+        snap = snapshot(db, principal.user_id)
+        decide_upload(plan, snap, size_bytes=size_bytes, seconds=seconds,
+                      hard_limit=rt.settings.max_upload_bytes).enforce()
+
+
+def check_transcribe(db: DbSession, rt: Runtime, user_id: str, *, seconds: float) -> None:
+    """Before transcribing again (retry): the session's seconds must fit the month."""
+    with failing_closed("transcription"):
+        plan = plan_for(db, user_id, lock=True, rt=rt)
+        snap = snapshot(db, user_id)
+        first_refusal(decide_recording_seconds(plan, seconds),
+                      decide_monthly_seconds(plan, snap, seconds)).enforce()
+
+
+def check_export(db: DbSession, principal: Principal, fmt: str, *, rt: Runtime | None = None) -> None:
+    with failing_closed("export"):
+        decide_export(plan_for(db, principal.user_id, rt=rt), fmt).enforce()
+
+
+def check_episode(db: DbSession, principal: Principal, *, rt: Runtime | None = None) -> None:
+    with failing_closed("episode creation"):
+        decide_episode(plan_for(db, principal.user_id, lock=True, rt=rt)).enforce()
+
+
+def may_start_job(db: DbSession, user_id: str, *, rt: Runtime | None = None) -> bool:
     """Concurrency limit, enforced when a worker claims (extra jobs wait in the queue)."""
-    plan = plan_for(db, user_id)
+    plan = plan_for(db, user_id, rt=rt)
     return running_jobs(db, user_id) < plan.max_concurrent_jobs
 
 
@@ -165,4 +352,8 @@ def guarded(action: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
-__all__: list[Any] = ["check_episode", "check_export", "check_upload", "precheck_upload"]
+__all__ = [
+    "ACTIONS", "Decision", "Limit", "UsageSnapshot", "check_episode", "check_export",
+    "check_transcribe", "check_upload", "decide_action", "may_start_job", "precheck_upload",
+    "snapshot", "upload_byte_limit",
+]

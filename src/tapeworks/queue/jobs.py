@@ -147,7 +147,7 @@ def claim(db: DbSession, rt: Runtime, job_id: str, owner: str) -> tuple[JobRef, 
     pending = db.get(Job, job_id)
     if pending is None or pending.status not in ("queued", "running"):
         return None
-    if pending.status == "queued" and not may_start_job(db, pending.user_id):
+    if pending.status == "queued" and not may_start_job(db, pending.user_id, rt=rt):
         return DEFERRED  # the plan's concurrent-job limit: wait in the queue
     lease = timedelta(seconds=rt.settings.job_lease_seconds)
     result = db.execute(

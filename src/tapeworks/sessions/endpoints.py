@@ -180,7 +180,7 @@ def session_transcript(
     from tapeworks.transcripts.exporters import export
 
     s = service.get_session(db, principal.user_id, session_id)
-    enforcement.check_export(db, principal, format)
+    enforcement.check_export(db, principal, format, rt=rt)
     transcript = service.load_transcript(rt, s, version)
     result = export(transcript, format, title=s.title)
     return Response(result.content, media_type=result.media_type, headers={

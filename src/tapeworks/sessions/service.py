@@ -161,6 +161,9 @@ def retry_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> 
     if session.source_purged_at is not None or not session.source_key:
         raise Gone(f"the source audio of session {session_id} was deleted by the retention "
                    "policy, so it cannot be transcribed again")
+    from tapeworks.plans.enforcement import check_transcribe
+
+    check_transcribe(db, rt, user_id, seconds=session.duration_seconds)
     job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, session_id=session.id)
     session.current_job_id = job.id
     session.error = None
