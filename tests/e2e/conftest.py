@@ -1,0 +1,99 @@
+"""End-to-end fixtures: a real server (uvicorn, fresh migrated SQLite, fake speech engine,
+two in-process workers) and a real headless Chromium driven by Playwright.
+
+Chromium is the Debian package at /usr/bin/chromium (installed by `.ci/run`). These tests
+never skip: without it they fail and say how to get it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer
+from tapeworks.users import service as users
+
+CHROMIUM = os.environ.get("TAPEWORKS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}. Run .ci/run (it installs the Debian "
+                    "packages chromium and chromium-driver), or: apt-get install -y chromium "
+                    "chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@dataclass
+class Site:
+    server: LiveServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def add_user(self, email: str, *, plan: str = "free", role: str = "user") -> str:
+        with self.server.runtime.database.transaction() as db:
+            return users.create_user(db, email=email, password=PASSWORD, plan=plan, role=role).id
+
+    def bearer(self, email: str) -> dict[str, str]:
+        import httpx
+
+        r = httpx.post(f"{self.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def site(live_server: Callable[..., LiveServer], fresh_db_url: Callable[[str], str]) -> Site:
+    """A real server on a fresh SQLite database; jobs run on 2 in-process workers."""
+    srv = live_server(fresh_db_url("sqlite"), workers=2, fake_realtime_factor=0.15,
+                      job_heartbeat_seconds=0.5, job_lease_seconds=10)
+    return Site(srv)
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Factory: a page in its own browser context (own cookies), desktop size by default."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1280, height: int = 900) -> Any:
+        ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        ctx.set_default_timeout(15_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
