@@ -39,7 +39,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(level.upper())
-        logging.getLogger("huey").setLevel("WARNING")
+        for noisy in ("huey", "httpx", "httpx2", "botocore", "urllib3", "alembic.runtime.migration"):
+            logging.getLogger(noisy).setLevel("WARNING")
         _configured = True
 
 

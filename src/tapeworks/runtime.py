@@ -22,6 +22,8 @@ _current: Runtime | None = None
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
+        import tapeworks.db.models  # noqa: F401  (every mapper, whichever entry point started us)
+
         self.settings = settings
         settings.ensure_dirs()
         from tapeworks.plans.catalogue import load_catalogue
