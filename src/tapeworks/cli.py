@@ -174,19 +174,21 @@ def users_create(
     ensure_schema(s)
     rt = Runtime(s)
     plan_name = plan or ("unlimited" if admin else s.default_plan)
-    _validate_plan(plan_name)
+    _validate_plan(rt, plan_name)
     with rt.database.transaction() as db:
         user = service.create_user(db, email=email, password=password, name=name,
                                    role="admin" if admin else "user", plan=plan_name)
         typer.echo(f"created {user.role} {user.email} (id {user.id}, plan {user.plan})")
 
 
-def _validate_plan(name: str) -> None:
-    try:
-        from tapeworks.plans.catalogue import get_plan
-    except ImportError:
-        return
-    get_plan(name)
+def _validate_plan(rt: object, name: str) -> None:
+    """The plan must be in this runtime's catalogue (defaults plus operator overrides)."""
+    from tapeworks.runtime import Runtime
+
+    assert isinstance(rt, Runtime)
+    if name not in rt.plans:
+        _fail(f"plan {name!r} is not in the plan catalogue; plans are: {', '.join(rt.plans)} "
+              "(see `tapeworks plans list`)")
 
 
 @users_app.command("set-plan")
@@ -197,8 +199,8 @@ def users_set_plan(email: Annotated[str, typer.Option()], plan: Annotated[str, t
 
     s = _settings()
     ensure_schema(s)
-    _validate_plan(plan)
     rt = Runtime(s)
+    _validate_plan(rt, plan)
     with rt.database.transaction() as db:
         user = service.get_user_by_email(db, email)
         user.plan = plan
@@ -259,7 +261,8 @@ def _register_domain_commands() -> None:
     """Commands contributed by the domain packages (transcribe, produce, purge...)."""
     import importlib
 
-    for module in ("tapeworks.speech.cli", "tapeworks.production.cli", "tapeworks.retention.cli"):
+    for module in ("tapeworks.speech.cli", "tapeworks.production.cli", "tapeworks.plans.cli",
+                   "tapeworks.retention.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

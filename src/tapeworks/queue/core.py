@@ -18,6 +18,7 @@ from tapeworks.logging import get_logger
 from tapeworks.queue.jobs import Reconciler, execute
 
 if TYPE_CHECKING:
+    from tapeworks.retention.service import Purger
     from tapeworks.runtime import Runtime
 
 log = get_logger("tapeworks.queue")
@@ -56,6 +57,7 @@ class Queue:
         self._run_job = self.huey.task(name="tapeworks.run_job")(run_job)
         self._consumer: Consumer | None = None
         self._reconciler: Reconciler | None = None
+        self._purger: Purger | None = None
 
     def enqueue(self, job_id: str, delay: float = 0.0) -> None:
         if delay > 0:
@@ -82,18 +84,31 @@ class Queue:
         if reconcile:
             self._reconciler = Reconciler(self.rt)
             self._reconciler.start()
+            self._start_purger()
         log.info("queue.consumers_started", threads=threads, backend=self.backend)
 
     def run_forever(self, threads: int) -> None:
         """`tapeworks worker`: block in the main thread, stop on SIGINT/SIGTERM."""
         self._reconciler = Reconciler(self.rt)
         self._reconciler.start()
+        self._start_purger()
         consumer = self.huey.create_consumer(workers=threads, worker_type="thread",
                                              periodic=False, initial_delay=0.05, max_delay=1.0)
         log.info("queue.worker_started", threads=threads, backend=self.backend)
         consumer.run()
 
+    def _start_purger(self) -> None:
+        """The periodic retention purge (rule 8), next to the reconciler."""
+        from tapeworks.retention.service import Purger
+
+        if self.rt.settings.purge_interval_seconds > 0:
+            self._purger = Purger(self.rt)
+            self._purger.start()
+
     def close(self) -> None:
+        if self._purger is not None:
+            self._purger.stop()
+            self._purger = None
         if self._reconciler is not None:
             self._reconciler.stop()
             self._reconciler = None
