@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
 from tapeworks.users import service as users
+from tests.conftest import LiveServer
 
 CHROMIUM = os.environ.get("TAPEWORKS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,7 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     page.set_input_files("#file-input", str(JFK))
     item = page.locator(".upload-item").first
     item.locator("a.upload-name").wait_for()  # the upload was accepted: a link to the session
+    shot(page, artifacts, "upload-progress")
     item.locator(".js-badge", has_text="completed").wait_for(timeout=60_000)
     item.get_by_text("Transcript ready").wait_for()
     sid = item.get_attribute("data-session-id")
@@ -135,7 +137,7 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     cues = parse_srt(text, speakers=["John F. Kennedy"])
     assert cues, text
     assert all(c.end > c.start for c in cues)
-    assert all(a.start <= b.start for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(cues))
     assert "And so my fellow Americans" in text
     assert "John F. Kennedy" in text
     # the plan's formats are offered (pro: docx too)
@@ -159,10 +161,10 @@ def episode_page(site: Site, page: Any, sid: str, artifacts: Path) -> None:
     has_episodes = any(getattr(r, "path", "").startswith("/api/v1/episodes")
                        for r in site.server.server.config.app.routes)
     if not has_episodes:
-        page.goto(f"{site.url}/episodes/none-yet")
-        page.get_by_role("heading", name="Episodes are not available").wait_for()
         page.goto(f"{site.url}/sessions/{sid}")
         assert page.locator("#episodes-unavailable").is_visible()
+        page.goto(f"{site.url}/episodes/none-yet")
+        page.get_by_role("heading", name="Episodes are not available").wait_for()
         shot(page, artifacts, "episode")
         return
     page.goto(f"{site.url}/sessions/{sid}")
@@ -211,7 +213,7 @@ def test_another_users_session_page_is_404(site: Site, new_page: Callable[..., A
     assert api.status == 404
 
 
-def test_csrf_and_api_tokens(site: Site, new_page: Callable[..., Any]) -> None:
+def test_csrf_and_api_tokens(site: Site, new_page: Callable[..., Any], artifacts: Path) -> None:
     site.add_user("dave@example.com")
     page = new_page()
     # a sign-in form post without the token is refused
@@ -226,6 +228,7 @@ def test_csrf_and_api_tokens(site: Site, new_page: Callable[..., Any]) -> None:
     page.get_by_label("Token name").fill("laptop script")
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token").input_value()
+    shot(page, artifacts, "account")
     assert token.startswith("tw_")
     me = httpx.get(f"{site.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["email"] == "dave@example.com"

@@ -20,20 +20,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import (
     Conflict,
     NotFound,
-    QuotaExceeded,
     TapeworksError,
     Unauthorized,
     ValidationFailed,
 )
 from tapeworks.logging import get_logger
-from tapeworks.plans import enforcement
-from tapeworks.plans.catalogue import Plan, get_plan
+from tapeworks.plans import service as plans_service
+from tapeworks.plans.catalogue import Plan
 from tapeworks.runtime import Runtime
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import SESSION_STATUSES, RecordingSession
@@ -194,32 +192,26 @@ def plain_failure(s: RecordingSession) -> str:
 
 
 # --- plan and usage ---------------------------------------------------------------------------
-def storage_used_bytes(db: DbSession, user_id: str) -> int:
-    total = db.scalar(
-        select(func.coalesce(func.sum(RecordingSession.size_bytes), 0))
-        .where(RecordingSession.user_id == user_id, RecordingSession.source_purged_at.is_(None))
-    )
-    return int(total or 0)
-
-
 def plan_summary(db: DbSession, rt: Runtime, principal: Principal) -> dict[str, Any]:
-    """Limits and usage for the account page and the upload checks (same services as the API)."""
-    plan: Plan = enforcement.plan_for(db, principal.user_id)
-    usage = enforcement.monthly_usage(db, principal.user_id)
-    stored = storage_used_bytes(db, principal.user_id)
+    """Limits and usage for the account page and the upload checks: the same overview as
+    `GET /api/v1/plan` (plans service), shaped for the templates."""
+    ov = plans_service.overview(db, rt, principal.user_id)
+    plan: Plan = ov.plan
+    snap = ov.usage
     monthly = plan.monthly_audio_seconds
+    committed = snap.committed_seconds
     return {
         "name": plan.name,
         "monthly_limit_seconds": monthly,
-        "used_seconds": usage.used_seconds,
-        "pending_seconds": usage.pending_seconds,
-        "remaining_seconds": None if monthly is None else max(0.0, monthly - usage.total),
-        "monthly_percent": 0 if not monthly else min(100, round(100 * usage.total / monthly, 1)),
-        "reset_at": enforcement.period_reset(),
-        "storage_used_bytes": stored,
+        "used_seconds": snap.used_seconds,
+        "pending_seconds": snap.pending_seconds,
+        "remaining_seconds": None if monthly is None else max(0.0, monthly - committed),
+        "monthly_percent": 0 if not monthly else min(100, round(100 * committed / monthly, 1)),
+        "reset_at": snap.reset_at,
+        "storage_used_bytes": snap.storage_bytes,
         "storage_limit_bytes": plan.max_storage_bytes,
         "storage_percent": 0 if not plan.max_storage_bytes
-        else min(100, round(100 * stored / plan.max_storage_bytes, 1)),
+        else min(100, round(100 * snap.storage_bytes / plan.max_storage_bytes, 1)),
         "max_file_bytes": min(rt.settings.max_upload_bytes, plan.max_file_bytes),
         "max_recording_seconds": plan.max_recording_seconds,
         "export_formats": [f for f in EXPORT_FORMATS if f in plan.export_formats],
@@ -489,4 +481,4 @@ def revoke_token(request: Request, token_id: str,
     return redirect("/account?revoked=1")
 
 
-__all__ = ["LoginRequired", "PageError", "QuotaExceeded", "get_plan", "router"]
+__all__ = ["LoginRequired", "PageError", "router"]

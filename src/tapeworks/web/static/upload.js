@@ -120,6 +120,8 @@
 
     function follow(s, ui) {
       if (remaining !== null) remaining = Math.max(0, remaining - (s.duration_seconds || 0));
+      var empty = document.querySelector(".empty");
+      if (empty && !document.getElementById("session-list")) empty.textContent = "Your new recordings appear in this list once you reload the page.";
       ui.li.setAttribute("data-session-id", s.id);
       var link = TW.el("a", { href: "/sessions/" + s.id, className: "upload-name", text: s.title });
       var head = ui.li.querySelector(".upload-head");
