@@ -92,6 +92,9 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_wrapper)
         finally:
+            leftover = scope.get("state", {}).pop("tapeworks_db", None)
+            if leftover is not None:  # a read session opened only for the token lookup
+                leftover.close()
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")

@@ -33,7 +33,10 @@ def get_db(request: Request) -> Iterator[DbSession]:
     The session is lazy: nothing is held while an upload streams in before first use.
     """
     rt = get_runtime(request)
-    db = rt.database.session(write=request.method not in READ_METHODS)
+    if request.method in READ_METHODS:
+        db = _request_db(request)  # shared with the token lookup
+    else:
+        db = rt.database.session(write=True)
     try:
         yield db
         db.commit()
@@ -55,7 +58,11 @@ def _bearer(request: Request) -> str | None:
 
 
 def resolve_principal(request: Request) -> Principal | None:
-    """The caller from a Bearer token, or from the signed page cookie. Own short read."""
+    """The caller from a Bearer token, or from the signed page cookie.
+
+    Reads use the request's own transaction (one transaction per poll); writes look the
+    token up in a short read of their own, so an upload streaming in holds no lock.
+    """
     rt = get_runtime(request)
     token = _bearer(request)
     if token is None:
@@ -63,8 +70,21 @@ def resolve_principal(request: Request) -> Principal | None:
         token = cookie_reader(request) if cookie_reader else None
     if token is None:
         return None
+    if request.method in READ_METHODS:
+        return resolve_token(_request_db(request), token)
     with rt.database.transaction(write=False) as db:
         return resolve_token(db, token)
+
+
+_REQUEST_DB = "tapeworks_db"
+
+
+def _request_db(request: Request) -> DbSession:
+    db: DbSession | None = getattr(request.state, _REQUEST_DB, None)
+    if db is None:
+        db = get_runtime(request).database.session(write=False)
+        setattr(request.state, _REQUEST_DB, db)
+    return db
 
 
 def current_principal(request: Request) -> Principal:

@@ -24,7 +24,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_pre_ping=True,
+            pool_pre_ping=False,  # a local file cannot drop the connection; saves a query per checkout
             pool_size=8,
             max_overflow=24,
         )
