@@ -22,19 +22,22 @@ SNAP_SECONDS = 0.6
 MIN_WORD_SECONDS = 0.04
 
 
-def _best_region(word: EngineWord, regions: Sequence[Region], starts: list[float]) -> Region | None:
-    """The region overlapping `word` most, else the nearest one within SNAP_SECONDS."""
-    i = bisect.bisect_right(starts, word.end)
+def _most_overlap(word: EngineWord, regions: Sequence[Region], starts: list[float]) -> Region | None:
+    """The region overlapping `word` most, if any."""
+    j = bisect.bisect_right(starts, word.end) - 1
     best: Region | None = None
     best_overlap = 0.0
-    j = i - 1
     while j >= 0 and regions[j].end > word.start:
         overlap = min(word.end, regions[j].end) - max(word.start, regions[j].start)
         if overlap > best_overlap:
             best, best_overlap = regions[j], overlap
         j -= 1
-    if best is not None:
-        return best
+    return best
+
+
+def _nearest(word: EngineWord, regions: Sequence[Region], starts: list[float]) -> Region | None:
+    """The region nearest to `word`, if within SNAP_SECONDS."""
+    i = bisect.bisect_right(starts, word.end)
     candidates = []
     if i - 1 >= 0:
         candidates.append((word.start - regions[i - 1].end, regions[i - 1]))
@@ -72,11 +75,15 @@ def _untangle(words: list[EngineWord]) -> list[EngineWord]:
 
 
 def align_words(words: Sequence[EngineWord], regions: Sequence[Region]) -> list[EngineWord]:
-    """Clip words to speech `regions` (sorted, non-overlapping); drop words over silence."""
+    """Clip words to speech `regions` (sorted, non-overlapping); drop words over silence.
+
+    Each word goes to the speech region it overlaps most; failing that, to the nearest
+    one within SNAP_SECONDS; failing that, it is dropped.
+    """
     starts = [r.start for r in regions]
     kept: list[EngineWord] = []
     for word in words:
-        region = _best_region(word, regions, starts)
+        region = _most_overlap(word, regions, starts) or _nearest(word, regions, starts)
         if region is not None:
             kept.append(_clip(word, region))
     return _untangle(kept)

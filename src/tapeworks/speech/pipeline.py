@@ -21,14 +21,14 @@ from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
 from tapeworks.speech.engines.fake import FakeEngine
 from tapeworks.speech.segments import build_segments
-from tapeworks.speech.vad import EnergyVad, SileroVad, SpeechDetector
+from tapeworks.speech.vad import BackedVad, EnergyVad, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
 from tapeworks.transcripts.model import Diarization, Speaker, Transcript, Word
 
 log = structlog.get_logger("tapeworks.speech")
 
 Progress = Callable[[float, float], None]
-PROMPT_WORDS = 40
+PROMPT_WORDS = 0  # see _Run.window: previous text as prompt made Whisper skip repeated speech
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _window_engine(options: TranscribeOptions) -> WindowEngine:
 
 
 def _detector(options: TranscribeOptions) -> SpeechDetector:
-    return EnergyVad() if options.engine == "fake" else SileroVad()
+    return EnergyVad() if options.engine == "fake" else BackedVad()
 
 
 def _embedder(options: TranscribeOptions) -> tuple[SpeakerEmbedder | None, Diarization]:
@@ -112,7 +112,7 @@ class _Run:
         self.language = self.language or result.language
         words = align_words(_offset(result.words(), window.start), window.regions)
         self.words.extend(words)
-        if words:
+        if words and PROMPT_WORDS:
             self.prompt = " ".join(w.text for w in self.words[-PROMPT_WORDS:])
         if self.embedder is not None:
             self._embed(window)

@@ -6,13 +6,18 @@ Two detectors with one interface:
 - `EnergyVad`: frame energy threshold; no model. Used by the fake engine and as a cheap
   detector for synthetic signals in tests.
 
+`BackedVad` combines them: Silero's regions, plus the regions of an adaptive energy
+detector (threshold relative to the noise floor) that Silero missed entirely. Silero
+sometimes misses quiet speech (e.g. right after digital silence); without the backup,
+windows would be cut through that speech and its words dropped as "over silence".
+
 `iter_speech_regions` runs a detector over a stream of chunks with bounded memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -41,7 +46,7 @@ class SileroVad:
     threshold: float = 0.5
     min_silence_ms: int = 250
     min_speech_ms: int = 120
-    pad_ms: int = 60
+    pad_ms: int = 30
 
     def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -68,6 +73,7 @@ class EnergyVad:
     frame_ms: int = 20
     min_gap_s: float = 0.15
     min_region_s: float = 0.1
+    floor_factor: float | None = None  # if set: threshold = max(threshold, factor * noise floor)
 
     def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
         frame = SAMPLE_RATE * self.frame_ms // 1000
@@ -75,7 +81,11 @@ class EnergyVad:
         if n == 0:
             return []
         frames = samples[: n * frame].reshape(n, frame).astype(np.float32)
-        voiced = np.sqrt(np.mean(frames * frames, axis=1)) > self.threshold
+        rms = np.sqrt(np.mean(frames * frames, axis=1))
+        threshold = self.threshold
+        if self.floor_factor is not None:
+            threshold = max(threshold, self.floor_factor * _noise_floor(rms))
+        voiced = rms > threshold
         regions: list[Region] = []
         step = frame / SAMPLE_RATE
         start: int | None = None
@@ -89,6 +99,31 @@ class EnergyVad:
             regions.append(Region(offset + start * step, offset + n * step))
         bridged = merge_regions(regions, max_gap=self.min_gap_s)
         return [r for r in bridged if r.duration >= self.min_region_s]
+
+
+def _noise_floor(rms: np.ndarray) -> float:
+    """The quietest tenth of the frames, ignoring digital silence (exact zeros)."""
+    live = rms[rms > 1e-4]
+    return float(np.percentile(live, 10)) if len(live) else 0.0
+
+
+def _overlaps_any(region: Region, regions: Sequence[Region]) -> bool:
+    return any(r.start < region.end and region.start < r.end for r in regions)
+
+
+@dataclass
+class BackedVad:
+    """`primary` regions plus the `backup` regions that no primary region touches."""
+
+    primary: SpeechDetector = field(default_factory=SileroVad)
+    backup: SpeechDetector = field(
+        default_factory=lambda: EnergyVad(threshold=0.003, floor_factor=6.0, min_region_s=0.2)
+    )
+
+    def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
+        main = self.primary.detect(samples, offset)
+        orphans = [r for r in self.backup.detect(samples, offset) if not _overlaps_any(r, main)]
+        return sorted(main + orphans, key=lambda r: r.start)
 
 
 def merge_regions(regions: Iterable[Region], max_gap: float = 0.0) -> list[Region]:
