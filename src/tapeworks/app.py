@@ -251,12 +251,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
+    from tapeworks.episodes.endpoints import router as episodes_router
     from tapeworks.plans.endpoints import admin_router
     from tapeworks.plans.endpoints import router as plan_router
     from tapeworks.sessions.endpoints import router as sessions_router
     from tapeworks.users.endpoints import router as auth_router
 
-    return [auth_router, sessions_router, plan_router, admin_router]
+    return [auth_router, sessions_router, episodes_router, plan_router, admin_router]
 
 
 def install_extras(app: FastAPI) -> None:
@@ -265,7 +266,8 @@ def install_extras(app: FastAPI) -> None:
     threads = rt.settings.workers
 
     def start_consumers() -> None:
-        import tapeworks.sessions.tasks  # noqa: F401  (registers the job handler)
+        import tapeworks.episodes.tasks  # noqa: F401  (register the job handlers)
+        import tapeworks.sessions.tasks  # noqa: F401
 
         rt.queue.start_consumers(threads, reconcile=True)
 

@@ -1,6 +1,7 @@
 """Imports every ORM model so `metadata` describes the whole schema (for Alembic)."""
 
 from tapeworks.db.base import Base
+from tapeworks.episodes import models as _episodes  # noqa: F401
 from tapeworks.plans import models as _plans  # noqa: F401
 from tapeworks.queue import models as _jobs  # noqa: F401
 from tapeworks.sessions import models as _sessions  # noqa: F401

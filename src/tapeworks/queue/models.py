@@ -33,7 +33,9 @@ class Job(IdMixin, TimestampMixin, Base):
     session_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("sessions.id", ondelete="CASCADE"), index=True, nullable=True
     )
-    episode_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    episode_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("episodes.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="queued")
     stage: Mapped[str] = mapped_column(String(64), default="queued")
     message: Mapped[str] = mapped_column(String(500), default="")

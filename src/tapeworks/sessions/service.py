@@ -180,10 +180,18 @@ def delete_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) ->
                                             Job.status.in_(("queued", "running")))):
         jobs.cancel_job(db, job)
     db.flush()
-    prefix = keys.session_prefix(user_id, session_id)
-    db.delete(session)
+    from tapeworks.episodes.service import episode_prefixes_of_session
+
+    prefixes = [keys.session_prefix(user_id, session_id),
+                *episode_prefixes_of_session(db, user_id, session_id)]
+    db.delete(session)  # episodes and jobs go with it (ON DELETE CASCADE)
     store = rt.store
-    after_commit(db, lambda: store.delete_prefix(prefix))
+
+    def _delete_artifacts() -> None:
+        for prefix in prefixes:
+            store.delete_prefix(prefix)
+
+    after_commit(db, _delete_artifacts)
     log.info("session.deleted", session_id=session_id, user_id=user_id)
 
 

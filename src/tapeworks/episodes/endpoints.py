@@ -1,0 +1,266 @@
+"""Episodes, assets and templates API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from tapeworks.db.base import new_id
+from tapeworks.deps import CurrentUser, DbDep, RuntimeDep
+from tapeworks.episodes import service
+from tapeworks.episodes.schemas import (
+    AssetOut,
+    CutOut,
+    EditListOut,
+    EpisodeCreate,
+    EpisodeOut,
+    EpisodeStatus,
+    TemplateIn,
+    TemplateOut,
+)
+from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.runtime import Runtime
+from tapeworks.sessions import service as sessions
+from tapeworks.sessions.upload import ReceivedUpload, receive_upload
+from tapeworks.storage import keys
+from tapeworks.users.service import Principal
+
+router = APIRouter(tags=["episodes"])
+episodes = APIRouter(prefix="/episodes", tags=["episodes"])
+assets = APIRouter(prefix="/assets", tags=["assets"])
+templates = APIRouter(prefix="/templates", tags=["templates"])
+
+
+# --- episodes ---------------------------------------------------------------------------------
+@router.post("/sessions/{session_id}/episodes", status_code=status.HTTP_201_CREATED,
+             response_model=EpisodeOut)
+def create_episode(session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
+                   body: EpisodeCreate | None = None) -> EpisodeOut:
+    """Produce an episode from a transcribed session (empty body = sensible defaults)."""
+    from tapeworks.plans import enforcement
+
+    body = body or EpisodeCreate()
+    enforcement.check_episode(db, principal)
+    raw = {k: v for k, v in (("cleaning", body.cleaning), ("loudness", body.loudness),
+                             ("render", body.render)) if v is not None}
+    ep = service.create_episode(db, rt, user_id=principal.user_id, session_id=session_id,
+                                title=body.title, template_id=body.template_id, raw_settings=raw)
+    return EpisodeOut.of(ep)
+
+
+@router.get("/sessions/{session_id}/episodes", response_model=list[EpisodeOut])
+def session_episodes(session_id: str, principal: CurrentUser, db: DbDep) -> list[EpisodeOut]:
+    sessions.get_session(db, principal.user_id, session_id)
+    return [EpisodeOut.of(e) for e in service.list_episodes(db, principal.user_id, session_id)]
+
+
+@episodes.get("", response_model=list[EpisodeOut])
+def list_episodes(principal: CurrentUser, db: DbDep) -> list[EpisodeOut]:
+    return [EpisodeOut.of(e) for e in service.list_episodes(db, principal.user_id)]
+
+
+@episodes.get("/{episode_id}", response_model=EpisodeOut)
+def get_episode(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeOut:
+    return EpisodeOut.of(service.get_episode(db, principal.user_id, episode_id))
+
+
+@episodes.get("/{episode_id}/status", response_model=EpisodeStatus)
+def episode_status(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeStatus:
+    e = service.get_episode(db, principal.user_id, episode_id)
+    return EpisodeStatus(status=e.status, progress_percentage=round(e.progress_percentage, 1),
+                         stage=e.stage, message=e.message, eta_seconds=e.eta_seconds,
+                         attempt=e.attempt, error=e.error, error_stage=e.error_stage)
+
+
+@episodes.get("/{episode_id}/audio", response_class=Response,
+              responses={200: {"content": {"audio/*": {}}}, 206: {"description": "partial content"}})
+def episode_audio(episode_id: str, request: Request, principal: CurrentUser, db: DbDep,
+                  rt: RuntimeDep, download: bool = False) -> Response:
+    e = service.get_episode(db, principal.user_id, episode_id)
+    service.require_completed(e)
+    assert e.audio_key is not None
+    head = rt.store.head(e.audio_key)
+    if head is None:
+        from tapeworks.errors import ArtifactMissing
+
+        raise ArtifactMissing(f"the audio of episode {e.id} is missing from the store (key {e.audio_key})")
+    return stream_object(rt.store, e.audio_key, head.size, request.headers.get("range"),
+                         filename=f"{e.title}.{e.format}", inline=not download)
+
+
+@episodes.get("/{episode_id}/transcript", response_class=Response)
+def episode_transcript(
+    episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
+    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx)$")] = "json",
+    download: bool = False,
+) -> Response:
+    """The transcript re-timed to the episode audio (words in cuts removed)."""
+    from tapeworks.plans import enforcement
+    from tapeworks.transcripts.exporters import export
+    from tapeworks.transcripts.model import Transcript
+
+    e = service.get_episode(db, principal.user_id, episode_id)
+    service.require_completed(e)
+    enforcement.check_export(db, principal, format)
+    assert e.transcript_key is not None
+    transcript = Transcript.model_validate_json(rt.store.get_bytes(e.transcript_key))
+    result = export(transcript, format, title=e.title)
+    return Response(result.content, media_type=result.media_type, headers={
+        "Content-Disposition": content_disposition(result.filename, inline=not download)})
+
+
+@episodes.get("/{episode_id}/edit-list", response_model=EditListOut)
+def episode_edit_list(episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> EditListOut:
+    """What was cut: each cut's source range, kind, the words it removed, and where the join
+    lands in the episode (to play before/after)."""
+    import json
+
+    from tapeworks.production.editlist import EditList
+    from tapeworks.transcripts.model import Transcript
+
+    e = service.get_episode(db, principal.user_id, episode_id)
+    service.require_completed(e)
+    assert e.edit_list_key is not None
+    doc = json.loads(rt.store.get_bytes(e.edit_list_key))
+    edit_list = EditList.from_dict(doc["edit_list"])
+    offset = float(doc.get("programme_offset_seconds", 0.0))
+    session = sessions.get_session(db, principal.user_id, e.session_id)
+    words = []
+    if session.transcript_version >= e.source_transcript_version >= 1:
+        t = Transcript.model_validate_json(rt.store.get_bytes(
+            keys.session_transcript(e.user_id, e.session_id, e.source_transcript_version)))
+        words = t.words()
+    cuts = [CutOut(kind=c.kind, reason=c.reason, source_start=round(c.start, 3),
+                   source_end=round(c.end, 3), seconds=round(c.end - c.start, 3),
+                   episode_time=round(edit_list.source_to_episode(c.start) + offset, 3),
+                   words=[words[i].text.strip() for i in c.word_indices if i < len(words)])
+            for c in edit_list.cuts]
+    return EditListOut(source_duration=edit_list.source_duration,
+                       episode_duration=edit_list.episode_duration,
+                       programme_offset_seconds=offset, cuts=cuts)
+
+
+@episodes.post("/{episode_id}/retry", response_model=EpisodeOut)
+def retry_episode(episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> EpisodeOut:
+    return EpisodeOut.of(service.retry_episode(db, rt, principal.user_id, episode_id))
+
+
+@episodes.post("/{episode_id}/cancel", response_model=EpisodeOut)
+def cancel_episode(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeOut:
+    return EpisodeOut.of(service.cancel_episode(db, principal.user_id, episode_id))
+
+
+@episodes.delete("/{episode_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_episode(episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> None:
+    service.delete_episode(db, rt, principal.user_id, episode_id)
+
+
+# --- assets -----------------------------------------------------------------------------------
+ASSET_UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}, "name": {"type": "string"},
+                   "kind": {"type": "string", "enum": ["intro", "outro", "music", "other"]}}}}}}}
+
+
+@assets.post("", status_code=status.HTTP_201_CREATED, response_model=AssetOut,
+             openapi_extra=ASSET_UPLOAD_DOC)
+async def upload_asset(request: Request, principal: CurrentUser) -> JSONResponse:
+    """Upload an intro, outro or music file (validated like a recording)."""
+    rt: Runtime = request.app.state.runtime
+    limit = await run_in_threadpool(_asset_limit, rt, principal)
+    upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=limit)
+    try:
+        out = await run_in_threadpool(_accept_asset, rt, principal, upload)
+    finally:
+        upload.discard()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+def _asset_limit(rt: Runtime, principal: Principal) -> int:
+    from tapeworks.plans import enforcement
+
+    with rt.database.transaction(write=False) as db:
+        enforcement.check_episode(db, principal)
+    return enforcement.upload_byte_limit(rt, principal)
+
+
+def _accept_asset(rt: Runtime, principal: Principal, upload: ReceivedUpload) -> AssetOut:
+    from tapeworks.speech.probe import probe_audio, sniff_extension
+
+    assert upload.path is not None
+    info = probe_audio(upload.path, filename=upload.filename)
+    rec = sessions.NewRecording(upload.path, upload.filename, info, sniff_extension(info))
+    asset_id = new_id()
+    key = keys.asset_key(principal.user_id, asset_id, rec.ext)
+    rt.store.put_file(key, rec.path)
+    name = (upload.fields.get("name") or "").strip()[:200] or upload.filename.rsplit(".", 1)[0]
+    try:
+        return rt.database.run(lambda db: AssetOut.of(service.create_asset(
+            db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
+            kind=(upload.fields.get("kind") or "other").strip(), rec=rec)))
+    except BaseException:
+        rt.store.delete(key)
+        raise
+
+
+@assets.get("", response_model=list[AssetOut])
+def list_assets(principal: CurrentUser, db: DbDep) -> list[AssetOut]:
+    return [AssetOut.of(a) for a in service.list_assets(db, principal.user_id)]
+
+
+@assets.get("/{asset_id}", response_model=AssetOut)
+def get_asset(asset_id: str, principal: CurrentUser, db: DbDep) -> AssetOut:
+    return AssetOut.of(service.get_asset(db, principal.user_id, asset_id))
+
+
+@assets.get("/{asset_id}/audio", response_class=Response)
+def asset_audio(asset_id: str, request: Request, principal: CurrentUser, db: DbDep,
+                rt: RuntimeDep) -> Response:
+    a = service.get_asset(db, principal.user_id, asset_id)
+    head = rt.store.head(a.key)
+    if head is None:
+        from tapeworks.errors import ArtifactMissing
+
+        raise ArtifactMissing(f"asset {a.id} is missing from the store (key {a.key})")
+    return stream_object(rt.store, a.key, head.size, request.headers.get("range"), filename=a.filename)
+
+
+@assets.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_asset(asset_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> None:
+    service.delete_asset(db, rt, principal.user_id, asset_id)
+
+
+# --- templates --------------------------------------------------------------------------------
+@templates.post("", status_code=status.HTTP_201_CREATED, response_model=TemplateOut)
+def create_template(body: TemplateIn, principal: CurrentUser, db: DbDep) -> TemplateOut:
+    return TemplateOut.of(service.save_template(db, principal.user_id, template_id=None,
+                                                **body.model_dump()))
+
+
+@templates.get("", response_model=list[TemplateOut])
+def list_templates(principal: CurrentUser, db: DbDep) -> list[TemplateOut]:
+    return [TemplateOut.of(t) for t in service.list_templates(db, principal.user_id)]
+
+
+@templates.get("/{template_id}", response_model=TemplateOut)
+def get_template(template_id: str, principal: CurrentUser, db: DbDep) -> TemplateOut:
+    return TemplateOut.of(service.get_template(db, principal.user_id, template_id))
+
+
+@templates.put("/{template_id}", response_model=TemplateOut)
+def update_template(template_id: str, body: TemplateIn, principal: CurrentUser, db: DbDep) -> TemplateOut:
+    return TemplateOut.of(service.save_template(db, principal.user_id, template_id=template_id,
+                                                **body.model_dump()))
+
+
+@templates.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_template(template_id: str, principal: CurrentUser, db: DbDep) -> None:
+    service.delete_template(db, principal.user_id, template_id)
+
+
+router.include_router(episodes)
+router.include_router(assets)
+router.include_router(templates)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
+
+
+class EpisodeCreate(BaseModel):
+    """Empty body = the defaults: fillers removed, long pauses shortened, loudness levelled."""
+
+    title: str | None = Field(default=None, max_length=300)
+    template_id: str | None = None
+    cleaning: dict[str, Any] | None = None
+    loudness: dict[str, Any] | None = None
+    render: dict[str, Any] | None = None
+
+
+class EpisodeOut(BaseModel):
+    id: str
+    session_id: str
+    template_id: str | None
+    title: str
+    status: str
+    progress_percentage: float
+    stage: str
+    message: str
+    eta_seconds: float | None
+    attempt: int
+    error: str | None
+    error_stage: str | None
+    format: str
+    duration_seconds: float | None
+    size_bytes: int | None
+    loudness: dict[str, Any] | None
+    cuts: dict[str, Any] | None
+    settings: dict[str, Any]
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, e: Episode) -> EpisodeOut:
+        return cls(id=e.id, session_id=e.session_id, template_id=e.template_id, title=e.title,
+                   status=e.status, progress_percentage=round(e.progress_percentage, 1), stage=e.stage,
+                   message=e.message, eta_seconds=e.eta_seconds, attempt=e.attempt, error=e.error,
+                   error_stage=e.error_stage, format=e.format, duration_seconds=e.duration_seconds,
+                   size_bytes=e.size_bytes, loudness=e.loudness, cuts=e.cuts_summary,
+                   settings=e.settings or {}, created_at=e.created_at, completed_at=e.completed_at)
+
+
+class EpisodeStatus(BaseModel):
+    status: str
+    progress_percentage: float
+    stage: str
+    message: str
+    eta_seconds: float | None
+    attempt: int
+    error: str | None = None
+    error_stage: str | None = None
+
+
+class CutOut(BaseModel):
+    kind: str
+    reason: str
+    source_start: float
+    source_end: float
+    seconds: float
+    episode_time: float  # where the join is in the episode
+    words: list[str]
+
+
+class EditListOut(BaseModel):
+    source_duration: float
+    episode_duration: float
+    programme_offset_seconds: float
+    cuts: list[CutOut]
+
+
+class AssetOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    filename: str
+    format: str
+    channels: int
+    sample_rate: int
+    size_bytes: int
+    duration_seconds: float
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Asset) -> AssetOut:
+        return cls.model_validate(a, from_attributes=True)
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    intro_asset_id: str | None = None
+    outro_asset_id: str | None = None
+    music_asset_id: str | None = None
+    settings: dict[str, float] = Field(default_factory=dict)
+
+
+class TemplateOut(TemplateIn):
+    id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, t: EpisodeTemplate) -> TemplateOut:
+        return cls(id=t.id, name=t.name, intro_asset_id=t.intro_asset_id,
+                   outro_asset_id=t.outro_asset_id, music_asset_id=t.music_asset_id,
+                   settings=dict(t.settings or {}), created_at=t.created_at)

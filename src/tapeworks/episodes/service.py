@@ -1,0 +1,299 @@
+"""Episodes, templates and assets: the rules. Services flush; the edge commits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.db.base import new_id
+from tapeworks.db.uow import after_commit
+from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
+from tapeworks.errors import Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.logging import get_logger
+from tapeworks.production.settings import (
+    CleaningSettings,
+    LoudnessSettings,
+    RenderSettings,
+    Template,
+    UserCut,
+)
+from tapeworks.queue import jobs
+from tapeworks.queue.models import Job
+from tapeworks.sessions import service as sessions
+from tapeworks.storage import keys
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
+
+log = get_logger("tapeworks.episodes")
+
+JOB_TO_EPISODE_STATUS = {"queued": "queued", "running": "processing", "completed": "completed",
+                         "failed": "failed", "cancelled": "cancelled"}
+TEMPLATE_MIX_FIELDS = ("music_gain_db", "duck_depth_db", "duck_attack_seconds",
+                       "duck_release_seconds", "music_fade_in_seconds", "music_fade_out_seconds",
+                       "overlap_seconds")
+
+
+# --- assets ---------------------------------------------------------------------------------
+def get_asset(db: DbSession, user_id: str, asset_id: str) -> Asset:
+    asset = db.scalar(select(Asset).where(Asset.id == asset_id, Asset.user_id == user_id))
+    if asset is None:
+        raise NotFound(f"asset {asset_id} not found")
+    return asset
+
+
+def list_assets(db: DbSession, user_id: str) -> list[Asset]:
+    return list(db.scalars(select(Asset).where(Asset.user_id == user_id)
+                           .order_by(Asset.created_at.desc())))
+
+
+def create_asset(db: DbSession, *, user_id: str, asset_id: str, key: str, name: str, kind: str,
+                 rec: sessions.NewRecording) -> Asset:
+    from tapeworks.episodes.models import ASSET_KINDS
+
+    if kind not in ASSET_KINDS:
+        raise ValidationFailed(f"asset kind must be one of {', '.join(ASSET_KINDS)}")
+    info = rec.info
+    asset = Asset(id=asset_id, user_id=user_id, name=name, kind=kind, key=key, filename=rec.filename,
+                  format=rec.ext, codec=info.codec, channels=info.channels,
+                  sample_rate=info.sample_rate, size_bytes=rec.path.stat().st_size,
+                  duration_seconds=info.duration_seconds)
+    db.add(asset)
+    db.flush()
+    return asset
+
+
+def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str) -> None:
+    asset = get_asset(db, user_id, asset_id)
+    busy = db.scalar(select(func.count()).select_from(Episode)
+                     .join(EpisodeTemplate, EpisodeTemplate.id == Episode.template_id)
+                     .where(Episode.status.in_(("queued", "processing")),
+                            (EpisodeTemplate.intro_asset_id == asset.id)
+                            | (EpisodeTemplate.outro_asset_id == asset.id)
+                            | (EpisodeTemplate.music_asset_id == asset.id)))
+    if busy:
+        raise Conflict(f"asset {asset_id} is used by an episode being produced; try again when it is done")
+    key = asset.key
+    db.delete(asset)
+    store = rt.store
+    after_commit(db, lambda: store.delete(key))
+
+
+# --- templates ------------------------------------------------------------------------------
+def get_template(db: DbSession, user_id: str, template_id: str) -> EpisodeTemplate:
+    tpl = db.scalar(select(EpisodeTemplate).where(EpisodeTemplate.id == template_id,
+                                                  EpisodeTemplate.user_id == user_id))
+    if tpl is None:
+        raise NotFound(f"template {template_id} not found")
+    return tpl
+
+
+def list_templates(db: DbSession, user_id: str) -> list[EpisodeTemplate]:
+    return list(db.scalars(select(EpisodeTemplate).where(EpisodeTemplate.user_id == user_id)
+                           .order_by(EpisodeTemplate.name)))
+
+
+def _check_mix(settings: dict[str, Any]) -> dict[str, Any]:
+    bad = sorted(set(settings) - set(TEMPLATE_MIX_FIELDS))
+    if bad:
+        raise ValidationFailed(f"unknown template settings {bad}; allowed: {list(TEMPLATE_MIX_FIELDS)}")
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            raise ValidationFailed(f"template setting {k} must be a number")
+        if k != "music_gain_db" and v < 0:
+            raise ValidationFailed(f"template setting {k} must not be negative")
+        out[k] = float(v)
+    return out
+
+
+def save_template(db: DbSession, user_id: str, *, template_id: str | None, name: str,
+                  intro_asset_id: str | None, outro_asset_id: str | None,
+                  music_asset_id: str | None, settings: dict[str, Any]) -> EpisodeTemplate:
+    for aid in (intro_asset_id, outro_asset_id, music_asset_id):
+        if aid:
+            get_asset(db, user_id, aid)  # must be this user's
+    tpl = get_template(db, user_id, template_id) if template_id else EpisodeTemplate(user_id=user_id)
+    tpl.name = name.strip()[:200] or "Template"
+    tpl.intro_asset_id, tpl.outro_asset_id, tpl.music_asset_id = (
+        intro_asset_id or None, outro_asset_id or None, music_asset_id or None)
+    tpl.settings = _check_mix(settings)
+    db.add(tpl)
+    db.flush()
+    return tpl
+
+
+def delete_template(db: DbSession, user_id: str, template_id: str) -> None:
+    db.delete(get_template(db, user_id, template_id))
+
+
+# --- episode settings -------------------------------------------------------------------------
+def _dataclass_from(cls: type, data: dict[str, Any] | None, what: str) -> Any:
+    data = dict(data or {})
+    names = {f.name for f in fields(cls)}
+    bad = sorted(set(data) - names)
+    if bad:
+        raise ValidationFailed(f"unknown {what} settings {bad}; allowed: {sorted(names)}")
+    for k, v in list(data.items()):
+        if isinstance(v, list) and k in ("filler_words", "multiword_filler_phrases"):
+            data[k] = tuple(str(x) for x in v)
+    if cls is CleaningSettings and "user_cuts" in data:
+        cuts = data["user_cuts"] or []
+        if not isinstance(cuts, list):
+            raise ValidationFailed("user_cuts must be a list")
+        data["user_cuts"] = [UserCut(**c) if isinstance(c, dict) else c for c in cuts]
+    try:
+        obj = cls(**data)
+    except TypeError as exc:
+        raise ValidationFailed(f"invalid {what} settings: {exc}") from None
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate()
+    return obj
+
+
+def normalise_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate the cleaning/loudness/render settings and store them as plain JSON."""
+    allowed = {"cleaning", "loudness", "render"}
+    bad = sorted(set(raw) - allowed)
+    if bad:
+        raise ValidationFailed(f"unknown settings groups {bad}; use cleaning, loudness, render")
+    cleaning = _dataclass_from(CleaningSettings, raw.get("cleaning"), "cleaning")
+    loudness = _dataclass_from(LoudnessSettings, raw.get("loudness"), "loudness")
+    render = _dataclass_from(RenderSettings, raw.get("render"), "render")
+    return json.loads(json.dumps({"cleaning": asdict(cleaning), "loudness": asdict(loudness),
+                                  "render": asdict(render)}, default=str))
+
+
+def settings_objects(stored: dict[str, Any]) -> tuple[CleaningSettings, LoudnessSettings, RenderSettings]:
+    cleaning = _dataclass_from(CleaningSettings, stored.get("cleaning"), "cleaning")
+    loudness = _dataclass_from(LoudnessSettings, stored.get("loudness"), "loudness")
+    render_raw = dict(stored.get("render") or {})
+    if render_raw.get("chapters"):
+        render_raw["chapters"] = [tuple(c) for c in render_raw["chapters"]]
+    render = _dataclass_from(RenderSettings, render_raw, "render")
+    return cleaning, loudness, render
+
+
+# --- episodes --------------------------------------------------------------------------------
+def get_episode(db: DbSession, user_id: str, episode_id: str, *, for_update: bool = False) -> Episode:
+    stmt = select(Episode).where(Episode.id == episode_id, Episode.user_id == user_id)
+    if for_update and db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    ep = db.scalar(stmt)
+    if ep is None:
+        raise NotFound(f"episode {episode_id} not found")
+    return ep
+
+
+def list_episodes(db: DbSession, user_id: str, session_id: str | None = None) -> list[Episode]:
+    stmt = select(Episode).where(Episode.user_id == user_id)
+    if session_id:
+        stmt = stmt.where(Episode.session_id == session_id)
+    return list(db.scalars(stmt.order_by(Episode.created_at.desc())))
+
+
+def create_episode(db: DbSession, rt: Runtime, *, user_id: str, session_id: str,
+                   title: str | None, template_id: str | None, raw_settings: dict[str, Any]
+                   ) -> Episode:
+    session = sessions.get_session(db, user_id, session_id, for_update=True)
+    if session.status != "completed" or session.transcript_version < 1:
+        raise Conflict(f"session {session_id} is {session.status}; an episode needs a finished transcript")
+    if session.source_purged_at is not None:
+        raise Gone(f"the source audio of session {session_id} was deleted by the retention policy, "
+                   "so no episode can be produced from it")
+    if template_id:
+        get_template(db, user_id, template_id)
+    settings = normalise_settings(raw_settings)
+    ep = Episode(id=new_id(), user_id=user_id, session_id=session.id, template_id=template_id,
+                 title=(title or session.title).strip()[:300] or "Episode", status="queued",
+                 stage="queued", message="waiting for a worker", settings=settings,
+                 source_transcript_version=session.transcript_version,
+                 format=settings["render"]["format"])
+    db.add(ep)
+    db.flush()
+    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, session_id=None,
+                          episode_id=ep.id)
+    ep.current_job_id = job.id
+    log.info("episode.created", episode_id=ep.id, session_id=session.id, job_id=job.id)
+    return ep
+
+
+def mirror_job(ep: Episode, job: Job) -> None:
+    if ep.current_job_id != job.id:
+        return
+    ep.status = JOB_TO_EPISODE_STATUS[job.status]
+    ep.progress_percentage = 100.0 if job.status == "completed" else min(job.progress, 99.9)
+    ep.stage = job.stage
+    ep.message = job.message
+    ep.eta_seconds = job.eta_seconds
+    ep.attempt = job.attempt
+    if job.status == "failed":
+        ep.error, ep.error_stage = job.error_message, job.error_stage
+    if job.status == "completed":
+        ep.completed_at = job.finished_at
+
+
+def retry_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> Episode:
+    ep = get_episode(db, user_id, episode_id, for_update=True)
+    if ep.status not in ("failed", "cancelled"):
+        raise Conflict(f"episode {episode_id} is {ep.status}; only failed or cancelled episodes can be retried")
+    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, episode_id=ep.id)
+    ep.current_job_id = job.id
+    ep.error = ep.error_stage = None
+    mirror_job(ep, job)
+    return ep
+
+
+def cancel_episode(db: DbSession, user_id: str, episode_id: str) -> Episode:
+    ep = get_episode(db, user_id, episode_id, for_update=True)
+    job = db.get(Job, ep.current_job_id) if ep.current_job_id else None
+    if job is None or not jobs.cancel_job(db, job):
+        raise Conflict(f"episode {episode_id} is {ep.status}; only queued or processing episodes can be cancelled")
+    mirror_job(ep, job)
+    return ep
+
+
+def delete_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> None:
+    ep = get_episode(db, user_id, episode_id, for_update=True)
+    prefix = keys.episode_prefix(user_id, episode_id)
+    db.delete(ep)
+    store = rt.store
+    after_commit(db, lambda: store.delete_prefix(prefix))
+
+
+def episode_prefixes_of_session(db: DbSession, user_id: str, session_id: str) -> list[str]:
+    ids = db.scalars(select(Episode.id).where(Episode.session_id == session_id))
+    return [keys.episode_prefix(user_id, i) for i in ids]
+
+
+def require_completed(ep: Episode) -> None:
+    if ep.status != "completed" or not ep.audio_key:
+        raise Conflict(f"episode {ep.id} is {ep.status}; its audio exists once it is completed")
+
+
+def template_for_render(db: DbSession, user_id: str, template_id: str | None
+                        ) -> tuple[dict[str, str], dict[str, float]]:
+    """Asset keys by role and mix settings of a template (copied in the claim phase)."""
+    if not template_id:
+        return {}, {}
+    tpl = db.get(EpisodeTemplate, template_id)
+    if tpl is None or tpl.user_id != user_id:
+        return {}, {}
+    keys_by_role: dict[str, str] = {}
+    for role, aid in (("intro", tpl.intro_asset_id), ("outro", tpl.outro_asset_id),
+                      ("music", tpl.music_asset_id)):
+        if aid:
+            asset = db.get(Asset, aid)
+            if asset is not None:
+                keys_by_role[role] = asset.key
+    return keys_by_role, dict(tpl.settings or {})
+
+
+def build_template(paths: dict[str, Any], mix: dict[str, float]) -> Template:
+    return Template(intro=paths.get("intro"), outro=paths.get("outro"), music=paths.get("music"),
+                    **{k: v for k, v in mix.items() if k in TEMPLATE_MIX_FIELDS})

@@ -1,0 +1,147 @@
+"""The episode job: claim (copy keys and settings), work (download, cut, level, mix, encode,
+upload audio + re-timed transcript + edit list; no database session), save (complete).
+
+Rule 12: the audio, the re-timed transcript and the edit list that produced both are all in
+the store before the episode is marked completed. A retried render writes the same keys,
+and the database points at them only in the save phase, so no half-written file is served.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.episodes import service
+from tapeworks.episodes.models import Episode
+from tapeworks.errors import Gone, NotFound
+from tapeworks.logging import get_logger
+from tapeworks.queue.jobs import JobContext, register_handler
+from tapeworks.queue.models import Job
+from tapeworks.sessions.models import RecordingSession
+from tapeworks.storage import keys
+from tapeworks.transcripts.model import Transcript
+
+log = get_logger("tapeworks.episodes.tasks")
+
+DOWNLOAD_SHARE = 4.0
+PRODUCE_SHARE = 92.0
+
+
+@dataclass(frozen=True)
+class RenderPayload:
+    episode_id: str
+    user_id: str
+    title: str
+    show: str
+    source_key: str
+    transcript_key: str
+    settings: dict[str, Any]
+    asset_keys: dict[str, str]
+    mix: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    audio_key: str
+    transcript_key: str
+    edit_list_key: str
+    format: str
+    duration_seconds: float
+    size_bytes: int
+    loudness: dict[str, Any]
+    cuts: dict[str, Any]
+    source_seconds: float
+
+
+class RenderEpisodeHandler:
+    kind = "render_episode"
+
+    def prepare(self, db: DbSession, job: Job) -> RenderPayload:
+        ep = db.get(Episode, job.episode_id) if job.episode_id else None
+        if ep is None:
+            raise NotFound(f"episode {job.episode_id} no longer exists")
+        session = db.get(RecordingSession, ep.session_id)
+        if session is None:
+            raise NotFound(f"the session of episode {ep.id} no longer exists")
+        if session.source_purged_at is not None or not session.source_key:
+            raise Gone("the source audio was deleted by the retention policy")
+        asset_keys, mix = service.template_for_render(db, ep.user_id, ep.template_id)
+        return RenderPayload(
+            episode_id=ep.id, user_id=ep.user_id, title=ep.title, show=session.title,
+            source_key=session.source_key,
+            transcript_key=keys.session_transcript(session.user_id, session.id,
+                                                   ep.source_transcript_version),
+            settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix)
+
+    def work(self, ctx: JobContext, p: RenderPayload) -> RenderResult:
+        from tapeworks.production.pipeline import produce
+
+        rt = ctx.rt
+        scratch = rt.settings.scratch_dir / f"job-{ctx.ref.id}-{ctx.ref.attempt}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            ctx.progress(0.5, "downloading", "fetching the recording and assets")
+            source = scratch / f"source{Path(p.source_key).suffix}"
+            rt.store.download_to(p.source_key, source)
+            transcript = Transcript.model_validate_json(rt.store.get_bytes(p.transcript_key))
+            paths: dict[str, Path] = {}
+            for role, key in p.asset_keys.items():
+                paths[role] = scratch / f"{role}{Path(key).suffix}"
+                rt.store.download_to(key, paths[role])
+            cleaning, loudness, render = service.settings_objects(p.settings)
+            render.title = render.title or p.title
+            render.show = render.show or p.show
+            template = service.build_template(paths, p.mix)
+            ctx.progress(DOWNLOAD_SHARE, "analysing", "finding fillers and pauses")
+
+            def progress(stage: str, fraction: float) -> None:
+                ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE * fraction, stage, f"{stage} audio")
+
+            out = scratch / f"episode.{render.format}"
+            result = produce(source, transcript, out, cleaning=cleaning, loudness=loudness,
+                             template=template, render=render, progress=progress)
+            ctx.check()
+            ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
+            audio_key = keys.episode_audio(p.user_id, p.episode_id, render.format)
+            transcript_key = keys.episode_transcript(p.user_id, p.episode_id)
+            edit_key = keys.episode_prefix(p.user_id, p.episode_id) + "editlist.json"
+            rt.store.put_file(audio_key, out)
+            rt.store.put_bytes(transcript_key, result.transcript.model_dump_json().encode(),
+                               content_type="application/json")
+            edit_doc = {"edit_list": result.edit_list.to_dict(),
+                        "programme_offset_seconds": result.programme_offset_seconds,
+                        "layout": result.layout}
+            rt.store.put_bytes(edit_key, json.dumps(edit_doc).encode(),
+                               content_type="application/json")
+            return RenderResult(audio_key, transcript_key, edit_key, render.format,
+                                result.duration_seconds, out.stat().st_size, result.loudness,
+                                result.cuts, transcript.duration or 0.0)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def save(self, db: DbSession, job: Job, p: RenderPayload, r: RenderResult) -> None:
+        ep = db.get(Episode, p.episode_id)
+        if ep is None:
+            raise NotFound(f"episode {p.episode_id} no longer exists")
+        ep.audio_key, ep.transcript_key, ep.edit_list_key = r.audio_key, r.transcript_key, r.edit_list_key
+        ep.format, ep.duration_seconds, ep.size_bytes = r.format, r.duration_seconds, r.size_bytes
+        ep.loudness, ep.cuts_summary = r.loudness, r.cuts
+        job.audio_seconds = r.duration_seconds
+        from tapeworks.plans import usage
+
+        usage.charge_for_job(db, job, kind="episode_render", seconds=r.duration_seconds)
+        log.info("episode.rendered", episode_id=p.episode_id, seconds=r.duration_seconds,
+                 loudness=r.loudness)
+
+    def mirror(self, db: DbSession, job: Job) -> None:
+        ep = db.get(Episode, job.episode_id) if job.episode_id else None
+        if ep is not None:
+            service.mirror_job(ep, job)
+
+
+register_handler(RenderEpisodeHandler())
