@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from tapeworks.app import create_app
@@ -229,3 +230,16 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     for srv in started:
         srv.stop()
         srv.runtime.close()
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[str]:
+    name = f"tw-test-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc}); start it (see README)")
+    yield name
+    for key in client.scan_iter(f"huey.*{name}*"):
+        client.delete(key)

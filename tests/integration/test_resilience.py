@@ -10,14 +10,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from tapeworks.plans.models import UsageEntry
@@ -146,19 +145,6 @@ def _start_worker(settings: Any, log: Path) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("tapeworks")
     return subprocess.Popen([str(exe), "worker", "--threads", "1"], env=_worker_env(settings),
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-@pytest.fixture
-def redis_queue() -> Iterator[str]:
-    name = f"tw-test-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc}); start it (see README)")
-    yield name
-    for key in client.scan_iter(f"huey.*{name}*"):
-        client.delete(key)
 
 
 def test_worker_killed_mid_job_is_retried_and_completes_once(
