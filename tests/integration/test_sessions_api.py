@@ -295,3 +295,51 @@ def test_other_users_sessions_are_404_everywhere(api: Api, alice: dict[str, str]
     assert c.get("/api/v1/sessions", headers=bob).json()["total"] == 0
     assert c.get("/api/v1/sessions/doesnotexist", headers=alice).status_code == 404
     assert c.get(f"/api/v1/sessions/{sid}", headers=alice).status_code == 200
+
+
+# --- direct-to-bucket uploads ----------------------------------------------------------------
+def test_direct_upload_to_the_bucket(fresh_db_url: Callable[[str], str], make_api: Callable[..., Api],
+                                     s3_server: str, tmp_path: Path) -> None:
+    import os
+    import uuid
+
+    import boto3
+    import httpx
+
+    bucket = f"tw-{uuid.uuid4().hex[:8]}"
+    os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
+    api = make_api(fresh_db_url("postgresql"), workers=2,
+                   storage_url=f"s3://{bucket}/tw?endpoint={s3_server}")
+    user = api.create_user("direct@example.com", plan="pro")
+    r = api.client.post("/api/v1/sessions/uploads", headers=user,
+                        json={"filename": "jfk.flac", "size_bytes": JFK.stat().st_size})
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    put = httpx.put(ticket["url"], content=JFK.read_bytes(), headers=ticket["headers"])
+    assert put.status_code == 200, put.text
+    done = api.client.post(ticket["complete_url"], headers=user, json={"filename": "jfk.flac",
+                                                                       "title": "Direct"})
+    assert done.status_code == 201, done.text
+    sid = done.json()["id"]
+    assert wait_status(api, user, sid)["status"] == "completed"
+    assert api.client.get(f"/api/v1/sessions/{sid}/audio", headers=user).content == JFK.read_bytes()
+    assert not [o.key for o in api.runtime.store.list("") if "/uploads/" in o.key]
+    # completing twice does not duplicate; a bad file is refused and removed
+    again = api.client.post(ticket["complete_url"], headers=user, json={})
+    assert again.status_code == 404
+    bad = api.client.post("/api/v1/sessions/uploads", headers=user,
+                          json={"filename": "x.mp3", "size_bytes": 100}).json()
+    httpx.put(bad["url"], content=b"this is not audio" * 10, headers=bad["headers"])
+    refused = api.client.post(bad["complete_url"], headers=user, json={"filename": "x.mp3"})
+    assert refused.status_code == 415
+    assert not [o.key for o in api.runtime.store.list("") if "/uploads/" in o.key]
+    other = api.create_user("other@example.com", plan="pro")
+    assert api.client.post(ticket["complete_url"], headers=other, json={}).status_code == 404
+
+
+def test_direct_upload_needs_a_bucket(api: Api, alice: dict[str, str]) -> None:
+    r = api.client.post("/api/v1/sessions/uploads", headers=alice,
+                        json={"filename": "a.flac", "size_bytes": 1000})
+    assert r.status_code == 409 and "S3" in r.json()["error"]["message"]

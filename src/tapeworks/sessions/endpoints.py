@@ -15,6 +15,9 @@ from tapeworks.httputil import content_disposition, stream_object
 from tapeworks.runtime import Runtime
 from tapeworks.sessions import service
 from tapeworks.sessions.schemas import (
+    DirectUploadComplete,
+    DirectUploadIn,
+    DirectUploadOut,
     EditsRequest,
     SegmentPatch,
     SessionOut,
@@ -79,40 +82,31 @@ def _upload_limit(rt: Runtime, principal: Principal) -> int:
 
 def _accept_upload(rt: Runtime, principal: Principal, upload: ReceivedUpload,
                    idempotency_key: str | None) -> SessionOut:
-    from tapeworks.plans import enforcement
-    from tapeworks.speech.probe import probe_audio, sniff_extension
-
     assert upload.path is not None
-    info = probe_audio(upload.path, filename=upload.filename)
-    language, speakers = service.validate_options(upload.fields.get("language"),
-                                                  upload.fields.get("speakers"))
-    title = (upload.fields.get("title") or "").strip()[:300] or upload.filename.rsplit(".", 1)[0] \
-        or "Untitled recording"
-    enforcement.precheck_upload(rt, principal, size_bytes=upload.size, seconds=info.duration_seconds)
-    rec = service.NewRecording(upload.path, upload.filename, info, sniff_extension(info))
-    session_id = service.new_session_id()
-    key = service.store_source(rt, principal.user_id, session_id, rec)
-    try:
-        def _create(db: service.DbSession) -> SessionOut:
-            if idempotency_key:
-                found = service.find_by_idempotency_key(db, principal.user_id, idempotency_key)
-                if found is not None:
-                    return SessionOut.of(found)
-            enforcement.check_upload(db, rt, principal, size_bytes=upload.size,
-                                     seconds=info.duration_seconds)
-            session = service.create_session(
-                db, rt, user_id=principal.user_id, session_id=session_id, source_key=key, rec=rec,
-                title=title, language=language, num_speakers=speakers,
-                idempotency_key=idempotency_key)
-            return SessionOut.of(session)
+    session = service.accept_recording(
+        rt, principal, path=upload.path, filename=upload.filename, size_bytes=upload.size,
+        title=upload.fields.get("title"), language=upload.fields.get("language"),
+        speakers=upload.fields.get("speakers"), idempotency_key=idempotency_key)
+    return SessionOut.of(session)
 
-        out = rt.database.run(_create)
-    except BaseException:
-        rt.store.delete(key)  # refused or failed: nothing is left behind
-        raise
-    if out.id != session_id:  # an idempotent replay won the race
-        rt.store.delete(key)
-    return out
+
+@router.post("/uploads", status_code=status.HTTP_201_CREATED, response_model=DirectUploadOut)
+def start_direct_upload(body: DirectUploadIn, principal: CurrentUser, rt: RuntimeDep) -> DirectUploadOut:
+    """Direct-to-bucket upload (S3 stores): PUT the file to the returned URL, then call
+    `POST /sessions/uploads/{upload_id}/complete`. The API never carries the bytes."""
+    return DirectUploadOut(**service.start_direct_upload(rt, principal, filename=body.filename,
+                                                         size_bytes=body.size_bytes,
+                                                         content_type=body.content_type))
+
+
+@router.post("/uploads/{upload_id}/complete", status_code=status.HTTP_201_CREATED,
+             response_model=SessionOut)
+def complete_direct_upload(upload_id: str, body: DirectUploadComplete, principal: CurrentUser,
+                           rt: RuntimeDep) -> SessionOut:
+    """Probe the uploaded object like any upload and queue its transcription."""
+    return SessionOut.of(service.complete_direct_upload(
+        rt, principal, upload_id, filename=body.filename, title=body.title,
+        language=body.language, speakers=body.speakers))
 
 
 @router.get("", response_model=SessionPage)

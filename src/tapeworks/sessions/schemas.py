@@ -95,3 +95,25 @@ class EditsRequest(BaseModel):
     """Raw edit operations, e.g. {"op": "merge_segments", "segment_ids": [...]}."""
 
     ops: list[dict[str, Any]] = Field(min_length=1, max_length=200)
+
+
+class DirectUploadIn(BaseModel):
+    filename: str = Field(default="recording", max_length=300)
+    size_bytes: int = Field(gt=0)
+    content_type: str | None = Field(default=None, max_length=100)
+
+
+class DirectUploadOut(BaseModel):
+    upload_id: str
+    method: str = "PUT"
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+    complete_url: str
+
+
+class DirectUploadComplete(BaseModel):
+    filename: str = Field(default="recording", max_length=300)
+    title: str | None = Field(default=None, max_length=300)
+    language: str | None = Field(default=None, max_length=16)
+    speakers: str | None = Field(default=None, max_length=8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,14 @@ from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import new_id, utcnow
 from tapeworks.db.uow import after_commit
-from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.errors import (
+    ArtifactMissing,
+    Conflict,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from tapeworks.logging import get_logger
 from tapeworks.queue import jobs
 from tapeworks.queue.models import Job
@@ -23,6 +29,7 @@ from tapeworks.transcripts.model import Transcript
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
     from tapeworks.speech.probe import AudioInfo
+    from tapeworks.users.service import Principal
 
 log = get_logger("tapeworks.sessions")
 
@@ -274,5 +281,98 @@ def new_session_id() -> str:
     return new_id()
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+# --- accepting recordings ------------------------------------------------------------------
+def accept_recording(
+    rt: Runtime, principal: Principal, *, path: Path, filename: str, size_bytes: int,
+    title: str | None, language: str | None, speakers: str | None, idempotency_key: str | None,
+) -> RecordingSession:
+    """Probe, check the plan, store the source, then create the session and its job.
+
+    Rule 4: the source is in the store before any row says it exists; whatever refuses the
+    recording after that (quota, database) removes the stored object again.
+    """
+    from tapeworks.plans import enforcement
+    from tapeworks.speech.probe import probe_audio, sniff_extension
+
+    info = probe_audio(path, filename=filename)
+    lang, n_speakers = validate_options(language, speakers)
+    clean_title = (title or "").strip()[:300] or filename.rsplit(".", 1)[0] or "Untitled recording"
+    enforcement.precheck_upload(rt, principal, size_bytes=size_bytes, seconds=info.duration_seconds)
+    rec = NewRecording(path, filename, info, sniff_extension(info))
+    session_id = new_session_id()
+    key = store_source(rt, principal.user_id, session_id, rec)
+
+    def _create(db: DbSession) -> RecordingSession:
+        if idempotency_key:
+            found = find_by_idempotency_key(db, principal.user_id, idempotency_key)
+            if found is not None:
+                return found
+        enforcement.check_upload(db, rt, principal, size_bytes=size_bytes,
+                                 seconds=info.duration_seconds)
+        return create_session(db, rt, user_id=principal.user_id, session_id=session_id,
+                              source_key=key, rec=rec, title=clean_title, language=lang,
+                              num_speakers=n_speakers, idempotency_key=idempotency_key)
+
+    try:
+        session = rt.database.run(_create)
+    except BaseException:
+        rt.store.delete(key)
+        raise
+    if session.id != session_id:  # an idempotent replay won the race
+        rt.store.delete(key)
+    return session
+
+
+DIRECT_UPLOAD_SECONDS = 3600
+
+
+def _direct_key(user_id: str, upload_id: str) -> str:
+    return f"{keys.user_prefix(user_id)}uploads/{keys.validate_id(upload_id, 'upload id')}/source"
+
+
+def start_direct_upload(rt: Runtime, principal: Principal, *, filename: str, size_bytes: int,
+                        content_type: str | None) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from tapeworks.plans import enforcement
+
+    limit = enforcement.upload_byte_limit(rt, principal)
+    if size_bytes > limit:
+        raise PayloadTooLarge(f"the file is {size_bytes} bytes; the limit is {limit} bytes",
+                              details={"limit_bytes": limit})
+    upload_id = new_id()
+    url = rt.store.presigned_put_url(_direct_key(principal.user_id, upload_id),
+                                     DIRECT_UPLOAD_SECONDS, content_type)
+    if url is None:
+        raise Conflict("direct uploads need an S3 object store; send the file to POST "
+                       "/api/v1/sessions instead")
+    headers = {"Content-Type": content_type} if content_type else {}
+    return {"upload_id": upload_id, "url": url, "headers": headers,
+            "expires_at": utcnow() + timedelta(seconds=DIRECT_UPLOAD_SECONDS),
+            "complete_url": f"/api/v1/sessions/uploads/{upload_id}/complete"}
+
+
+def complete_direct_upload(rt: Runtime, principal: Principal, upload_id: str, *, filename: str,
+                           title: str | None, language: str | None, speakers: str | None
+                           ) -> RecordingSession:
+    from tapeworks.plans import enforcement
+    from tapeworks.sessions.upload import clean_filename
+
+    key = _direct_key(principal.user_id, upload_id)
+    head = rt.store.head(key)
+    if head is None:
+        raise NotFound(f"upload {upload_id} not found: PUT the file to the URL first")
+    limit = enforcement.upload_byte_limit(rt, principal)
+    scratch = rt.settings.scratch_dir / "uploads" / f"direct-{upload_id}"
+    try:
+        if head.size > limit:
+            raise PayloadTooLarge(f"the file is {head.size} bytes; the limit is {limit} bytes",
+                                  details={"limit_bytes": limit})
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        rt.store.download_to(key, scratch)
+        return accept_recording(rt, principal, path=scratch, filename=clean_filename(filename),
+                                size_bytes=head.size, title=title, language=language,
+                                speakers=speakers, idempotency_key=f"direct:{upload_id}")
+    finally:
+        scratch.unlink(missing_ok=True)
+        rt.store.delete(key)  # accepted (copied to the session) or refused: never left behind

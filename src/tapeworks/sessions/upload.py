@@ -78,7 +78,7 @@ async def receive_upload(
         state["header_value"] = b""
 
     def on_headers_finished() -> None:
-        disp, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        _disposition, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
         name = opts.get(b"name", b"").decode("utf-8", "replace")
         state["name"] = name
         if name == file_field:
