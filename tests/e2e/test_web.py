@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,46 @@ def shot(page: Any, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
-def upload_via_api(site: Site, headers: dict[str, str], path: Path = JFK) -> str:
+def upload_via_api(site: Site, headers: dict[str, str], path: Path = JFK,
+                   title: str = "Private recording") -> str:
     with open(path, "rb") as fh:
         r = httpx.post(f"{site.url}/api/v1/sessions", headers=headers,
                        files={"file": (path.name, fh, "application/octet-stream")},
-                       data={"title": "Private recording"}, timeout=30)
+                       data={"title": title}, timeout=30)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
+
+
+def wait_completed(site: Site, headers: dict[str, str], sid: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = httpx.get(f"{site.url}/api/v1/sessions/{sid}/status", headers=headers).json()
+        if st["status"] == "completed":
+            return
+        assert st["status"] not in ("failed", "cancelled"), st
+        time.sleep(0.2)
+    pytest.fail(f"session {sid} did not complete in {timeout} s")
+
+
+def jfk_with_long_pauses(path: Path) -> Path:
+    """jfk.flac with two 2.5 s silences inserted: pauses the episode must shorten."""
+    import av
+    import numpy as np
+
+    with av.open(str(JFK)) as container:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
+        chunks = [f.to_ndarray().reshape(-1) for frame in container.decode(audio=0)
+                  for f in resampler.resample(frame)]
+    pcm = np.concatenate(chunks).astype(np.int16)
+    gap = np.zeros(int(2.5 * 16000), dtype=np.int16)
+    at1, at2 = int(2.9 * 16000), int(6.9 * 16000)
+    out = np.concatenate([pcm[:at1], gap, pcm[at1:at2], gap, pcm[at2:]])
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(out.tobytes())
+    return path
 
 
 def test_first_admin_setup_then_sign_out(site: Site, new_page: Callable[..., Any]) -> None:
@@ -57,7 +92,7 @@ def test_first_admin_setup_then_sign_out(site: Site, new_page: Callable[..., Any
 
 
 def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., Any],
-                                            artifacts: Path) -> None:
+                                            artifacts: Path, tmp_path: Path) -> None:
     site.add_user("alice@example.com", plan="pro")
     page = new_page()
     sign_in(page, site.url, "alice@example.com")
@@ -154,12 +189,13 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     shot(phone, artifacts, "session-375")
 
     # the episode page: the real thing when the episodes API exists, else a clear state
-    episode_page(site, page, sid, artifacts)
+    episode_page(site, page, sid, artifacts, tmp_path)
 
 
-def episode_page(site: Site, page: Any, sid: str, artifacts: Path) -> None:
-    has_episodes = any(getattr(r, "path", "").startswith("/api/v1/episodes")
-                       for r in site.server.server.config.app.routes)
+def episode_page(site: Site, page: Any, sid: str, artifacts: Path, tmp_path: Path) -> None:
+    """Produce an episode from a recording with long pauses; see the cuts, play one."""
+    paths = httpx.get(f"{site.url}/openapi.json").json()["paths"]
+    has_episodes = any(p.startswith("/api/v1/episodes") for p in paths)
     if not has_episodes:
         page.goto(f"{site.url}/sessions/{sid}")
         assert page.locator("#episodes-unavailable").is_visible()
@@ -167,14 +203,40 @@ def episode_page(site: Site, page: Any, sid: str, artifacts: Path) -> None:
         page.get_by_role("heading", name="Episodes are not available").wait_for()
         shot(page, artifacts, "episode")
         return
-    page.goto(f"{site.url}/sessions/{sid}")
+    headers = site.bearer("alice@example.com")
+    gapped = upload_via_api(site, headers, jfk_with_long_pauses(tmp_path / "jfk-gapped.wav"),
+                            title="JFK with long pauses")
+    wait_completed(site, headers, gapped)
+    page.goto(f"{site.url}/sessions/{gapped}")
     page.get_by_role("button", name="Produce episode").click()
     page.wait_for_url(re.compile(r"/episodes/[^/]+$"))
     page.locator("#ep-badge", has_text="completed").wait_for(timeout=60_000)
-    page.locator("#ep-cuts-summary").wait_for()
     page.wait_for_function("document.getElementById('ep-player').getAttribute('src')")
-    assert page.locator("#ep-downloads a").count() >= 2
+    summary = page.locator("#ep-cuts-summary")
+    page.wait_for_function("!/Loading/.test(document.getElementById('ep-cuts-summary').textContent)")
+    rows = page.locator("#ep-cuts tbody tr")
+    assert rows.count() >= 2, summary.inner_text()
+    assert re.search(r"\d+ cuts removed", summary.inner_text())
+    assert "pause" in rows.first.inner_text()
+    page.wait_for_function("document.getElementById('ep-player').readyState >= 1")
+    rows.first.get_by_role("button", name=re.compile("after")).click()
+    page.wait_for_function("!document.getElementById('ep-player').paused")
+    rows.first.get_by_role("button", name=re.compile("before")).click()
+    page.wait_for_function("!document.getElementById('src-player').paused")
+    page.wait_for_function("document.getElementById('ep-player').paused")
+    assert page.locator("#ep-download-audio").count() == 1
+    assert page.locator("#ep-download-srt").count() == 1
     shot(page, artifacts, "episode")
+    episode_url = page.url
+    other = page.context.browser.new_context()
+    try:
+        site.add_user("mallory@example.com", plan="pro")
+        p2 = other.new_page()
+        sign_in(p2, site.url, "mallory@example.com")
+        response = p2.goto(episode_url)
+        assert response is not None and response.status == 404
+    finally:
+        other.close()
 
 
 def test_non_audio_files_are_refused_with_a_message(site: Site, new_page: Callable[..., Any],

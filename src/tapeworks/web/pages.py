@@ -220,8 +220,10 @@ def plan_summary(db: DbSession, rt: Runtime, principal: Principal) -> dict[str, 
 
 
 def has_api(request: Request, prefix: str) -> bool:
-    """Whether the JSON API exposes routes under `prefix` (parts built by others may be absent)."""
-    return any(getattr(r, "path", "").startswith(prefix) for r in request.app.routes)
+    """Whether the JSON API offers routes under `prefix` (parts built by others may be
+    absent). Read from the OpenAPI document: the API's contract, built once and cached."""
+    paths = request.app.openapi().get("paths", {})
+    return any(str(path).startswith(prefix) for path in paths)
 
 
 # --- sign in, setup, sign out -------------------------------------------------------------
@@ -401,11 +403,15 @@ def _episode_owned(request: Request, principal: Principal, episode_id: str) -> N
 @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
 def episode_page(request: Request, episode_id: str) -> Response:
     principal = require_user(request)
+    rt = _runtime(request)
     available = has_api(request, "/api/v1/episodes")
     if available:
         _episode_owned(request, principal, episode_id)
+    with rt.database.transaction(write=False) as db, page_errors():
+        plan = plan_summary(db, rt, principal)
     return render(request, "episode.html", _ctx(
-        request, episode_id=episode_id, available=available), principal=principal)
+        request, episode_id=episode_id, available=available,
+        export_formats=plan["export_formats"]), principal=principal)
 
 
 @router.get("/assets", response_class=HTMLResponse)

@@ -4,7 +4,7 @@
   "use strict";
   var TW = window.TW;
   var CONTEXT = 1.5;  // seconds of audio played around a cut
-  var eid, episode, stopAt = null, activePlayer = null;
+  var eid, episode, formats = [], stopAt = null, activePlayer = null;
 
   function pick(obj, names) {
     for (var i = 0; i < names.length; i++) {
@@ -15,15 +15,17 @@
     return null;
   }
 
-  function cutsOf(ep) {
-    var cuts = pick(ep, ["edit_list.cuts", "cuts", "edits"]) || [];
+  /** Cuts from GET /episodes/{id}/edit-list: source range, kind, removed words, join time. */
+  function cutsOf(editList) {
+    var cuts = (editList && editList.cuts) || [];
     var removedBefore = 0;
     return cuts.map(function (c) {
-      var start = Number(pick(c, ["start", "source_start"])), end = Number(pick(c, ["end", "source_end"]));
-      var after = pick(c, ["episode_time", "output_time", "episode_start"]);
+      var start = Number(pick(c, ["source_start", "start"])), end = Number(pick(c, ["source_end", "end"]));
+      var after = pick(c, ["episode_time"]);
       if (after === null) after = start - removedBefore;
       removedBefore += end - start;
-      return { start: start, end: end, kind: pick(c, ["kind"]) || "cut", reason: pick(c, ["reason"]) || "", after: Number(after) };
+      return { start: start, end: end, kind: pick(c, ["kind"]) || "cut", reason: pick(c, ["reason"]) || "",
+        words: c.words || [], after: Number(after) };
     });
   }
 
@@ -36,8 +38,8 @@
     if (p && p.catch) p.catch(function (e) { TW.toast("Could not play: " + e.message, "error"); });
   }
 
-  function renderCuts(ep) {
-    var cuts = cutsOf(ep);
+  function renderCuts(ep, editList) {
+    var cuts = cutsOf(editList);
     var summary = document.getElementById("ep-cuts-summary");
     var table = document.getElementById("ep-cuts");
     var body = table.querySelector("tbody");
@@ -58,7 +60,9 @@
       var n = i + 1;
       body.appendChild(TW.el("tr", {}, [
         TW.el("td", { text: String(n) }),
-        TW.el("td", {}, [TW.el("span", { className: "badge", text: c.kind }), c.reason ? TW.el("span", { className: "meta", text: " " + c.reason }) : null]),
+        TW.el("td", {}, [TW.el("span", { className: "badge badge-cut", text: c.kind }),
+          c.words.length ? TW.el("span", { className: "meta", text: " “" + c.words.join(" ") + "”" }) :
+            (c.reason ? TW.el("span", { className: "meta", text: " " + c.reason }) : null)]),
         TW.el("td", { text: TW.clock(c.start) + " – " + TW.clock(c.end) }),
         TW.el("td", { text: TW.clock(c.after) }),
         TW.el("td", { text: (c.end - c.start).toFixed(2) + " s" }),
@@ -75,18 +79,19 @@
     table.hidden = false;
   }
 
-  function renderSettings(ep) {
+  function renderSettings(ep, templateName) {
     var dl = document.getElementById("ep-settings");
     dl.innerHTML = "";
-    var s = pick(ep, ["settings"]) || {};
-    var cleaning = pick(s, ["cleaning"]) || s;
-    var loud = pick(s, ["loudness"]) || {};
+    var s = ep.settings || {};
+    var cleaning = s.cleaning || {};
+    var loud = s.loudness || {};
     var rows = [
-      ["Template", pick(ep, ["template.name", "template_name", "template_id"]) || "none"],
+      ["Template", templateName || (ep.template_id ? ep.template_id : "none")],
       ["Fillers", cleaning.remove_fillers === false ? "kept" : "removed"],
-      ["Pauses", cleaning.shorten_pauses === false ? "kept" : "over " + (cleaning.max_pause_seconds || 1.5) + " s → " + (cleaning.target_pause_seconds === undefined ? 0.5 : cleaning.target_pause_seconds) + " s"],
-      ["Loudness", loud.enabled === false ? "unchanged" : (loud.target_lufs ? loud.target_lufs + " LUFS" : "standard")],
-      ["Format", pick(ep, ["output_format", "format", "settings.output_format"]) || "mp3"]
+      ["Pauses", cleaning.shorten_pauses === false ? "kept" : "over " + (cleaning.max_pause_seconds || 1.5) + " s → " +
+        (cleaning.target_pause_seconds === undefined ? 0.5 : cleaning.target_pause_seconds) + " s"],
+      ["Loudness", loud.enabled === false ? "unchanged" : (loud.target_lufs ? loud.target_lufs + " LUFS" : "standard (−16 stereo, −19 mono LUFS)")],
+      ["Format", ep.format || (s.render && s.render.format) || "mp3"]
     ];
     rows.forEach(function (r) { dl.appendChild(TW.el("dt", { text: r[0] })); dl.appendChild(TW.el("dd", { text: String(r[1]) })); });
   }
@@ -99,9 +104,11 @@
       return;
     }
     var base = "/api/v1/episodes/" + eid;
-    ul.appendChild(TW.el("li", {}, [TW.el("a", { className: "btn btn-primary", href: base + "/audio?download=true", download: true, text: "Audio" })]));
-    ["srt", "vtt", "txt", "json"].forEach(function (f) {
-      ul.appendChild(TW.el("li", {}, [TW.el("a", { className: "btn", href: base + "/transcript?format=" + f + "&download=true", download: true, text: "Transcript " + f.toUpperCase() })]));
+    ul.appendChild(TW.el("li", {}, [TW.el("a", { className: "btn btn-primary", id: "ep-download-audio",
+      href: base + "/audio?download=true", download: true, text: "Audio (" + (ep.format || "mp3").toUpperCase() + ")" })]));
+    formats.forEach(function (f) {
+      ul.appendChild(TW.el("li", {}, [TW.el("a", { className: "btn", id: "ep-download-" + f,
+        href: base + "/transcript?format=" + f + "&download=true", download: true, text: "Transcript " + f.toUpperCase() })]));
     });
   }
 
@@ -134,24 +141,39 @@
       err.hidden = false;
       retry.hidden = false;
     } else { err.hidden = true; retry.hidden = true; }
+    document.getElementById("ep-cancel").hidden = !unfinished;
     var player = document.getElementById("ep-player");
     var note = document.getElementById("ep-player-note");
     if (ep.status === "completed") {
       if (!player.getAttribute("src")) player.setAttribute("src", "/api/v1/episodes/" + eid + "/audio");
       note.hidden = true;
-      var lufs = pick(ep, ["loudness.integrated_lufs", "measured_lufs", "integrated_lufs", "loudness_lufs"]);
-      var peak = pick(ep, ["loudness.true_peak_dbtp", "true_peak_dbtp", "measured_true_peak_dbtp"]);
-      var dur = pick(ep, ["duration_seconds"]);
-      var src_dur = pick(ep, ["source_duration_seconds"]);
+      var loud = ep.loudness || {};
       var bits = [];
-      if (dur !== null) bits.push("Length " + TW.duration(dur) + (src_dur !== null ? " (was " + TW.duration(src_dur) + ")" : ""));
-      if (lufs !== null) bits.push("loudness " + Number(lufs).toFixed(1) + " LUFS");
-      if (peak !== null) bits.push("true peak " + Number(peak).toFixed(1) + " dBTP");
+      if (ep.duration_seconds !== null && ep.duration_seconds !== undefined) bits.push("Length " + TW.duration(ep.duration_seconds));
+      if (loud.output_lufs !== null && loud.output_lufs !== undefined) bits.push("loudness " + Number(loud.output_lufs).toFixed(1) + " LUFS");
+      if (loud.true_peak_dbtp !== null && loud.true_peak_dbtp !== undefined) bits.push("true peak " + Number(loud.true_peak_dbtp).toFixed(1) + " dBTP");
       document.getElementById("ep-loudness").textContent = bits.join(" · ");
+    } else {
+      note.textContent = unfinished ? "The episode audio appears here when it is ready." : "There is no episode audio.";
     }
-    renderSettings(ep);
-    renderCuts(ep);
+    renderSettings(ep, null);
+    if (ep.template_id) {
+      TW.api("GET", "/api/v1/templates/" + ep.template_id).then(function (t) { renderSettings(ep, t.name); },
+        function () { renderSettings(ep, "(deleted template)"); });
+    }
     renderDownloads(ep);
+    if (ep.status === "completed") {
+      TW.api("GET", "/api/v1/episodes/" + eid + "/edit-list").then(function (editList) {
+        if (editList.source_duration) {
+          document.getElementById("ep-loudness").textContent += " · was " + TW.duration(editList.source_duration);
+        }
+        renderCuts(ep, editList);
+      }, function (err) {
+        document.getElementById("ep-cuts-summary").textContent = "The list of cuts could not be loaded: " + err.message;
+      });
+    } else {
+      renderCuts(ep, null);
+    }
   }
 
   function load() {
@@ -180,6 +202,7 @@
     var root = document.getElementById("episode");
     if (!root) return;
     eid = root.getAttribute("data-episode-id");
+    formats = JSON.parse(root.getAttribute("data-formats") || "[]");
     ["ep-player", "src-player"].forEach(function (id) {
       var p = document.getElementById(id);
       p.addEventListener("timeupdate", function () {
@@ -189,6 +212,9 @@
     document.getElementById("ep-retry").addEventListener("click", function () {
       TW.api("POST", "/api/v1/episodes/" + eid + "/retry").then(function () { return load(); }).then(follow,
         function (err) { TW.toast(err.message, "error"); });
+    });
+    document.getElementById("ep-cancel").addEventListener("click", function () {
+      TW.api("POST", "/api/v1/episodes/" + eid + "/cancel").then(function () { return load(); }, function (err) { TW.toast(err.message, "error"); });
     });
     load().then(follow, function () { /* message already shown */ });
   }

@@ -275,15 +275,19 @@
       errorBox.textContent = "";
       var f = form.elements;
       var num = function (v) { return v === "" ? null : Number(v); };
+      var clean = function (o) {  // drop unset values: the server's defaults apply
+        Object.keys(o).forEach(function (k) { if (o[k] === null || o[k] === undefined || (typeof o[k] === "number" && isNaN(o[k]))) delete o[k]; });
+        return o;
+      };
       var body = {
-        cleaning: {
+        cleaning: clean({
           remove_fillers: f.remove_fillers.checked,
           shorten_pauses: f.shorten_pauses.checked,
           max_pause_seconds: num(f.max_pause_seconds.value),
           target_pause_seconds: num(f.target_pause_seconds.value)
-        },
-        loudness: { enabled: f.loudness.checked, target_lufs: num(f.target_lufs.value) },
-        output_format: f.output_format.value
+        }),
+        loudness: clean({ enabled: f.loudness.checked, target_lufs: num(f.target_lufs.value) }),
+        render: { format: f.output_format.value }
       };
       if (f.template_id.value) body.template_id = f.template_id.value;
       var btn = form.querySelector("button[type=submit]");

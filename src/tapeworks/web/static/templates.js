@@ -16,7 +16,9 @@
         if (t.intro_asset_id) parts.push("intro");
         if (t.outro_asset_id) parts.push("outro");
         if (t.music_asset_id) parts.push("music bed");
-        if (t.target_lufs) parts.push(t.target_lufs + " LUFS");
+        var st = t.settings || {};
+        if (st.duck_depth_db !== undefined) parts.push("ducking " + st.duck_depth_db + " dB");
+        if (st.music_gain_db !== undefined) parts.push("music " + st.music_gain_db + " dB");
         ul.appendChild(TW.el("li", {}, [
           TW.el("span", {}, [TW.el("strong", { text: t.name || t.id }), TW.el("span", { className: "meta", text: parts.length ? " · " + parts.join(", ") : "" })]),
           TW.el("button", { type: "button", className: "btn btn-danger btn-small", text: "Delete", "aria-label": "Delete template " + (t.name || t.id),
@@ -48,8 +50,10 @@
       err.textContent = "";
       var f = form.elements, body = { name: f.name.value.trim() };
       ["intro_asset_id", "outro_asset_id", "music_asset_id"].forEach(function (k) { if (f[k].value) body[k] = f[k].value; });
-      if (f.target_lufs.value !== "") body.target_lufs = Number(f.target_lufs.value);
-      if (f.duck_db.value !== "") body.duck_db = Number(f.duck_db.value);
+      body.settings = {};
+      ["music_gain_db", "duck_depth_db", "overlap_seconds"].forEach(function (k) {
+        if (f[k].value !== "") body.settings[k] = Number(f[k].value);
+      });
       TW.api("POST", form.getAttribute("data-url"), body).then(function () {
         form.reset(); TW.toast("Template saved.", "ok"); load();
       }, function (e) { err.textContent = e.message; });
