@@ -188,6 +188,7 @@ def main() -> None:
     ap.add_argument("--memory-hours", type=float, default=3.0)
     ap.add_argument("--skip-auto-editor", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--child-memory", nargs=4, metavar=("WAV", "DOC", "OUT", "MUSIC"))
     args = ap.parse_args()
     if args.child_memory:
@@ -206,22 +207,23 @@ def main() -> None:
         transcript = Transcript.model_validate_json(doc.read_text())
 
         # 1. speed: cuts + two-pass loudness + music bed + MP3
-        t0 = time.perf_counter()
-        res = produce(wav, transcript, d / "episode.mp3", template=Template(music=music),
-                      render=RenderSettings(format="mp3", title="Bench"))
-        full = time.perf_counter() - t0
-        print(f"[speed] full produce (fillers+pauses, loudness 2-pass, limiter, ducked music, MP3 128k stereo): "
-              f"{full:.1f} s for {seconds / 60:.0f} min = {seconds / full:.1f}x real time "
-              f"(goal >= 40x); episode {res.duration_seconds / 60:.1f} min; cuts {json.dumps(res.cuts)}; "
-              f"loudness {json.dumps(res.loudness)}")
-        for label, variant in (("mono 128k", RenderSettings(format="mp3", channels=1)),
-                               ("stereo 128k, LAME -q 7", RenderSettings(format="mp3", mp3_quality=7))):
+        if not args.skip_speed:
             t0 = time.perf_counter()
-            produce(wav, transcript, d / "variant.mp3", template=Template(music=music), render=variant)
-            took = time.perf_counter() - t0
-            print(f"[speed] same, MP3 {label}: {took:.1f} s = {seconds / took:.1f}x real time")
-        ours_clipped = clipped_words(words, res.edit_list.kept_ranges())
-        print(f"[speed] words clipped by the full produce: {ours_clipped}")
+            res = produce(wav, transcript, d / "episode.mp3", template=Template(music=music),
+                          render=RenderSettings(format="mp3", title="Bench"))
+            full = time.perf_counter() - t0
+            print(f"[speed] full produce (fillers+pauses, loudness 2-pass, limiter, ducked music, MP3 128k stereo): "
+                  f"{full:.1f} s for {seconds / 60:.0f} min = {seconds / full:.1f}x real time "
+                  f"(goal >= 40x); episode {res.duration_seconds / 60:.1f} min; cuts {json.dumps(res.cuts)}; "
+                  f"loudness {json.dumps(res.loudness)}")
+            for label, variant in (("mono 128k", RenderSettings(format="mp3", channels=1)),
+                                   ("stereo 128k, LAME -q 7", RenderSettings(format="mp3", mp3_quality=7))):
+                t0 = time.perf_counter()
+                produce(wav, transcript, d / "variant.mp3", template=Template(music=music), render=variant)
+                took = time.perf_counter() - t0
+                print(f"[speed] same, MP3 {label}: {took:.1f} s = {seconds / took:.1f}x real time")
+            ours_clipped = clipped_words(words, res.edit_list.kept_ranges())
+            print(f"[speed] words clipped by the full produce: {ours_clipped}")
 
         # 2. side by side with auto-editor: silence cutting only, WAV out
         t0 = time.perf_counter()

@@ -98,7 +98,10 @@ def frame_to_float(frame: av.AudioFrame) -> Block:
     if fmt in _FLOAT_FORMATS:
         return np.ascontiguousarray(data, dtype=np.float32)
     if fmt in _INT_SCALE:
-        return (data.astype(np.float64) / _INT_SCALE[fmt]).astype(np.float32)
+        # exact: 16-bit and 24-bit (in s32) values fit float32's 24-bit mantissa
+        out = data.astype(np.float32)
+        out *= np.float32(1.0 / _INT_SCALE[fmt])
+        return out
     if fmt in ("u8", "u8p"):
         return ((data.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
     raise InvalidAudio(f"unsupported sample format {fmt}")

@@ -133,6 +133,9 @@ def produce(
     }
     report("analysing", 1.0)
 
+    if not loudness.enabled and not assets:
+        return _produce_single_pass(source, transcript, out_path, edit_list, render, loudness,
+                                    speech_regions, rate, channels, block, report)
     edit_list, main_samples, input_lufs = _measure_programme(
         source, edit_list, rate, channels, block, render, report
     )
@@ -178,6 +181,56 @@ def produce(
         cuts=edit_list.summary(),
         programme_offset_seconds=offset,
         layout={k: v / rate for k, v in layout.items()},
+    )
+
+
+def _produce_single_pass(
+    source: Path,
+    transcript: Transcript,
+    out_path: Path,
+    edit_list: EditList,
+    render: RenderSettings,
+    loudness: LoudnessSettings,
+    speech_regions: Sequence[tuple[float, float]] | None,
+    rate: int,
+    channels: int,
+    block: int,
+    report: _Progress,
+) -> ProduceResult:
+    """No loudness pass and nothing to mix: cut (snapping) straight into the encoder."""
+    del speech_regions  # only used for the music bed's ducking
+    renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
+                            crossfade_seconds=render.crossfade_seconds, snap_seconds=render.snap_seconds)
+    out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
+    expected = round(edit_list.episode_duration * rate)
+    stream = _metered(renderer.render(decode_blocks(source, rate, channels, block)),
+                      out_meter, peak_meter, expected, report)
+    tags = Tags(title=render.title, show=render.show, artist=render.artist,
+                chapters=tuple(render.chapters or ()))
+    result = encode(stream, out_path, fmt=render.format, rate=rate, channels=channels,
+                    bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
+    report("encoding", 1.0)
+    final = renderer.snapped_edit_list()
+    retimed = retime_transcript(transcript, final).model_copy(update={"duration": result.duration_seconds})
+    output_lufs = out_meter.integrated()
+    return ProduceResult(
+        output_path=out_path,
+        format=render.format,
+        edit_list=final,
+        transcript=retimed,
+        duration_seconds=result.duration_seconds,
+        loudness={
+            "enabled": 0.0,
+            "target_lufs": loudness.target_for(channels),
+            "input_lufs": _finite(output_lufs),  # no gain: the cut programme is the output
+            "gain_db": 0.0,
+            "output_lufs": _finite(output_lufs),
+            "true_peak_dbtp": _finite(peak_meter.dbtp),
+            "limiter_max_reduction_db": 0.0,
+        },
+        cuts=final.summary(),
+        layout={"intro": 0.0, "main_start": 0.0, "main": result.duration_seconds,
+                "outro_start": result.duration_seconds, "outro": 0.0, "total": result.duration_seconds},
     )
 
 

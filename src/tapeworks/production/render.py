@@ -100,6 +100,7 @@ class EditRenderer:
             a = self._snap(reader, a)
         a = max(a, reader.position)
         h = max(0, min(H, (a - kept_start) // 2, (b - a - 2 * W) // 2, room_after))
+        h = min(h, max(0, a - reader.position))  # never re-read audio already sent out
         yield from self._copy_until(reader, a - h)
         tail = reader.read(a + h - reader.position)
         b = self._snap_end(reader, b, next_a)

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
-from tapeworks.production.audio import decode_blocks
+from tapeworks.production.audio import decode_blocks, rechunk
 from tapeworks.production.cleaning import build_edit_list, normalise_word
+from tapeworks.production.editlist import Cut, EditList
 from tapeworks.production.render import EditRenderer
 from tapeworks.production.retime import retime_transcript
 from tapeworks.production.settings import CleaningSettings, UserCut
@@ -170,3 +173,48 @@ def test_speech_regions_protect_untranscribed_sound() -> None:
     guarded = build_edit_list(transcript, 6.0, [(2.0, 3.0)], CleaningSettings())
     assert any(c.start < 2.5 < c.end for c in plain.cuts)
     assert not any(c.start < 3.0 and c.end > 2.0 for c in guarded.cuts)
+
+
+def test_produce_without_loudness_keeps_words_bit_identical(tmp_path: Path) -> None:
+    from tapeworks.production.pipeline import LoudnessSettings, RenderSettings, produce
+
+    from .audio_helpers import decode_all
+
+    path, transcript, src = build_recording(tmp_path)
+    out_path = tmp_path / "ep.wav"
+    result = produce(path, transcript, out_path, loudness=LoudnessSettings(enabled=False),
+                     render=RenderSettings(format="wav", channels=1))
+    out, _ = decode_all(out_path)
+    assert abs(out.shape[1] / RATE - result.edit_list.episode_duration) < 1e-3
+    by_text = {w.text: w for w in transcript.words()}
+    for w in result.transcript.words():
+        s = by_text[w.text]
+        a, b = round(s.start * RATE), round(s.end * RATE)
+        pos = round(w.start * RATE)
+        assert np.array_equal(out[0, pos : pos + b - a], src[0, a:b]), w.text
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40000), st.integers(1, 3000)), max_size=12),
+       st.integers(300, 5000))
+def test_renderer_output_is_the_kept_ranges(raw: list[tuple[int, int]], block: int) -> None:
+    rng = np.random.default_rng(len(raw))
+    src = rng.standard_normal((2, 44100)).astype(np.float32)
+    cuts = [Cut(a / RATE, min(a + d, 44100) / RATE, "user") for a, d in raw]
+    edits = EditList.build(1.0, cuts)
+    renderer = EditRenderer(edits, RATE, 2, block_samples=block, snap_seconds=0.002)
+    blocks = list(renderer.render(rechunk([src], block)))
+    assert all(b.shape[1] <= max(block, 2 * renderer.half_fade) for b in blocks)
+    assert renderer.max_buffered <= 2 * block + 1000
+    out = np.concatenate(blocks, axis=1) if blocks else np.zeros((2, 0), np.float32)
+    final = renderer.snapped_edit_list()
+    assert out.shape[1] == round(final.episode_duration * RATE)
+    # away from joins (2h: the fades at the very start and end are 2h long) every
+    # kept sample is the source sample
+    edge = 2 * renderer.half_fade
+    pos = 0
+    for a, b in final.kept_ranges():
+        a_i, b_i = round(a * RATE), round(b * RATE)
+        if b_i - a_i > 2 * edge:
+            assert np.array_equal(out[:, pos + edge : pos + (b_i - a_i) - edge], src[:, a_i + edge : b_i - edge])
+        pos += b_i - a_i
