@@ -53,7 +53,11 @@
     var kinds = {};
     cuts.forEach(function (c) { kinds[c.kind] = (kinds[c.kind] || 0) + 1; });
     summary.textContent = cuts.length + " cut" + (cuts.length === 1 ? "" : "s") + " removed " + total.toFixed(1) + " s (" +
-      Object.keys(kinds).map(function (k) { return kinds[k] + " " + k; }).join(", ") + ").";
+      Object.keys(kinds).map(function (k) {
+        var n = kinds[k];
+        var word = k === "user" ? "by you" : k + (n === 1 ? "" : "s");
+        return n + " " + word;
+      }).join(", ") + ").";
     var src = document.getElementById("src-player"), out = document.getElementById("ep-player");
     var canBefore = !!src.getAttribute("src"), canAfter = ep.status === "completed";
     cuts.forEach(function (c, i) {
@@ -63,10 +67,10 @@
         TW.el("td", {}, [TW.el("span", { className: "badge badge-cut", text: c.kind }),
           c.words.length ? TW.el("span", { className: "meta", text: " “" + c.words.join(" ") + "”" }) :
             (c.reason ? TW.el("span", { className: "meta", text: " " + c.reason }) : null)]),
-        TW.el("td", { text: TW.clock(c.start) + " – " + TW.clock(c.end) }),
-        TW.el("td", { text: TW.clock(c.after) }),
-        TW.el("td", { text: (c.end - c.start).toFixed(2) + " s" }),
-        TW.el("td", {}, [
+        TW.el("td", { className: "nowrap", text: TW.clock(c.start) + " – " + TW.clock(c.end) }),
+        TW.el("td", { className: "nowrap", text: TW.clock(c.after) }),
+        TW.el("td", { className: "nowrap", text: (c.end - c.start).toFixed(2) + " s" }),
+        TW.el("td", { className: "nowrap" }, [
           TW.el("button", { type: "button", className: "btn btn-small", disabled: !canBefore,
             "aria-label": "Play cut " + n + " before (original)", text: "▶ Before",
             onclick: function () { playRange(src, c.start - CONTEXT, c.end + CONTEXT); } }),
@@ -124,6 +128,10 @@
       var link = document.getElementById("ep-session-link");
       link.href = "/sessions/" + sessionId;
       link.hidden = false;
+      if (!link.getAttribute("data-named")) {
+        link.setAttribute("data-named", "1");
+        TW.api("GET", "/api/v1/sessions/" + sessionId).then(function (s) { link.textContent = s.title; }, function () { /* keep "Session" */ });
+      }
       var src = document.getElementById("src-player");
       if (!src.getAttribute("src")) src.setAttribute("src", "/api/v1/sessions/" + sessionId + "/audio");
     }
