@@ -239,8 +239,11 @@ def episode_page(site: Site, page: Any, sid: str, artifacts: Path, tmp_path: Pat
         other.close()
 
 
-def test_non_audio_files_are_refused_with_a_message(site: Site, new_page: Callable[..., Any],
-                                                    tmp_path: Path) -> None:
+def test_refused_files_get_clear_messages_before_and_after_sending(
+        live_server: Callable[..., Any], fresh_db_url: Callable[[str], str],
+        new_page: Callable[..., Any], tmp_path: Path) -> None:
+    # a 1 MB upload ceiling, so jfk.flac (1.1 MB) is refused before sending
+    site = Site(live_server(fresh_db_url("sqlite"), workers=0, max_upload_bytes=1_000_000))
     site.add_user("carol@example.com")
     page = new_page()
     sign_in(page, site.url, "carol@example.com")
@@ -249,13 +252,24 @@ def test_non_audio_files_are_refused_with_a_message(site: Site, new_page: Callab
     fake = tmp_path / "talk.mp3"
     fake.write_text("this is text pretending to be an mp3\n" * 200)
 
-    # refused before sending (extension), and after sending (the server probes the content)
-    page.set_input_files("#file-input", [str(notes), str(fake)])
+    # format and size are checked before sending; the content is probed by the server
+    page.set_input_files("#file-input", [str(notes), str(JFK), str(fake)])
     refused = page.locator(".upload-item.refused")
-    refused.nth(1).wait_for()
-    messages = [refused.nth(i).inner_text() for i in range(2)]
+    refused.nth(2).wait_for()
+    messages = [refused.nth(i).inner_text() for i in range(3)]
     assert "notes.txt is not an audio file we accept" in messages[0]
-    assert "Refused:" in messages[1] and "not an audio file" in messages[1], messages[1]
+    assert "your plan allows 976.6 KB per file" in messages[1], messages[1]
+    assert "Refused:" in messages[2] and "not an audio file" in messages[2], messages[2]
+
+    # drag and drop goes through the same checks
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["%PDF-1.4"], "slides.pdf", {type: "application/pdf"}));
+        document.getElementById("dropzone").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""")
+    refused.nth(3).wait_for()
+    assert "slides.pdf is not an audio file we accept" in refused.nth(3).inner_text()
     page.goto(site.url + "/")
     assert page.get_by_text("No recordings yet").is_visible()  # nothing was created
 

@@ -371,9 +371,6 @@ def session_page(request: Request, session_id: str) -> Response:
                 transcript = sessions.load_transcript(rt, s).model_dump(mode="json")
             except TapeworksError as exc:
                 transcript_error = f"The transcript could not be loaded: {exc.message}"
-            except KeyError:
-                transcript_error = ("The transcript file is missing from storage; "
-                                    "retrying the transcription will rebuild it.")
     episodes_api = has_api(request, "/api/v1/episodes")
     templates_api = has_api(request, "/api/v1/templates")
     return render(request, "session.html", _ctx(
