@@ -178,10 +178,15 @@ def timing(b: Bench, tmp: Path) -> None:
 
 
 def speed(b: Bench, tmp: Path, minutes: float) -> None:
-    print(f"\n== speed ({minutes:g} min of sample.wav looped; warm models; RTF = seconds per audio second)")
+    print(f"\n== speed ({minutes:g} min of sample.wav looped; warm models; best of 2; RTF = seconds per audio second)")
     path = loop_file(DATA / "sample.wav", tmp / "speed.wav", minutes * 60)
     seconds = minutes * 60
-    ours, bare = b.ours(path), b.bare(path)
+    ours_runs, bare_runs = [], []
+    for _ in range(2):  # interleaved, best of two: the machine is shared and noisy
+        ours_runs.append(b.ours(path))
+        bare_runs.append(b.bare(path))
+    ours = min(ours_runs, key=lambda r: r.seconds)
+    bare = min(bare_runs, key=lambda r: r.seconds)
     row("run", "RTF", "seconds", "")
     row("ours (VAD, windows, align, diarize)", f"{ours.seconds / seconds:.3f}", f"{ours.seconds:.1f}", "")
     row("bare faster-whisper", f"{bare.seconds / seconds:.3f}", f"{bare.seconds:.1f}", "")
@@ -211,6 +216,18 @@ def memory(tmp: Path, model: str, model_dir: str, long_hours: float, whisper_min
             row(f"{engine}: long - 3 min", f"{diff:+.0f} MiB", "", "")
 
 
+def quiet_logs() -> None:
+    """Warnings and errors only, on stderr: stdout is the table."""
+    import logging
+
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="base")
@@ -222,6 +239,7 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--engine", default="whisper")
     args = parser.parse_args()
+    quiet_logs()
     if args.child:
         child(args.child, args.engine, args.model, args.model_dir)
         return

@@ -14,6 +14,7 @@ imported or fail, `DiarizationUnavailable` says why and the pipeline records it.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +41,16 @@ class DiarizationUnavailable(RuntimeError):
 
 
 _encoder: Any = None
+_encoder_lock = threading.Lock()
 
 
 def _load_encoder(threads: int) -> Any:
+    global _encoder
+    with _encoder_lock:
+        return _encoder if _encoder is not None else _new_encoder(threads)
+
+
+def _new_encoder(threads: int) -> Any:
     global _encoder
     if _encoder is None:
         try:

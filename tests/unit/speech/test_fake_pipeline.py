@@ -97,6 +97,22 @@ def test_cli_transcribe_prints_json(bursts: Path) -> None:
     assert body["model"]["engine"] == "fake" and body["segments"]
 
 
+def test_cli_writes_srt_through_the_exporters(bursts: Path, tmp_path: Path) -> None:
+    import typer
+
+    from tapeworks.speech.cli import register
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "out.srt"
+    args = ["transcribe", str(bursts), "--engine", "fake", "--speakers", "1", "--format", "srt", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("1\n00:00:01,0") and "-->" in text
+
+
 def test_cli_reports_engine_errors_readably(bursts: Path, tmp_path: Path) -> None:
     import typer
 

@@ -8,7 +8,7 @@ from tapeworks.speech.alignment import align_words
 from tapeworks.speech.decode import SAMPLE_RATE, AudioChunk
 from tapeworks.speech.engines.base import EngineWord
 from tapeworks.speech.segments import build_segments
-from tapeworks.speech.vad import EnergyVad, Region, iter_speech_regions, merge_regions
+from tapeworks.speech.vad import BackedVad, EnergyVad, Region, iter_speech_regions, merge_regions
 from tapeworks.speech.windows import iter_windows
 from tapeworks.transcripts.model import Word
 
@@ -95,3 +95,25 @@ def test_segments_split_on_speaker_sentence_and_pause() -> None:
     assert [s.text for s in segs] == ["Hello there.", "How are", "you", "Fine"]
     assert [s.id for s in segs] == ["seg-0001", "seg-0002", "seg-0003", "seg-0004"]
     assert segs[-1].speaker == "S2" and segs[0].start == 0.0 and segs[0].end == 0.7
+
+
+def test_backed_vad_adds_only_what_the_primary_missed() -> None:
+    class Fixed:
+        def __init__(self, regions: list[Region]) -> None:
+            self.regions = regions
+
+        def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
+            return self.regions
+
+    primary = Fixed([Region(1.0, 2.0), Region(5.0, 6.0)])
+    backup = Fixed([Region(0.8, 2.4), Region(3.0, 4.0), Region(5.5, 7.0)])
+    regions = BackedVad(primary, backup).detect(np.zeros(10))
+    assert regions == [Region(1.0, 2.0), Region(3.0, 4.0), Region(5.0, 6.0)]
+
+
+def test_adaptive_energy_vad_ignores_the_noise_floor() -> None:
+    rng = np.random.default_rng(1)
+    audio = tone_bursts([(2.0, 3.0)], 5.0) + rng.normal(0, 0.01, 5 * SAMPLE_RATE).astype(np.float32)
+    audio[: SAMPLE_RATE] = 0.0  # digital silence does not count as the floor
+    regions = EnergyVad(threshold=0.003, floor_factor=6.0).detect(audio)
+    assert len(regions) == 1 and abs(regions[0].start - 2.0) < 0.05 and abs(regions[0].end - 3.0) < 0.05
