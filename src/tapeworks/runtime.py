@@ -31,6 +31,9 @@ class Runtime:
         # validated at start-up: a bad plan override stops the process with its reason
         self.plans: Catalogue = load_catalogue(settings)
         self.database = Database(settings.effective_database_url)
+        from tapeworks.plans.catalogue import register_engine
+
+        register_engine(self.database.engine, self.plans)  # checks given only a `db` find it
         self.extras: dict[str, Any] = {}
 
     @cached_property

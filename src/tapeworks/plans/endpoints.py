@@ -3,7 +3,7 @@ API that alone changes plans, roles and usage (`/admin`). Each router states its
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -35,7 +35,7 @@ log = get_logger("tapeworks.plans")
 router = APIRouter(prefix="/plan", tags=["plans"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
-UNAVAILABLE_DOC = {503: {"model": ValidateActionResponse,
+UNAVAILABLE_DOC: dict[int | str, dict[str, Any]] = {503: {"model": ValidateActionResponse,
                          "description": "the check could not run; the action is refused"}}
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session as DbSession
 from tapeworks.db.base import utcnow
 from tapeworks.errors import PayloadTooLarge, QuotaExceeded, ServiceUnavailable, TapeworksError
 from tapeworks.plans import usage
-from tapeworks.plans.catalogue import Catalogue, Plan
+from tapeworks.plans.catalogue import Catalogue, Plan, catalogue_for_bind
 from tapeworks.queue.models import Job
 from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
 from tapeworks.users.models import User
@@ -51,12 +51,18 @@ def period_reset(now: datetime | None = None) -> datetime:
     return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def catalogue_of(rt: Runtime | None) -> Catalogue:
-    if rt is None:
-        from tapeworks.runtime import current_runtime
+def catalogue_of(rt: Runtime | None, db: DbSession | None = None) -> Catalogue:
+    """The runtime's catalogue; without a runtime, the one registered for `db`'s engine,
+    else the process's current runtime's (fails closed if there is none)."""
+    if rt is not None:
+        return rt.plans
+    if db is not None:
+        found = catalogue_for_bind(db.get_bind())
+        if found is not None:
+            return found
+    from tapeworks.runtime import current_runtime
 
-        rt = current_runtime()
-    return rt.plans
+    return current_runtime().plans
 
 
 @contextmanager
@@ -153,7 +159,7 @@ def plan_for(db: DbSession, user_id: str, *, lock: bool = False,
     name = db.scalar(stmt)
     if name is None:
         raise QuotaExceeded("the account no longer exists", details={"limit_type": "plan_missing"})
-    return catalogue_of(rt).get_plan(name)
+    return catalogue_of(rt, db).get_plan(name)
 
 
 # --- decisions (pure) ---------------------------------------------------------------------------

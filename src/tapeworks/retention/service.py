@@ -25,6 +25,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -215,19 +216,25 @@ def _finish_deletions(rt: Runtime, report: PurgeReport) -> None:
                    RecordingSession.source_key.is_not(None))
         ).all()
     for session_id, key in pending:
+        assert key is not None
         try:
             rt.store.delete(key)
         except Exception as exc:  # keep the key: the next run tries again
             report.errors.append(f"session {session_id}: deleting {key} failed: {exc}"[:300])
             log.error("retention.delete_failed", session_id=session_id, key=key, error=str(exc)[:300])
             continue
-        rt.database.run(lambda db, sid=session_id, k=key: db.execute(
-            update(RecordingSession)
-            .where(RecordingSession.id == sid, RecordingSession.source_key == k,
-                   RecordingSession.source_purged_at.is_not(None))
-            .values(source_key=None, updated_at=utcnow())
-            .execution_options(synchronize_session=False)))
+        rt.database.run(partial(_clear_key, session_id=session_id, key=key))
         report.objects_deleted += 1
+
+
+def _clear_key(db: DbSession, *, session_id: str, key: str) -> None:
+    """After the object is gone: the row no longer names it (only rows already marked)."""
+    db.execute(
+        update(RecordingSession)
+        .where(RecordingSession.id == session_id, RecordingSession.source_key == key,
+               RecordingSession.source_purged_at.is_not(None))
+        .values(source_key=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
 
 
 def _count_expired_transcripts(db: DbSession, plans: Catalogue, now: datetime) -> int:

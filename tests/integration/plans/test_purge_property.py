@@ -1,10 +1,8 @@
 """Property: over random session, job and episode states and ages, the purge never deletes a
 source that unfinished work needs, and always deletes the expired finished ones.
 
-Rows are built directly in a migrated SQLite database with a deterministic `now`. The episodes
-module is not part of this build yet, so a stand-in `episodes` table (session_id, status) is
-created in the test database and handed to the retention code in place of the real model; the
-real SQL query in `has_unfinished_episode` runs against it.
+Rows (users, sessions, jobs, episodes) are built directly in a migrated SQLite database with a
+deterministic `now`; the store is the local store, so deletions are checked on real objects.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import delete, select
 
+from tapeworks.episodes.models import EPISODE_STATUSES, Episode
 from tapeworks.plans.models import UsageEntry
 from tapeworks.queue.models import JOB_STATUSES, Job
 from tapeworks.retention import service as retention
@@ -32,18 +30,7 @@ from tests.conftest import make_settings
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 PLANS = ("free", "pro", "unlimited", "legacy")  # legacy: not in the catalogue
-EPISODE_STATES = ("queued", "processing", "completed", "failed", "cancelled", "rendering")
-
-
-class _Base(DeclarativeBase):
-    metadata = MetaData()
-
-
-class StandInEpisode(_Base):
-    __tablename__ = "episodes_standin"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+EPISODE_STATES = EPISODE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -70,12 +57,11 @@ cases = st.builds(
 
 
 @pytest.fixture
-def rt(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def rt(sqlite_template: Path, tmp_path: Path) -> Iterator[Runtime]:
     db = tmp_path / "purge.db"
     shutil.copy(sqlite_template, db)
     runtime = Runtime(make_settings(tmp_path, f"sqlite:///{db}"))
-    _Base.metadata.create_all(runtime.database.engine)  # the stand-in only; the rest is migrated
-    monkeypatch.setattr(retention, "_episode_model", lambda: StandInEpisode)
+    assert retention._episode_model() is Episode  # the real episodes table is consulted
     yield runtime
     runtime.close()
 
@@ -96,7 +82,7 @@ def expected_delete(c: Case, rt: Runtime) -> bool:
 
 def _reset(rt: Runtime) -> None:
     with rt.database.transaction() as db:
-        for model in (StandInEpisode, Job, UsageEntry, RecordingSession, User):
+        for model in (Episode, Job, UsageEntry, RecordingSession, User):
             db.execute(delete(model))
     rt.store.delete_prefix("users/")
 
@@ -129,8 +115,7 @@ def test_purge_never_deletes_needed_sources_and_always_deletes_expired(
                 db.add(Job(kind="transcribe", user_id=users[c.plan], session_id=sid,
                            status=c.job_status))
             for e in c.episodes:
-                db.execute(insert(StandInEpisode.__table__).values(
-                    id=uuid.uuid4().hex, session_id=sid, status=e))
+                db.add(Episode(user_id=users[c.plan], session_id=sid, title="ep", status=e))
             rows[sid] = (c, key)
     want = {sid for sid, (c, _) in rows.items() if expected_delete(c, rt)}
 
@@ -164,9 +149,3 @@ def test_purge_never_deletes_needed_sources_and_always_deletes_expired(
     again = retention.purge(rt, now=NOW)  # idempotent: nothing more to do
     assert again.deleted == [] and again.objects_deleted == 0
 
-
-def test_standin_table_is_not_part_of_the_schema() -> None:
-    from tapeworks.db.models import metadata
-
-    assert "episodes_standin" not in metadata.tables
-    assert isinstance(StandInEpisode.__table__, Table) and Column is not None
