@@ -144,6 +144,11 @@ def test_a_job_that_fails_twice_then_succeeds_is_charged_once(
     plan = api.client.get("/api/v1/plan", headers=alice).json()["usage"]
     assert plan["monthly_used_seconds"] == pytest.approx(seconds, abs=0.05)
     assert plan["pending_seconds"] == 0
+    # deleting the session keeps what it used: the ledger outlives it
+    assert api.client.delete(f"/api/v1/sessions/{sid}", headers=alice).status_code == 204
+    assert _ledger(api.runtime)[0] == 1
+    assert api.client.get("/api/v1/plan", headers=alice).json()["usage"][
+        "monthly_used_seconds"] == pytest.approx(seconds, abs=0.05)
 
 
 def test_a_job_that_fails_every_attempt_is_never_charged(

@@ -141,3 +141,21 @@ def test_each_action_meets_its_limit() -> None:
     assert enf.decide_action(pro, snap(), "create_episode", {}).allowed
     unlimited = plans["unlimited"]
     assert enf.decide_action(unlimited, snap(used=10**9), "transcribe", {"seconds": 10**6}).allowed
+
+
+def test_checks_given_only_a_db_use_their_own_runtimes_catalogue(tmp_path: Path) -> None:
+    one = Runtime(make_settings(tmp_path / "1", f"sqlite:///{tmp_path / '1.db'}",
+                                plan_overrides='{"free": {"monthly_audio_seconds": 1}}'))
+    two = Runtime(make_settings(tmp_path / "2", f"sqlite:///{tmp_path / '2.db'}",
+                                plan_overrides='{"free": {"monthly_audio_seconds": 2}}'))
+    try:
+        for rt in (one, two):
+            for write in (True, False):
+                db = rt.database.session(write=write)
+                try:
+                    assert enf.catalogue_of(None, db) is rt.plans
+                finally:
+                    db.close()
+    finally:
+        one.close()
+        two.close()
