@@ -173,13 +173,17 @@ def auto_editor_kept(tool: Path, wav: Path) -> list[tuple[float, float]]:
 def memory_child(wav: Path, doc: Path, out: Path, music: Path) -> None:
     transcript = Transcript.model_validate_json(doc.read_text())
     produce(wav, transcript, out, template=Template(music=music), render=RenderSettings(format="mp3"))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM (peak RSS of this process image, KiB); ru_maxrss would also carry the parent's
+    # peak across fork+exec on Linux
+    status = Path("/proc/self/status").read_text()
+    hwm = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    print(hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def rss_of_run(wav: Path, doc: Path, out: Path, music: Path) -> float:
     done = subprocess.run([sys.executable, __file__, "--child-memory", str(wav), str(doc), str(out), str(music)],
                           check=True, capture_output=True, text=True)
-    return int(done.stdout.strip().splitlines()[-1]) / 1024.0  # MiB
+    return int(done.stdout.strip().splitlines()[-1]) / 1024.0  # KiB -> MiB
 
 
 def main() -> None:
