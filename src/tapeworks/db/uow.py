@@ -69,6 +69,8 @@ def is_transient(exc: BaseException) -> bool:
             "connection timeout",
             "ssl syscall",
             "eof detected",
+            "deadlock detected",
+            "could not serialize access",
         )
         return any(m in msg for m in markers)
     return False

@@ -183,8 +183,12 @@ def settings_objects(stored: dict[str, Any]) -> tuple[CleaningSettings, Loudness
 def get_episode(db: DbSession, user_id: str, episode_id: str, *, for_update: bool = False) -> Episode:
     stmt = select(Episode).where(Episode.id == episode_id, Episode.user_id == user_id)
     if for_update and db.get_bind().dialect.name == "postgresql":
+        # the same lock order as workers: jobs first, then the episode
+        if db.scalar(stmt.with_only_columns(Episode.id)) is None:
+            raise NotFound(f"episode {episode_id} not found")
+        db.execute(select(Job.id).where(Job.episode_id == episode_id).with_for_update())
         stmt = stmt.with_for_update()
-    ep = db.scalar(stmt)
+    ep = db.scalar(stmt.execution_options(populate_existing=True))
     if ep is None:
         raise NotFound(f"episode {episode_id} not found")
     return ep

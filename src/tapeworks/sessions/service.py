@@ -51,12 +51,19 @@ class NewRecording:
 
 
 def get_session(db: DbSession, user_id: str, session_id: str, *, for_update: bool = False) -> RecordingSession:
-    """A session of this user; another user's id is a 404, never a 403 (no existence leak)."""
+    """A session of this user; another user's id is a 404, never a 403 (no existence leak).
+
+    `for_update` locks in the one order every writer uses: the session's jobs first, then
+    the session (a worker's progress write updates its job, then mirrors onto the session).
+    """
     stmt = select(RecordingSession).where(RecordingSession.id == session_id,
                                           RecordingSession.user_id == user_id)
     if for_update and db.get_bind().dialect.name == "postgresql":
+        if db.scalar(stmt.with_only_columns(RecordingSession.id)) is None:
+            raise NotFound(f"session {session_id} not found")
+        db.execute(select(Job.id).where(Job.session_id == session_id).with_for_update())
         stmt = stmt.with_for_update()
-    session = db.scalar(stmt)
+    session = db.scalar(stmt.execution_options(populate_existing=True))
     if session is None:
         raise NotFound(f"session {session_id} not found")
     return session
