@@ -124,10 +124,19 @@ def loop_file(source: Path, target: Path, seconds: float) -> Path:
     return target
 
 
+def peak_rss_mib() -> float:
+    """VmHWM: peak RSS of this process image. (ru_maxrss would also count the memory of
+    the parent this process was forked from before exec, hiding the real figure.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(path: str, engine: str, model: str, model_dir: str) -> None:
     t0 = time.perf_counter()
     t = transcribe_file(path, TranscribeOptions(engine=engine, model=model, model_dir=model_dir))
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mib = peak_rss_mib()
     print(json.dumps({"rss_mib": rss_mib, "seconds": time.perf_counter() - t0,
                       "words": len(t.words()), "speakers": len(t.speakers)}))
 
@@ -236,6 +245,7 @@ def main() -> None:
     parser.add_argument("--long-hours", type=float, default=3.0)
     parser.add_argument("--whisper-minutes", type=float, default=20.0)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", help="comma-separated: accuracy,timing,speed,memory")
     parser.add_argument("--child")
     parser.add_argument("--engine", default="whisper")
     args = parser.parse_args()
@@ -244,16 +254,20 @@ def main() -> None:
         child(args.child, args.engine, args.model, args.model_dir)
         return
     b = Bench(args.model, args.model_dir)
-    print(f"model {args.model}: {b.options.model_dir}")
-    b.ours(DATA / "jfk.flac")  # warm up: model, VAD, torch, embedding model
-    b.bare(DATA / "jfk.flac")
-    steps: list[Callable[[Path], None]] = [
-        lambda tmp: accuracy(b),
-        lambda tmp: timing(b, tmp),
-        lambda tmp: speed(b, tmp, args.speed_minutes),
-    ]
-    if not args.skip_memory:
-        steps.append(lambda tmp: memory(tmp, args.model, args.model_dir, args.long_hours, args.whisper_minutes))
+    print(f"model {args.model} (cache {b.options.model_dir})")
+    if args.only != "memory":
+        b.ours(DATA / "jfk.flac")  # warm up: model, VAD, torch, embedding model
+        b.bare(DATA / "jfk.flac")
+    sections: dict[str, Callable[[Path], None]] = {
+        "accuracy": lambda tmp: accuracy(b),
+        "timing": lambda tmp: timing(b, tmp),
+        "speed": lambda tmp: speed(b, tmp, args.speed_minutes),
+        "memory": lambda tmp: memory(tmp, args.model, args.model_dir, args.long_hours, args.whisper_minutes),
+    }
+    chosen = args.only.split(",") if args.only else list(sections)
+    if args.skip_memory:
+        chosen = [c for c in chosen if c != "memory"]
+    steps = [sections[name] for name in chosen]
     with tempfile.TemporaryDirectory() as tmp:
         for step in steps:
             step(Path(tmp))

@@ -253,12 +253,16 @@ def _from_packages(model_dir: Path, packaged: PackagedModel) -> ResolvedModel:
 def _join_into_cache(model_dir: Path, packaged: PackagedModel, files: list[Path]) -> ResolvedModel:
     target = model_dir / packaged.name
     target.mkdir(parents=True, exist_ok=True)
-    partial = target / (MODEL_FILE + ".partial")
+    partial = target / f"{MODEL_FILE}.{os.getpid()}.{threading.get_ident()}.partial"  # racers safe
     with partial.open("wb") as out:
         for path in files:
             with path.open("rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
-    verify(partial, packaged.sha256)
+    try:
+        verify(partial, packaged.sha256)
+    except EngineError:
+        partial.unlink(missing_ok=True)
+        raise
     side_dir = Path(str(metadata.distribution(packaged.parts[0].distribution).locate_file(packaged.side_dir)))
     for side in SIDE_FILES:
         shutil.copyfile(side_dir / side, target / side)
