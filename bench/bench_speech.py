@@ -186,9 +186,9 @@ def timing(b: Bench, tmp: Path) -> None:
     row("sample.stm turn starts", f"{statistics.median(so):.3f}", f"{statistics.median(sb):.3f}", f"{len(so)}/{len(sb)}")
 
 
-def speed(b: Bench, tmp: Path, minutes: float) -> None:
-    print(f"\n== speed ({minutes:g} min of sample.wav looped; warm models; best of 2; RTF = seconds per audio second)")
-    path = loop_file(DATA / "sample.wav", tmp / "speed.wav", minutes * 60)
+def speed(b: Bench, tmp: Path, minutes: float, source: str) -> None:
+    print(f"\n== speed ({minutes:g} min of {source} looped; warm models; best of 2; RTF = seconds per audio second)")
+    path = loop_file(DATA / source, tmp / "speed.wav", minutes * 60)
     seconds = minutes * 60
     ours_runs, bare_runs = [], []
     for _ in range(2):  # interleaved, best of two: the machine is shared and noisy
@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--model", default="base")
     parser.add_argument("--model-dir", default=str(Path(tempfile.gettempdir()) / "tapeworks-bench-models"))
     parser.add_argument("--speed-minutes", type=float, default=3.0)
+    parser.add_argument("--speed-source", default="sample.wav", help="file in the data dir to loop")
     parser.add_argument("--long-hours", type=float, default=3.0)
     parser.add_argument("--whisper-minutes", type=float, default=20.0)
     parser.add_argument("--skip-memory", action="store_true")
@@ -261,7 +262,7 @@ def main() -> None:
     sections: dict[str, Callable[[Path], None]] = {
         "accuracy": lambda tmp: accuracy(b),
         "timing": lambda tmp: timing(b, tmp),
-        "speed": lambda tmp: speed(b, tmp, args.speed_minutes),
+        "speed": lambda tmp: speed(b, tmp, args.speed_minutes, args.speed_source),
         "memory": lambda tmp: memory(tmp, args.model, args.model_dir, args.long_hours, args.whisper_minutes),
     }
     chosen = args.only.split(",") if args.only else list(sections)
