@@ -266,7 +266,7 @@ def install_extras(app: FastAPI) -> None:
     threads = rt.settings.workers
 
     def start_consumers() -> None:
-        import tapeworks.episodes.tasks  # noqa: F401  (register the job handlers)
+        import tapeworks.episodes.tasks  # register the job handlers
         import tapeworks.sessions.tasks  # noqa: F401
 
         rt.queue.start_consumers(threads, reconcile=True)

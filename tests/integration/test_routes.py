@@ -6,6 +6,7 @@ A changed route is a visible diff. To accept an intended change:
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_no_route_has_a_doubled_prefix(api: Api) -> None:
         path = route.split(" ", 1)[1]
         assert "/api/v1/api/v1" not in path
         parts = [p for p in path.split("/") if p and not p.startswith("{")]
-        for a, b in zip(parts, parts[1:], strict=False):
+        for a, b in itertools.pairwise(parts):
             assert a != b, f"doubled segment in {route}"
 
 

@@ -168,10 +168,11 @@ def _encode_from_queue(
                 out.metadata[key] = value
         options = {"compression_level": str(mp3_quality)} if fmt == "mp3" else {}
         stream = out.add_stream(codec, rate=rate, layout=layout, options=options)
+        assert isinstance(stream, av.audio.stream.AudioStream)
         if fmt != "wav":
             stream.bit_rate = bitrate
         if fmt == "m4a" and tags.chapters:
-            out.set_chapters(_mp4_chapters(tags.chapters))
+            out.set_chapters(_mp4_chapters(tags.chapters))  # type: ignore[arg-type]
         frame_size = 1152 if fmt == "mp3" else 1024 if fmt == "m4a" else 4096
         samples = 0
         for chunk in rechunk(_items(q, stop), frame_size):

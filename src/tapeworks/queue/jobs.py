@@ -345,8 +345,9 @@ def execute(rt: Runtime, job_id: str) -> str:
     try:
         claimed = rt.database.run(lambda db: claim(db, rt, job_id, owner))
     except TapeworksError as exc:  # the handler refused to start (e.g. source audio gone)
-        rt.database.run(lambda db: fail(db, job_id, stage="starting", message=exc.message))
-        log.error("job.failed", job_id=job_id, stage="starting", error=exc.message)
+        reason = exc.message
+        rt.database.run(lambda db: fail(db, job_id, stage="starting", message=reason))
+        log.error("job.failed", job_id=job_id, stage="starting", error=reason)
         return "failed"
     if claimed is None:
         log.info("job.skipped", job_id=job_id, reason="not claimable (done, running elsewhere, or cancelled)")

@@ -183,7 +183,7 @@ def session_transcript(
 
 def _edit(db: service.DbSession, rt: Runtime, principal: Principal, session_id: str,
           ops: list[dict[str, object]]) -> JSONResponse:
-    edited = service.edit_transcript(db, rt, principal.user_id, session_id, ops)  # type: ignore[arg-type]
+    edited = service.edit_transcript(db, rt, principal.user_id, session_id, ops)
     return JSONResponse(edited.model_dump(mode="json"))
 
 

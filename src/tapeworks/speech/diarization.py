@@ -34,6 +34,7 @@ MIN_REGION_SECONDS = 0.3
 MAX_CLUSTER_POINTS = 1500
 MERGE_SIMILARITY = 0.92
 MIN_POINTS_FOR_CLUSTERING = 4
+ASSIGN_BLOCK = 4096
 
 
 class DiarizationUnavailable(RuntimeError):
@@ -91,7 +92,7 @@ class SpeakerEmbedder:
     threads: int = 2
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
+    blocks: list[np.ndarray] = field(default_factory=list)  # float16, one block per window
 
     def __post_init__(self) -> None:
         self._encoder = _load_encoder(self.threads)
@@ -134,16 +135,16 @@ class SpeakerEmbedder:
                 out = self._encoder(torch.from_numpy(np.stack(batch))).numpy()
         except RuntimeError as exc:
             raise DiarizationUnavailable(f"speaker embedding failed: {exc}") from exc
-        for (s, e), v in zip(spans, out, strict=True):
+        for s, e in spans:
             self.starts.append(s)
             self.ends.append(e)
-            self.vectors.append(v.astype(np.float16))
+        self.blocks.append(out.astype(np.float16))
 
     def speaker_labels(self, num_speakers: int | None, max_speakers: int) -> np.ndarray:
         """Cluster index (0-based, ordered by first appearance) for every embedding."""
-        if len(self.vectors) < MIN_POINTS_FOR_CLUSTERING or num_speakers == 1:
-            return np.zeros(len(self.vectors), dtype=int)
-        return cluster(np.stack(self.vectors).astype(np.float32), num_speakers, max_speakers)
+        if len(self.starts) < MIN_POINTS_FOR_CLUSTERING or num_speakers == 1:
+            return np.zeros(len(self.starts), dtype=int)
+        return cluster(np.concatenate(self.blocks), num_speakers, max_speakers)
 
     def label_times(self, times: Sequence[float], labels: np.ndarray) -> list[int]:
         """Label of the embedding covering each time, preferring the nearest centre."""
@@ -219,10 +220,10 @@ def _by_first_appearance(labels: np.ndarray) -> np.ndarray:
 
 
 def cluster(vectors: np.ndarray, num_speakers: int | None, max_speakers: int) -> np.ndarray:
-    """Labels for all `vectors`; clusters a capped, evenly spaced sample when there are many."""
-    x = _normalise(vectors)
-    sample_idx = np.linspace(0, len(x) - 1, min(len(x), MAX_CLUSTER_POINTS)).astype(int)
-    sample = x[sample_idx]
+    """Labels for all `vectors`; clusters a capped, evenly spaced sample when there are many
+    and assigns every vector to the nearest centroid, block by block."""
+    sample_idx = np.linspace(0, len(vectors) - 1, min(len(vectors), MAX_CLUSTER_POINTS)).astype(int)
+    sample = _normalise(vectors[sample_idx].astype(np.float32))
     affinity = _affinity(sample)
     max_k = max(1, min(max_speakers, len(sample) - 1))
     k = num_speakers if num_speakers is not None else _estimate_k(affinity, max_k)
@@ -231,6 +232,9 @@ def cluster(vectors: np.ndarray, num_speakers: int | None, max_speakers: int) ->
     if num_speakers is None:
         labels = _merge_alike(sample, labels)
     centroids = _centroids(sample, labels)
-    assigned = np.argmax(x @ centroids.T, axis=1)
-    log.info("speech.diarized", speakers=len(centroids), points=len(x), sampled=len(sample))
+    assigned = np.concatenate([
+        np.argmax(vectors[i : i + ASSIGN_BLOCK].astype(np.float32) @ centroids.T, axis=1)
+        for i in range(0, len(vectors), ASSIGN_BLOCK)
+    ])
+    log.info("speech.diarized", speakers=len(centroids), points=len(vectors), sampled=len(sample))
     return _by_first_appearance(assigned)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -98,10 +99,8 @@ def authenticate(db: DbSession, email: str, password: str) -> User:
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.is_active:
         # Same work either way, so timing does not reveal which emails exist.
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         raise Unauthorized("incorrect email or password")
     try:
         _hasher.verify(user.password_hash, password)

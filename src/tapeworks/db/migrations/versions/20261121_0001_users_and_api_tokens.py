@@ -1,7 +1,7 @@
 """users and api tokens
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 11:37:14.992311
 """
 from collections.abc import Sequence
