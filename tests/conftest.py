@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 import redis
 from fastapi.testclient import TestClient
 
@@ -26,7 +27,13 @@ from tapeworks.db import migrate
 from tapeworks.runtime import Runtime
 from tapeworks.users import service as users
 
-pytest_plugins = ["tests.fixtures.s3"] if (Path(__file__).parent / "fixtures" / "s3.py").exists() else []
+# Property tests explore the same examples on every run (CI must not pass or fail by luck);
+# run with --hypothesis-seed=random locally to hunt for new failures.
+hypothesis_settings.register_profile("tapeworks", derandomize=True, deadline=None,
+                                     print_blob=True)
+hypothesis_settings.load_profile("tapeworks")
+
+pytest_plugins = ["tests.fixtures.s3"]
 
 PG_ADMIN_DSN = os.environ.get("TAPEWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SPEECH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech"

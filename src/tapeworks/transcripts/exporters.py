@@ -220,15 +220,32 @@ def subtitle_cues(
 # ---------------------------------------------------------------- formats
 
 
+TXT_TURN_GAP_SECONDS = 3.0
+
+
 def to_txt(t: Transcript, title: str) -> str:
-    lines = []
+    """One paragraph per speaker turn: consecutive segments of the same speaker (less than
+    `TXT_TURN_GAP_SECONDS` apart) share one "Name (role) [time]" heading."""
+    lines: list[str] = []
     if _clean(title):
         lines += [_clean(title), ""]
+    paragraph: list[str] = []
+    previous: Segment | None = None
     for seg in t.segments:
         text = _clean(seg.text)
         if not text:
             continue
-        lines += [_heading(t, seg), text, ""]
+        same_turn = (previous is not None and previous.speaker == seg.speaker
+                     and seg.start - previous.end < TXT_TURN_GAP_SECONDS)
+        if not same_turn:
+            if paragraph:
+                lines += [" ".join(paragraph), ""]
+            lines.append(_heading(t, seg))
+            paragraph = []
+        paragraph.append(text)
+        previous = seg
+    if paragraph:
+        lines += [" ".join(paragraph), ""]
     return "\n".join(lines)
 
 
