@@ -17,9 +17,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import settings as hypothesis_settings
 import redis
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from tapeworks.app import create_app
 from tapeworks.config import Settings
