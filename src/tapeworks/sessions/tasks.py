@@ -69,7 +69,8 @@ class TranscribeHandler:
             ext = Path(p.source_key).suffix
             local = scratch / f"source{ext}"
             rt.store.download_to(p.source_key, local)
-            ctx.progress(DOWNLOAD_SHARE, "transcribing", "transcribing")
+            # until the first window is done: loading (on first use, unpacking) the model
+            ctx.progress(DOWNLOAD_SHARE, "transcribing", "loading the speech model")
             transcript = self._transcribe(ctx, p, local)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "uploading", "saving the transcript")
