@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -272,7 +273,25 @@ def _register_domain_commands() -> None:
         mod.register(app)
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Bound glibc's per-thread malloc arenas. Consumer, heartbeat and request threads
+    otherwise each grow an arena, and a long job leaves them fragmented: with 2 arenas a
+    3-hour job peaks within ~95 MiB of a 3-minute one (bench/bench_pipeline.py)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
+
+
 def main() -> None:
+    limit_malloc_arenas()
     _register_domain_commands()
     try:
         app()
