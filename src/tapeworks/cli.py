@@ -20,7 +20,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages stay whole in logs and pipes
 
 
 def _settings() -> Settings:
