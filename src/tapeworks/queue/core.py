@@ -16,9 +16,9 @@ from huey.consumer import Consumer
 
 from tapeworks.logging import get_logger
 from tapeworks.queue.jobs import Reconciler, execute
+from tapeworks.queue.periodic import PeriodicThread
 
 if TYPE_CHECKING:
-    from tapeworks.retention.service import Purger
     from tapeworks.runtime import Runtime
 
 log = get_logger("tapeworks.queue")
@@ -56,8 +56,8 @@ class Queue:
 
         self._run_job = self.huey.task(name="tapeworks.run_job")(run_job)
         self._consumer: Consumer | None = None
-        self._reconciler: Reconciler | None = None
-        self._purger: Purger | None = None
+        self._reconciler: PeriodicThread | None = None
+        self._purger: PeriodicThread | None = None
 
     def enqueue(self, job_id: str, delay: float = 0.0) -> None:
         if delay > 0:

@@ -20,7 +20,6 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +32,7 @@ from tapeworks.db.uow import after_commit
 from tapeworks.errors import TapeworksError
 from tapeworks.logging import get_logger
 from tapeworks.queue.models import Job
+from tapeworks.queue.periodic import PeriodicThread
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -446,28 +446,13 @@ def reconcile_once(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-class Reconciler:
-    """A daemon thread calling `reconcile_once` every `interval` seconds."""
+def Reconciler(rt: Runtime, interval: float | None = None) -> PeriodicThread:
+    """The reconciler: `reconcile_once` every `reconcile_interval_seconds`."""
 
-    def __init__(self, rt: Runtime, interval: float | None = None,
-                 on_error: Callable[[Exception], None] | None = None) -> None:
-        self.rt = rt
-        self.interval = interval or rt.settings.reconcile_interval_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+    def run() -> None:
+        counts = reconcile_once(rt)
+        if any(counts.values()):
+            log.info("job.reconciled", **counts)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                counts = reconcile_once(self.rt)
-                if any(counts.values()):
-                    log.info("job.reconciled", **counts)
-            except Exception as exc:  # next round tries again; never kill the thread
-                log.error("job.reconcile_failed", error=str(exc)[:300])
+    return PeriodicThread("reconciler", interval or rt.settings.reconcile_interval_seconds, run,
+                          event="job.reconcile")

@@ -21,7 +21,6 @@ but transcripts are not deleted.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from tapeworks.errors import QuotaExceeded
 from tapeworks.logging import get_logger
 from tapeworks.plans.catalogue import Catalogue, Plan
 from tapeworks.queue.models import ACTIVE_JOB_STATUSES, Job
+from tapeworks.queue.periodic import PeriodicThread
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.users.models import User
 
@@ -274,25 +274,7 @@ def purge(rt: Runtime, *, now: datetime | None = None, dry_run: bool = False) ->
     return report
 
 
-class Purger:
-    """A daemon thread running `purge` every `interval` seconds (next to the reconciler)."""
-
-    def __init__(self, rt: Runtime, interval: float | None = None) -> None:
-        self.rt = rt
-        self.interval = interval or rt.settings.purge_interval_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="retention-purge", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                purge(self.rt)
-            except Exception as exc:  # next round tries again; nothing was deleted unchecked
-                log.error("retention.purge_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+def Purger(rt: Runtime, interval: float | None = None) -> PeriodicThread:
+    """The periodic purge: `purge` every `purge_interval_seconds` (next to the reconciler)."""
+    return PeriodicThread("retention-purge", interval or rt.settings.purge_interval_seconds,
+                          lambda: purge(rt), event="retention.purge")

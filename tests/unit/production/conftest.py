@@ -10,5 +10,5 @@ from .audio_helpers import JFK
 @pytest.fixture
 def jfk() -> Path:
     if not JFK.exists():
-        pytest.skip("shared speech sample missing")
+        pytest.fail(f"shared speech sample missing at {JFK}: clone with ../shared beside it")
     return JFK
