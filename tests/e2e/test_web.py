@@ -97,7 +97,9 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     page = new_page()
     sign_in(page, site.url, "alice@example.com")
 
-    # upload: byte progress, then live job progress, without reloading
+    # upload: the user says one person speaks; byte progress, then live job progress
+    page.select_option("#upload-speakers", "1")
+    page.fill("#upload-language", "en")
     page.set_input_files("#file-input", str(JFK))
     item = page.locator(".upload-item").first
     item.locator("a.upload-name").wait_for()  # the upload was accepted: a link to the session
@@ -123,6 +125,7 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     transcript = page.locator("#transcript")
     transcript.locator(".w").first.wait_for()
     assert "speech" in transcript.inner_text()
+    assert page.locator("#speakers-form .speaker-row").count() == 1  # as chosen on upload
     page.wait_for_function("document.getElementById('player').readyState >= 1")
 
     # clicking a word seeks the player to the word's start
@@ -173,8 +176,8 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     assert cues, text
     assert all(c.end > c.start for c in cues)
     assert all(a.start <= b.start for a, b in itertools.pairwise(cues))
-    assert "And so my fellow Americans" in text
-    assert "John F. Kennedy" in text
+    assert "And so my fellow Americans" in " ".join(c.text for c in cues)  # long cues are split
+    assert all(c.speaker == "John F. Kennedy" for c in cues)
     # the plan's formats are offered (pro: docx too)
     assert page.locator("#export-docx").count() == 1
 

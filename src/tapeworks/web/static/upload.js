@@ -90,6 +90,10 @@
         var form = new FormData();
         form.append("file", file, file.name);
         form.append("title", file.name.replace(/\.[^.]+$/, ""));
+        var speakers = document.getElementById("upload-speakers");
+        var language = document.getElementById("upload-language");
+        if (speakers && speakers.value) form.append("speakers", speakers.value);
+        if (language && language.value.trim()) form.append("language", language.value.trim());
         var xhr = new XMLHttpRequest();
         xhr.open("POST", "/api/v1/sessions");
         xhr.setRequestHeader("X-CSRF-Token", TW.csrf());
