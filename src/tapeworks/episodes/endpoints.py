@@ -17,11 +17,11 @@ from tapeworks.episodes.schemas import (
     EditListOut,
     EpisodeCreate,
     EpisodeOut,
-    EpisodeStatus,
     TemplateIn,
     TemplateOut,
 )
 from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.queue.mirror import JobStatusOut
 from tapeworks.runtime import Runtime
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.upload import ReceivedUpload, receive_upload
@@ -67,12 +67,9 @@ def get_episode(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeOu
     return EpisodeOut.of(service.get_episode(db, principal.user_id, episode_id))
 
 
-@episodes.get("/{episode_id}/status", response_model=EpisodeStatus)
-def episode_status(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeStatus:
-    e = service.get_episode(db, principal.user_id, episode_id)
-    return EpisodeStatus(status=e.status, progress_percentage=round(e.progress_percentage, 1),
-                         stage=e.stage, message=e.message, eta_seconds=e.eta_seconds,
-                         attempt=e.attempt, error=e.error, error_stage=e.error_stage)
+@episodes.get("/{episode_id}/status", response_model=JobStatusOut)
+def episode_status(episode_id: str, principal: CurrentUser, db: DbDep) -> JobStatusOut:
+    return JobStatusOut.of(service.get_episode(db, principal.user_id, episode_id))
 
 
 @episodes.get("/{episode_id}/audio", response_class=Response,

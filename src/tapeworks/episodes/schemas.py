@@ -50,17 +50,6 @@ class EpisodeOut(BaseModel):
                    settings=e.settings or {}, created_at=e.created_at, completed_at=e.completed_at)
 
 
-class EpisodeStatus(BaseModel):
-    status: str
-    progress_percentage: float
-    stage: str
-    message: str
-    eta_seconds: float | None
-    attempt: int
-    error: str | None = None
-    error_stage: str | None = None
-
-
 class CutOut(BaseModel):
     kind: str
     reason: str

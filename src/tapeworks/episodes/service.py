@@ -22,6 +22,7 @@ from tapeworks.production.settings import (
     UserCut,
 )
 from tapeworks.queue import jobs
+from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions import service as sessions
 from tapeworks.storage import keys
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 log = get_logger("tapeworks.episodes")
 
-JOB_TO_EPISODE_STATUS = {"queued": "queued", "running": "processing", "completed": "completed",
-                         "failed": "failed", "cancelled": "cancelled"}
 TEMPLATE_MIX_FIELDS = ("music_gain_db", "duck_depth_db", "duck_attack_seconds",
                        "duck_release_seconds", "music_fade_in_seconds", "music_fade_out_seconds",
                        "overlap_seconds")
@@ -182,16 +181,8 @@ def settings_objects(stored: dict[str, Any]) -> tuple[CleaningSettings, Loudness
 # --- episodes --------------------------------------------------------------------------------
 def get_episode(db: DbSession, user_id: str, episode_id: str, *, for_update: bool = False) -> Episode:
     stmt = select(Episode).where(Episode.id == episode_id, Episode.user_id == user_id)
-    if for_update and db.get_bind().dialect.name == "postgresql":
-        # the same lock order as workers: jobs first, then the episode
-        if db.scalar(stmt.with_only_columns(Episode.id)) is None:
-            raise NotFound(f"episode {episode_id} not found")
-        db.execute(select(Job.id).where(Job.episode_id == episode_id).with_for_update())
-        stmt = stmt.with_for_update()
-    ep = db.scalar(stmt.execution_options(populate_existing=True))
-    if ep is None:
-        raise NotFound(f"episode {episode_id} not found")
-    return ep
+    return load_owner(db, stmt, job_owner_column=Job.episode_id, owner_id=episode_id,
+                      what="episode", for_update=for_update)
 
 
 def list_episodes(db: DbSession, user_id: str, session_id: str | None = None) -> list[Episode]:
@@ -225,21 +216,6 @@ def create_episode(db: DbSession, rt: Runtime, *, user_id: str, session_id: str,
     ep.current_job_id = job.id
     log.info("episode.created", episode_id=ep.id, session_id=session.id, job_id=job.id)
     return ep
-
-
-def mirror_job(ep: Episode, job: Job) -> None:
-    if ep.current_job_id != job.id:
-        return
-    ep.status = JOB_TO_EPISODE_STATUS[job.status]
-    ep.progress_percentage = 100.0 if job.status == "completed" else min(job.progress, 99.9)
-    ep.stage = job.stage
-    ep.message = job.message
-    ep.eta_seconds = job.eta_seconds
-    ep.attempt = job.attempt
-    if job.status == "failed":
-        ep.error, ep.error_stage = job.error_message, job.error_stage
-    if job.status == "completed":
-        ep.completed_at = job.finished_at
 
 
 def retry_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> Episode:

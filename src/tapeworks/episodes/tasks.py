@@ -21,6 +21,7 @@ from tapeworks.episodes.models import Episode
 from tapeworks.errors import Gone, NotFound
 from tapeworks.logging import get_logger
 from tapeworks.queue.jobs import JobContext, register_handler
+from tapeworks.queue.mirror import mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.storage import keys
@@ -141,7 +142,7 @@ class RenderEpisodeHandler:
     def mirror(self, db: DbSession, job: Job) -> None:
         ep = db.get(Episode, job.episode_id) if job.episode_id else None
         if ep is not None:
-            service.mirror_job(ep, job)
+            mirror_job(ep, job)
 
 
 register_handler(RenderEpisodeHandler())

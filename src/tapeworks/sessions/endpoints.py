@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from tapeworks.deps import CurrentUser, DbDep, RuntimeDep
 from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.queue.mirror import JobStatusOut
 from tapeworks.runtime import Runtime
 from tapeworks.sessions import service
 from tapeworks.sessions.schemas import (
@@ -22,7 +23,6 @@ from tapeworks.sessions.schemas import (
     SegmentPatch,
     SessionOut,
     SessionPage,
-    SessionStatus,
     SpeakersPatch,
 )
 from tapeworks.sessions.upload import ReceivedUpload, receive_upload
@@ -132,12 +132,9 @@ def delete_session(session_id: str, principal: CurrentUser, db: DbDep, rt: Runti
     service.delete_session(db, rt, principal.user_id, session_id)
 
 
-@router.get("/{session_id}/status", response_model=SessionStatus)
-def session_status(session_id: str, principal: CurrentUser, db: DbDep) -> SessionStatus:
-    s = service.get_session(db, principal.user_id, session_id)
-    return SessionStatus(status=s.status, progress_percentage=round(s.progress_percentage, 1),
-                         stage=s.stage, message=s.message, eta_seconds=s.eta_seconds,
-                         attempt=s.attempt, error=s.error, error_stage=s.error_stage)
+@router.get("/{session_id}/status", response_model=JobStatusOut)
+def session_status(session_id: str, principal: CurrentUser, db: DbDep) -> JobStatusOut:
+    return JobStatusOut.of(service.get_session(db, principal.user_id, session_id))
 
 
 @router.post("/{session_id}/retry", response_model=SessionOut)

@@ -65,17 +65,6 @@ class SessionPage(BaseModel):
     offset: int
 
 
-class SessionStatus(BaseModel):
-    status: str
-    progress_percentage: float
-    stage: str
-    message: str
-    eta_seconds: float | None
-    attempt: int
-    error: str | None = None
-    error_stage: str | None = None
-
-
 class SpeakerPatch(BaseModel):
     id: str
     name: str | None = Field(default=None, max_length=100)

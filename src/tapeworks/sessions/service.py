@@ -21,6 +21,7 @@ from tapeworks.errors import (
 )
 from tapeworks.logging import get_logger
 from tapeworks.queue import jobs
+from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions.models import SESSION_STATUSES, RecordingSession
 from tapeworks.storage import keys
@@ -33,15 +34,6 @@ if TYPE_CHECKING:
 
 log = get_logger("tapeworks.sessions")
 
-JOB_TO_SESSION_STATUS = {
-    "queued": "queued",
-    "running": "processing",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-
-
 @dataclass(frozen=True)
 class NewRecording:
     path: Path
@@ -51,22 +43,11 @@ class NewRecording:
 
 
 def get_session(db: DbSession, user_id: str, session_id: str, *, for_update: bool = False) -> RecordingSession:
-    """A session of this user; another user's id is a 404, never a 403 (no existence leak).
-
-    `for_update` locks in the one order every writer uses: the session's jobs first, then
-    the session (a worker's progress write updates its job, then mirrors onto the session).
-    """
+    """A session of this user; another user's id is a 404, never a 403 (no existence leak)."""
     stmt = select(RecordingSession).where(RecordingSession.id == session_id,
                                           RecordingSession.user_id == user_id)
-    if for_update and db.get_bind().dialect.name == "postgresql":
-        if db.scalar(stmt.with_only_columns(RecordingSession.id)) is None:
-            raise NotFound(f"session {session_id} not found")
-        db.execute(select(Job.id).where(Job.session_id == session_id).with_for_update())
-        stmt = stmt.with_for_update()
-    session = db.scalar(stmt.execution_options(populate_existing=True))
-    if session is None:
-        raise NotFound(f"session {session_id} not found")
-    return session
+    return load_owner(db, stmt, job_owner_column=Job.session_id, owner_id=session_id,
+                      what="session", for_update=for_update)
 
 
 def find_by_idempotency_key(db: DbSession, user_id: str, key: str) -> RecordingSession | None:
@@ -207,23 +188,6 @@ def delete_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) ->
 
     after_commit(db, _delete_artifacts)
     log.info("session.deleted", session_id=session_id, user_id=user_id)
-
-
-def mirror_job(session: RecordingSession, job: Job) -> None:
-    """The session shows its current job's state (same transaction as the job change)."""
-    if session.current_job_id != job.id:
-        return
-    session.status = JOB_TO_SESSION_STATUS[job.status]
-    session.progress_percentage = 100.0 if job.status == "completed" else min(job.progress, 99.9)
-    session.stage = job.stage
-    session.message = job.message
-    session.eta_seconds = job.eta_seconds
-    session.attempt = job.attempt
-    if job.status == "failed":
-        session.error = job.error_message
-        session.error_stage = job.error_stage
-    if job.status == "completed":
-        session.completed_at = job.finished_at
 
 
 # --- transcripts ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session as DbSession
 from tapeworks.errors import NotFound
 from tapeworks.logging import get_logger
 from tapeworks.queue.jobs import JobContext, register_handler
+from tapeworks.queue.mirror import mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions import service
 from tapeworks.sessions.models import RecordingSession
@@ -126,7 +127,7 @@ class TranscribeHandler:
     def mirror(self, db: DbSession, job: Job) -> None:
         session = db.get(RecordingSession, job.session_id) if job.session_id else None
         if session is not None:
-            service.mirror_job(session, job)
+            mirror_job(session, job)
 
 
 register_handler(TranscribeHandler())
