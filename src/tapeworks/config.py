@@ -6,6 +6,8 @@ at import time, so tests can build as many differently-configured apps as they n
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +19,30 @@ from tapeworks.errors import ConfigError
 
 # Secrets that appear in docs and examples: refused outside development.
 KNOWN_DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "tapeworks"})
+
+# Standard Webhooks' recommended schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_durations(value: str) -> tuple[float, ...]:
+    """``"0,5s,5m,2h"`` -> seconds ``(0.0, 5.0, 300.0, 7200.0)``; a bare number is seconds."""
+    out: list[float] = []
+    for part in value.split(","):
+        m = _DURATION.match(part)
+        if not m:
+            raise ValueError(
+                f"{part.strip()!r} is not a duration; write numbers with an optional unit "
+                "(ms, s, m, h, d), separated by commas, e.g. 0,5s,5m,30m,2h"
+            )
+        seconds = float(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
+        if not math.isfinite(seconds):
+            raise ValueError(f"{part.strip()!r} is not a finite duration")
+        out.append(seconds)
+    if not out:
+        raise ValueError("the schedule needs at least one attempt")
+    return tuple(out)
 
 
 class Settings(BaseSettings):
@@ -65,11 +91,41 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Links in mail and webhook payloads: the address users reach this service at
+    # (default: http://{host}:{port}).
+    public_url: str = ""
+
+    # Webhooks (issue 14). Delay before each attempt of one event: the first is the
+    # first delivery, so its length is the number of attempts.
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default_factory=lambda: parse_durations(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+    )
+    webhook_timeout_seconds: float = 15.0
+    # Reach loopback and private addresses (tests, a receiver on the same network).
+    webhook_allow_private: bool = False
+    # An endpoint failing every attempt for this long is disabled and its owner told.
+    webhook_disable_after_seconds: float = 5 * 86400.0
+
+    # Mail: smtp://user:pass@host:587 (STARTTLS when offered, required with a password)
+    # or smtps://user:pass@host:465 (TLS from the start). Unset: no mail is sent.
+    smtp_url: str = ""
+    mail_from: str = "tapeworks <tapeworks@localhost>"
+
+    # OpenAI-compatible /v1/audio/transcriptions: longer recordings are refused (413).
+    sync_max_seconds: float = 600.0
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, v: object) -> object:
         if isinstance(v, str):
             return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, v: object) -> object:
+        if isinstance(v, str):
+            return parse_durations(v)
         return v
 
     @model_validator(mode="after")
@@ -89,6 +145,13 @@ class Settings(BaseSettings):
     @property
     def is_embedded_database(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def models_dir(self) -> Path:
