@@ -33,7 +33,7 @@ hypothesis_settings.register_profile("tapeworks", derandomize=True, deadline=Non
                                      print_blob=True)
 hypothesis_settings.load_profile("tapeworks")
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.webhook_receiver"]
+pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.webhook_receiver", "tests.fixtures.smtp_server"]
 
 PG_ADMIN_DSN = os.environ.get("TAPEWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SPEECH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech"

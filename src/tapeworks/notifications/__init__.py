@@ -1,0 +1,1 @@
+"""Notifications: e-mail to a user when their work is done (fed by the outbox)."""
