@@ -1,0 +1,1 @@
+"""OpenAI-compatible API: `/v1/audio/transcriptions` and `/v1/models` on our sessions."""
