@@ -1,0 +1,62 @@
+"""A real recording with a spoken edit marker, through Whisper base and the renderer.
+
+espeak-ng says "I was born in nineteen ninety flubber I was born in nineteen eighty";
+Whisper base (no hotword) writes the marker as "Flummer,". The marker edit must find
+it anyway, and the rendered episode, transcribed again, says only the second phrase.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from tapeworks.production.markers import marker_edits
+from tapeworks.production.pipeline import (
+    CleaningSettings,
+    LoudnessSettings,
+    RenderSettings,
+    UserCut,
+    produce,
+)
+from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+
+from .conftest import espeak
+
+pytestmark = pytest.mark.slow
+
+SAID = "I was born in nineteen ninety flubber I was born in nineteen eighty"
+
+
+def _norm(text: str) -> str:
+    return " ".join(jiwer.RemovePunctuation()(text.lower()).split())
+
+
+def test_spoken_marker_cuts_the_phrase_before_it(tmp_path: Path, model_dir: Path) -> None:
+    recording = espeak(tmp_path / "marker.wav", SAID)
+    options = TranscribeOptions(model="base", model_dir=str(model_dir), num_speakers=1)
+    transcript = transcribe_file(recording, options)
+    heard = _norm(transcript.text())
+    assert "1990" in heard and "1980" in heard, heard
+
+    words = transcript.words()
+    [edit] = marker_edits(words, "flubber", duration=transcript.duration)
+    assert _norm(edit.marker_text).startswith("fl")
+    assert _norm(edit.removed_text) == "i was born in 1990", edit
+
+    cut = UserCut(start=edit.start, end=edit.end, reason=edit.reason)
+    result = produce(recording, transcript, tmp_path / "episode.wav",
+                     cleaning=CleaningSettings(user_cuts=[cut], shorten_pauses=False,
+                                               remove_fillers=False),
+                     loudness=LoudnessSettings(enabled=False), render=RenderSettings(format="wav"))
+    assert _norm(result.transcript.text()) == "i was born in 1980"
+    again = transcribe_file(result.output_path, options)
+    assert _norm(again.text()) == "i was born in 1980", again.text()
+
+    # without the cut (what "restore" renders) the first phrase is back
+    whole = produce(recording, transcript, tmp_path / "restored.wav",
+                    cleaning=CleaningSettings(shorten_pauses=False, remove_fillers=False),
+                    loudness=LoudnessSettings(enabled=False), render=RenderSettings(format="wav"))
+    back = _norm(transcribe_file(whole.output_path, options).text())
+    assert back.startswith("i was born in 1990") and back.endswith("i was born in 1980"), back
