@@ -29,7 +29,12 @@ from tapeworks.production.multitrack import (
     union_intervals,
     write_mixdown,
 )
-from tapeworks.production.pipeline import CleaningSettings, LoudnessSettings, RenderSettings, produce
+from tapeworks.production.pipeline import (
+    CleaningSettings,
+    LoudnessSettings,
+    RenderSettings,
+    produce,
+)
 
 from ...unit.production.audio_helpers import decode_all, true_peak_dbtp
 from .voices import phrase_transcript, write_track
