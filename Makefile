@@ -5,7 +5,11 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: serve test install lint bench clean
+# Debian packages the app and the suite need: the PDF export's fonts (Latin, Greek,
+# Cyrillic: Noto Sans; Chinese, Japanese, Korean: Droid Sans Fallback). Installed when missing.
+SYSTEM_PACKAGES := fonts-noto-core fonts-droid-fallback
+
+.PHONY: serve test install system lint bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -19,7 +23,16 @@ $(STAMP): $(PY) pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+install: system $(STAMP)
 
 serve: install
 	$(VENV)/bin/tapeworks serve

@@ -1,0 +1,1 @@
+"""Clients of a coaching practice and the coaching log kept for them."""
