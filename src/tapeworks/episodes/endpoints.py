@@ -91,7 +91,7 @@ def episode_audio(episode_id: str, request: Request, principal: CurrentUser, db:
 @episodes.get("/{episode_id}/transcript", response_class=Response)
 def episode_transcript(
     episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
-    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx)$")] = "json",
+    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx|pdf|xlsx)$")] = "json",
     download: bool = False,
 ) -> Response:
     """The transcript re-timed to the episode audio (words in cuts removed)."""

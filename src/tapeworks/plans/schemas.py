@@ -22,7 +22,7 @@ class ActionParams(BaseModel):
     seconds: float | None = Field(default=None, ge=0,
                                   description="upload_file, transcribe: audio length")
     format: str | None = Field(default=None, max_length=16,
-                               description="export_transcript: json, txt, srt, vtt, docx")
+                               description="export_transcript: json, txt, srt, vtt, docx, pdf, xlsx")
 
 
 class ValidateActionRequest(BaseModel):

@@ -163,7 +163,7 @@ def session_audio(session_id: str, request: Request, principal: CurrentUser, db:
                                          "application/x-subrip": {}, "text/vtt": {}}}})
 def session_transcript(
     session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
-    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx)$")] = "json",
+    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx|pdf|xlsx)$")] = "json",
     version: Annotated[int | None, Query(ge=1)] = None,
     download: bool = False,
 ) -> Response:

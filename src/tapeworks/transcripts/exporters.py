@@ -1,4 +1,9 @@
-"""Export a transcript as json, txt, srt, vtt or docx.
+"""Export a transcript as json, txt, srt, vtt, docx, pdf or xlsx.
+
+Notes (`tapeworks.transcripts.notes.ExportNote`) go into the formats that can hold them:
+the JSON export gains a ``notes`` list, DOCX has the session's notes under the title and
+each spanned note as a Word comment on the segment it covers, PDF has them in the margin
+(`tapeworks.transcripts.pdf`) and XLSX in a Notes column and sheet.
 
 Speaker labels are the names (and roles) stored in the transcript, i.e. the user's own
 words; the only fallback is the speaker id. Nothing here is hard-coded English.
@@ -25,26 +30,30 @@ What "round trip" means (and what the tests check):
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from urllib.parse import quote
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.transcripts.model import Segment, Transcript
+from tapeworks.transcripts.notes import ExportNote, place_notes
 from tapeworks.transcripts.parsers import Cue
 from tapeworks.transcripts.segmentation import join_words_with_spans, normalise_space
 
-EXPORT_FORMATS: tuple[str, ...] = ("json", "txt", "srt", "vtt", "docx")
+EXPORT_FORMATS: tuple[str, ...] = ("json", "txt", "srt", "vtt", "docx", "pdf", "xlsx")
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
     "txt": "text/plain; charset=utf-8",
     "srt": "application/x-subrip",
     "vtt": "text/vtt; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MAX_CUE_SECONDS = 7.0
 MAX_CUE_CHARS = 84
@@ -275,13 +284,35 @@ def to_vtt(t: Transcript, title: str) -> str:
     return "\n".join(out)
 
 
-def to_docx(t: Transcript, title: str) -> bytes:
+def to_json(t: Transcript, notes: Sequence[ExportNote] = ()) -> bytes:
+    """The transcript document; with notes, a ``notes`` list beside the segments."""
+    if not notes:
+        return t.model_dump_json(indent=2).encode("utf-8")
+    doc = t.model_dump(mode="json")
+    doc["notes"] = [n.as_json() for n in notes]
+    return json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _note_label(note: ExportNote) -> str:
+    if note.start is None:
+        return ""
+    if note.end is None or abs(note.end - note.start) < 0.5:
+        return f"[{format_clock(note.start)}] "
+    return f"[{format_clock(note.start)}–{format_clock(note.end)}] "
+
+
+def to_docx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> bytes:
     from docx import Document  # imported lazily: only this format needs it
 
     doc = Document()
     clean_title = _clean(title) or "transcript"
     doc.core_properties.title = clean_title[:255]
     doc.add_heading(clean_title, level=0)
+    session_notes, by_segment = place_notes(t, notes)
+    if session_notes:
+        doc.add_heading("Notes", level=2)
+        for note in session_notes:
+            doc.add_paragraph(_note_label(note) + _clean(note.text), style="List Bullet")
     for seg in t.segments:
         text = _clean(seg.text)
         if not text:
@@ -290,23 +321,42 @@ def to_docx(t: Transcript, title: str) -> bytes:
         head = p.add_run(_heading(t, seg))
         head.bold = True
         head.add_break()
-        p.add_run(text)
+        body = p.add_run(text)
+        for note in by_segment.get(seg.id, []):
+            doc.add_comment(body, text=_note_label(note) + _clean(note.text),
+                            author="tapeworks", initials="TW")
     buf = BytesIO()
     doc.save(buf)
     return buf.getvalue()
 
 
-_RENDER: dict[str, Callable[[Transcript, str], bytes]] = {
-    "json": lambda t, _title: t.model_dump_json(indent=2).encode("utf-8"),
-    "txt": lambda t, title: to_txt(t, title).encode("utf-8"),
-    "srt": lambda t, _title: to_srt(t).encode("utf-8"),
-    "vtt": lambda t, title: to_vtt(t, title).encode("utf-8"),
+def _pdf(t: Transcript, title: str, notes: Sequence[ExportNote]) -> bytes:
+    from tapeworks.transcripts.pdf import to_pdf
+
+    return to_pdf(t, title, notes)
+
+
+def _xlsx(t: Transcript, title: str, notes: Sequence[ExportNote]) -> bytes:
+    from tapeworks.transcripts.xlsx import to_xlsx
+
+    return to_xlsx(t, title, notes)
+
+
+_RENDER: dict[str, Callable[[Transcript, str, Sequence[ExportNote]], bytes]] = {
+    "json": lambda t, _title, notes: to_json(t, notes),
+    "txt": lambda t, title, _notes: to_txt(t, title).encode("utf-8"),
+    "srt": lambda t, _title, _notes: to_srt(t).encode("utf-8"),
+    "vtt": lambda t, title, _notes: to_vtt(t, title).encode("utf-8"),
     "docx": to_docx,
+    "pdf": _pdf,
+    "xlsx": _xlsx,
 }
 
 
-def export(t: Transcript, fmt: str, *, title: str = "transcript") -> ExportResult:
-    """Render ``t`` as ``fmt`` (one of `EXPORT_FORMATS`)."""
+def export(t: Transcript, fmt: str, *, title: str = "transcript",
+           notes: Sequence[ExportNote] = ()) -> ExportResult:
+    """Render ``t`` as ``fmt`` (one of `EXPORT_FORMATS`), with ``notes`` where the format
+    can hold them (json, docx, pdf, xlsx)."""
     key = fmt.lower().strip() if isinstance(fmt, str) else fmt
     if key not in _RENDER:
         raise ValidationFailed(
@@ -314,7 +364,7 @@ def export(t: Transcript, fmt: str, *, title: str = "transcript") -> ExportResul
             details={"field": "format", "allowed": list(EXPORT_FORMATS)},
         )
     return ExportResult(
-        content=_RENDER[key](t, title),
+        content=_RENDER[key](t, title, notes),
         media_type=MEDIA_TYPES[key],
         filename=safe_filename(title, key),
     )

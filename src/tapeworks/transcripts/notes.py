@@ -26,6 +26,11 @@ class ExportNote:
     start: float | None = None
     end: float | None = None
     colour: str | None = None  # "#rrggbb"; a note with a colour is a highlight
+    id: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "text": self.text, "start": self.start, "end": self.end,
+                "colour": self.colour}
 
     @property
     def on_session(self) -> bool:

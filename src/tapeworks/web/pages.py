@@ -64,7 +64,7 @@ STAGE_WORDS = {
     "completed": "done", "failed": "failed", "cancelled": "cancelled",
 }
 EXPORT_LABELS = {"json": "JSON", "txt": "Text", "srt": "SRT subtitles", "vtt": "WebVTT",
-                 "docx": "Word (.docx)"}
+                 "docx": "Word (.docx)", "pdf": "PDF", "xlsx": "Excel (.xlsx)"}
 
 
 # --- errors and redirects ------------------------------------------------------------------

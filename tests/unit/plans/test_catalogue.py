@@ -45,7 +45,7 @@ def test_env_overrides_merge_over_defaults_and_can_define_plans() -> None:
     ('{"free": {"monthly_audio_seconds": -5}}', "plan 'free'"),
     ('{"free": {"max_file_bytes": 0}}', "max_file_bytes"),
     ('{"free": {"monthly_minutes": 5}}', "monthly_minutes"),  # a limit without its unit
-    ('{"pro": {"export_formats": ["pdf"]}}', "unknown export formats"),
+    ('{"pro": {"export_formats": ["odt"]}}', "unknown export formats"),
     ('{"newplan": {"max_file_bytes": 10}}', "plan 'newplan'"),  # incomplete new plan
 ])
 def test_bad_overrides_are_refused_with_the_reason(overrides: str, words: str) -> None:

@@ -137,3 +137,40 @@ def test_xlsx_one_row_per_segment_with_number_cells(transcript):
     notes = list(wb["Notes"].iter_rows(min_row=2, values_only=True))
     assert [n[4] for n in notes] == [n.text for n in NOTES]
     assert notes[0][0] is None and notes[1][0] == 3.0
+
+
+def test_json_export_carries_the_notes(transcript):
+    import json
+
+    from tapeworks.transcripts.exporters import export
+
+    doc = json.loads(export(transcript, "json", title="t", notes=NOTES).content)
+    assert [n["text"] for n in doc["notes"]] == [n.text for n in NOTES]
+    assert doc["notes"][1]["start"] == 3.0 and doc["notes"][1]["colour"] == "#88ccff"
+    assert "notes" not in json.loads(export(transcript, "json", title="t").content)
+
+
+def test_docx_has_session_notes_and_comments_on_the_words(transcript):
+    from docx import Document
+
+    from tapeworks.transcripts.exporters import export
+
+    doc = Document(io.BytesIO(export(transcript, "docx", title="t", notes=NOTES).content))
+    body = "\n".join(p.text for p in doc.paragraphs)
+    assert NOTES[0].text in body
+    comments = {c.text: c for c in doc.comments}
+    assert "[00:00:03–00:00:05] " + NOTES[1].text in comments
+    assert any(NOTES[2].text in text for text in comments)
+    # the comment is anchored on the segment the note covers
+    xml = doc.element.body.xml
+    anchored = xml.split("commentRangeStart")[1].split("commentRangeEnd")[0]
+    assert "Καλημέρα" in anchored
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "xlsx"])
+def test_pdf_and_xlsx_through_export(transcript, fmt):
+    from tapeworks.transcripts.exporters import export
+
+    r = export(transcript, fmt, title="Séance 1", notes=NOTES)
+    assert r.filename == f"Séance-1.{fmt}"
+    assert r.content[:4] in (b"%PDF", b"PK\x03\x04")

@@ -34,6 +34,8 @@ MEDIA = {
     "srt": "application/x-subrip",
     "vtt": "text/vtt; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 LONG = " ".join(f"word{i}" for i in range(40))
@@ -58,7 +60,7 @@ def test_media_types_and_extensions(fmt):
 
 def test_unknown_format():
     with pytest.raises(ValidationFailed) as e:
-        export(make_transcript(), "pdf")
+        export(make_transcript(), "odt")
     for fmt in EXPORT_FORMATS:
         assert fmt in str(e.value)
     assert export(make_transcript(), "SRT").media_type == MEDIA["srt"]
