@@ -3,8 +3,10 @@
 The encoder writes to a hidden temporary file next to the target and renames it into
 place only after the container is closed and the tags are written, so a reader never
 sees a half-written file at the final path; on any error the temporary file is removed.
-Encoding runs on its own thread (LAME and the AAC encoder release the GIL), fed through
-a small bounded queue, so it overlaps with the signal work on a second core.
+MP3 is encoded by `mp3_processes` LAME worker processes on segments joined seamlessly
+(parallel_mp3.py): LAME is the slowest stage, and a thread would share the interpreter
+lock with the signal work at every frame. M4A and WAV (and MP3 with one process) are
+encoded on their own thread fed through a small bounded queue.
 
 Tags: MP3 gets ID3v2 title (TIT2), album/show (TALB), artist (TPE1) and chapters
 (CHAP frames under a top-level ordered CTOC) with mutagen. M4A gets the same text
@@ -30,6 +32,7 @@ from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags, ID3NoHeade
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.audio import Block, rechunk
+from tapeworks.production.parallel_mp3 import encode_mp3_parallel
 
 _CODECS = {"mp3": ("mp3", "libmp3lame"), "m4a": ("mp4", "aac"), "wav": ("wav", "pcm_s16le")}
 _QUEUE_BLOCKS = 4
@@ -65,6 +68,7 @@ def encode(
     bitrate: int = 128000,
     mp3_quality: int = 5,
     tags: Tags | None = None,
+    mp3_processes: int = 2,
 ) -> EncodeResult:
     """Encode a block stream to `out_path`; the file appears there only when complete."""
     if fmt not in _CODECS:
@@ -72,7 +76,11 @@ def encode(
     tags = tags or Tags()
     tmp = temp_path_for(out_path)
     try:
-        samples = _encode_threaded(blocks, tmp, fmt, rate, channels, bitrate, mp3_quality, tags)
+        if fmt == "mp3" and mp3_processes > 1:
+            samples = encode_mp3_parallel(blocks, tmp, rate=rate, channels=channels, bitrate=bitrate,
+                                          quality=mp3_quality, workers=mp3_processes)
+        else:
+            samples = _encode_threaded(blocks, tmp, fmt, rate, channels, bitrate, mp3_quality, tags)
         if fmt == "mp3":
             write_id3(tmp, tags, samples / rate)
         os.replace(tmp, out_path)
