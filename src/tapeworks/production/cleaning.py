@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.editlist import Cut, CutKind, EditList, merge_cuts
@@ -52,6 +53,11 @@ def build_edit_list(
     return EditList.build(duration, cuts, join_gap=_JOIN_GAP_SECONDS)
 
 
+def filler_indices(words: Sequence[Word], settings: CleaningSettings) -> list[int]:
+    """Indices of the words the settings remove as fillers."""
+    return sorted(i for i, kind in _removed_words(words, settings).items() if kind == "filler")
+
+
 def _removed_words(words: Sequence[Word], settings: CleaningSettings) -> dict[int, CutKind]:
     """Index -> kind for every word to remove."""
     removed: dict[int, CutKind] = {}
@@ -62,6 +68,8 @@ def _removed_words(words: Sequence[Word], settings: CleaningSettings) -> dict[in
     if settings.multiword_fillers:
         for i in _multiword_matches(tokens, settings.multiword_filler_phrases):
             removed[i] = "filler"
+    for i in settings.protected_words:
+        removed.pop(i, None)
     for u in settings.user_cuts:
         if u.first_word is None or u.last_word is None:
             continue
@@ -89,7 +97,22 @@ def _multiword_matches(tokens: Sequence[str], phrases: Sequence[str]) -> set[int
 def _word_cuts(
     words: Sequence[Word], removed: dict[int, CutKind], duration: float, s: CleaningSettings
 ) -> list[Cut]:
-    """One cut per run of consecutive removed words, padded but clear of kept words."""
+    """One cut per run of removed words consecutive in time, padded but clear of kept words.
+
+    Words are taken in time order (a merged multitrack transcript lists each track's
+    segments, so its word list is not in time order); cuts name the original indices."""
+    order = sorted(range(len(words)), key=lambda k: (words[k].start, k))
+    if order == list(range(len(words))):
+        return _ordered_word_cuts(words, removed, duration, s)
+    by_time = [words[k] for k in order]
+    position = {k: i for i, k in enumerate(order)}
+    cuts = _ordered_word_cuts(by_time, {position[k]: v for k, v in removed.items()}, duration, s)
+    return [replace(c, word_indices=tuple(sorted(order[i] for i in c.word_indices))) for c in cuts]
+
+
+def _ordered_word_cuts(
+    words: Sequence[Word], removed: dict[int, CutKind], duration: float, s: CleaningSettings
+) -> list[Cut]:
     cuts: list[Cut] = []
     prev_kept_end: list[float | None] = []
     last: float | None = None

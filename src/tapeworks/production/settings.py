@@ -55,6 +55,9 @@ class CleaningSettings:
     # around it (word timings of fillers are loose); never closer than the margin.
     filler_pad_seconds: float = 0.05
     user_cuts: list[UserCut] = field(default_factory=list)
+    # Word indices never removed as fillers (a multitrack render mutes them on their own
+    # track instead, when another track speaks over them).
+    protected_words: tuple[int, ...] = ()
 
     def validate(self) -> None:
         if self.target_pause_seconds < 0 or self.max_pause_seconds < self.target_pause_seconds:

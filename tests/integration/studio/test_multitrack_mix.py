@@ -15,26 +15,9 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from tapeworks.production.audio import probe
-from tapeworks.production.multitrack import (
-    TrackEdits,
-    TrackSpec,
-    common_silence,
-    levelling_gains_db,
-    merge_track_transcripts,
-    mixdown_blocks,
-    place_tracks,
-    timeline_samples,
-    track_loudness,
-    union_intervals,
-    write_mixdown,
-)
-from tapeworks.production.pipeline import (
-    CleaningSettings,
-    LoudnessSettings,
-    RenderSettings,
-    produce,
-)
+from tapeworks.production.multitrack import TrackSpec, common_silence, merge_track_transcripts
+from tapeworks.production.pipeline import CleaningSettings, RenderSettings
+from tapeworks.production.studio import produce_multitrack
 
 from ...unit.production.audio_helpers import decode_all, true_peak_dbtp
 from .voices import phrase_transcript, write_track
@@ -74,23 +57,20 @@ def test_two_tracks_mix_levelled_and_cut_only_where_both_are_silent(
     assert any(b - a > 2.9 for a, b in common_silence([ann_speech, bob_speech], 15.0))
 
     specs = [TrackSpec(d / "ann.wav", "Ann"), TrackSpec(d / "bob.wav", "Bob", offset_seconds=offset)]
-    placed = place_tracks(specs, RATE)
-    gains = levelling_gains_db(track_loudness(placed, RATE, 8192))
-    assert gains[1] - gains[0] > 3  # Bob is quieter and gets more gain
-    mix_path = tmp_path / "mix.wav"
-    edits = [TrackEdits(gain_db=g) for g in gains]
-    write_mixdown(mixdown_blocks(placed, RATE, 2, 8192, edits), mix_path, RATE, 2)
-    assert probe(mix_path).duration == pytest.approx(timeline_samples(placed) / RATE, abs=1e-3)
-
     transcript = merge_track_transcripts(
         [phrase_transcript(ann), phrase_transcript(bob)], ["Ann", "Bob"], offsets=[0.0, offset])
     assert {w.speaker for w in transcript.words() if w.text == "Wow,"} == {"S2"}
     assert {w.speaker for w in transcript.words() if w.text == "Welcome"} == {"S1"}
-    speech = union_intervals(ann_speech, bob_speech)
-    result = produce(mix_path, transcript, tmp_path / "episode.wav",
-                     cleaning=CleaningSettings(max_pause_seconds=1.5, target_pause_seconds=0.5),
-                     loudness=LoudnessSettings(), render=RenderSettings(format="wav"),
-                     speech_regions=speech)
+    stages: list[tuple[str, float]] = []
+    multi = produce_multitrack(specs, transcript, tmp_path / "episode.wav",
+                               cleaning=CleaningSettings(max_pause_seconds=1.5, target_pause_seconds=0.5),
+                               render=RenderSettings(format="wav", channels=2),
+                               speech_by_track=[ann_speech, bob_speech],
+                               progress=lambda s, f: stages.append((s, f)))
+    result = multi.result
+    assert multi.track_gains_db[1] - multi.track_gains_db[0] > 3  # Bob is quieter: more gain
+    assert [f for _, f in stages] == sorted(f for _, f in stages) and stages[-1][1] == 1.0
+    assert result.duration_seconds < 16.0
 
     pauses = [c for c in result.edit_list.cuts if c.kind == "pause"]
     assert pauses, "the 3 s common silence is shortened"

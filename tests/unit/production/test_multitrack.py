@@ -207,3 +207,33 @@ def test_merged_transcript_carries_each_tracks_speaker_in_time_order() -> None:
     dropped = merge_track_transcripts([ann, bob], ["Ann", "Bob"], [0.0, 1.0], words_by_track=words)
     assert [w.text for w in dropped.words()] == ["Hello", "there", "Hi", "Yes"]
     assert dropped.segments[1].text == "Hi"
+
+
+def test_produce_multitrack_mutes_a_filler_over_crosstalk_and_cuts_a_lone_one(tmp_path: Path) -> None:
+    from tapeworks.production.pipeline import CleaningSettings, LoudnessSettings, RenderSettings
+    from tapeworks.production.studio import produce_multitrack
+
+    ann_bursts = [(0.2, 1.0), (2.0, 2.3), (3.5, 4.2), (5.0, 5.3), (5.8, 6.5)]
+    a = _track(tmp_path / "a.wav", 7.0, ann_bursts, 0.5)
+    b = _track(tmp_path / "b.wav", 7.0, [(1.5, 3.0)], 0.5, seed=11)
+    texts = ["hello", "um", "there", "um", "bye"]
+    ann = [_w(t, s, e, "S1") for t, (s, e) in zip(texts, ann_bursts, strict=True)]
+    bob = [_w("yes", 1.5, 3.0, "S2")]
+    t = merge_track_transcripts(
+        [Transcript(segments=[Segment(id="a", start=0.2, end=6.5, text=" ".join(texts), words=ann)]),
+         Transcript(segments=[Segment(id="b", start=1.5, end=3.0, text="yes", words=bob)])],
+        ["Ann", "Bob"])
+    multi = produce_multitrack([TrackSpec(a, "Ann"), TrackSpec(b, "Bob")], t, tmp_path / "ep.wav",
+                               cleaning=CleaningSettings(shorten_pauses=False),
+                               loudness=LoudnessSettings(enabled=False),
+                               render=RenderSettings(format="wav"))
+    cuts = multi.result.edit_list.cuts
+    assert [c.kind for c in cuts] == ["filler"] and cuts[0].start >= 4.2 and cuts[0].end <= 5.8
+    assert multi.mutes[0] == [(pytest.approx(1.95), pytest.approx(2.35))] and multi.mutes[1] == []
+    # the muted "um" is gone from Ann's track; Bob's "yes" plays through it untouched
+    out, _ = decode_all(multi.result.output_path)
+    bob_alone = np.concatenate(list(mixdown_blocks(place_tracks([TrackSpec(b, "Bob")], RATE), RATE, 1, 4096,
+                                                   [TrackEdits(gain_db=multi.track_gains_db[1])])), axis=1)
+    i0, i1 = round(2.0 * RATE), round(2.3 * RATE)
+    assert np.max(np.abs(out[0, i0:i1] - bob_alone[0, i0:i1])) < 2e-4  # 16-bit WAV rounding
+    assert [w.text for w in multi.result.transcript.words()].count("um") == 1

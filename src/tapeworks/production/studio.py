@@ -1,0 +1,158 @@
+"""Episodes from multitrack recordings: level each track, mix, then produce as usual.
+
+`produce_multitrack` runs the multitrack primitives (multitrack.py) in front of the
+single-source pipeline (pipeline.py):
+
+1. analysing: place the tracks on the timeline; measure each track's speech loudness
+   and take the gains that bring them to a common level.
+2. deciding: which fillers are cut from the timeline (nobody else talking) and which
+   are muted on their own track (someone else talks over them); which words are
+   bleeped, with spans widened to the speech energy on the speaker's own track.
+3. mixing: the levelled, muted, bleeped tracks summed into one scratch WAV (32-bit
+   float, so mixing adds no rounding), streaming.
+4. producing: the usual two passes on the mix. Pauses are the silences between the
+   words of every track and every track's speech, so a pause is shortened only where
+   every track is silent; the programme loudness, the limiter and the template are as
+   for one track. The muted fillers are protected from the filler cuts.
+
+The merged transcript's speakers are `S1..Sn` in track order (`merge_track_transcripts`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tapeworks.production.bleep import (
+    BleepMode,
+    bleep_list,
+    bleep_spans,
+    bleep_transcript,
+    match_bleeps,
+)
+from tapeworks.production.cleaning import filler_indices
+from tapeworks.production.multitrack import (
+    Interval,
+    TrackEdits,
+    TrackSpec,
+    levelling_gains_db,
+    mix_channels,
+    mixdown_blocks,
+    place_tracks,
+    split_fillers,
+    track_loudness,
+    union_intervals,
+    write_mixdown,
+)
+from tapeworks.production.pipeline import ProduceResult, produce
+from tapeworks.production.settings import (
+    CleaningSettings,
+    LoudnessSettings,
+    RenderSettings,
+    Template,
+)
+from tapeworks.transcripts.model import Transcript
+
+ProgressCallback = Callable[[str, float], None]
+_MIX_SHARE = 0.15  # of the run's progress, for analysing and mixing
+
+
+@dataclass
+class BleepSettings:
+    words: tuple[str, ...] = ()
+    default_list: bool = False
+    mode: BleepMode = "beep"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.words) or self.default_list
+
+
+@dataclass
+class MultitrackResult:
+    result: ProduceResult
+    track_loudness_lufs: list[float | None]
+    track_gains_db: list[float]
+    mutes: list[list[Interval]]  # per track, timeline seconds
+    bleeped_words: list[int] = field(default_factory=list)
+
+
+def produce_multitrack(
+    tracks: Sequence[TrackSpec],
+    transcript: Transcript,
+    out_path: Path,
+    *,
+    cleaning: CleaningSettings | None = None,
+    loudness: LoudnessSettings | None = None,
+    template: Template | None = None,
+    render: RenderSettings | None = None,
+    speech_by_track: Sequence[Sequence[Interval]] | None = None,
+    bleeps: BleepSettings | None = None,
+    scratch_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> MultitrackResult:
+    cleaning = cleaning or CleaningSettings()
+    render = render or RenderSettings()
+    render.validate()
+    cleaning.validate()
+
+    def report(stage: str, fraction: float) -> None:
+        if progress is not None:
+            progress(stage, fraction)
+
+    rate = render.sample_rate
+    block = round(render.block_seconds * rate)
+    report("analysing", 0.0)
+    placed = place_tracks(tracks, rate)
+    channels = mix_channels(placed, render.channels)
+    lufs = track_loudness(placed, rate, block)
+    gains = levelling_gains_db(lufs)
+    report("analysing", _MIX_SHARE * 0.3)
+
+    words = transcript.words()
+    speakers = [f"S{k + 1}" for k in range(len(placed))]
+    own_words = [[(w.start, w.end) for w in words if w.speaker == s] for s in speakers]
+    speech = [union_intervals(own_words[k], (speech_by_track or [[]] * len(placed))[k])
+              for k in range(len(placed))]
+    fillers = filler_indices(words, cleaning)
+    cut, mutes = split_fillers(words, fillers, speakers, speech)
+    protected = tuple(sorted(set(fillers) - set(cut)))
+
+    edits = [TrackEdits(gain_db=g, mutes=m) for g, m in zip(gains, mutes, strict=True)]
+    bleeped: list[int] = []
+    if bleeps is not None and bleeps.enabled:
+        bleeped = match_bleeps(words, bleep_list(bleeps.words, bleeps.default_list))
+        for k, p in enumerate(placed):
+            mine = [i for i in bleeped if words[i].speaker == speakers[k]]
+            edits[k].bleeps = bleep_spans(p.spec.path, words, mine, offset=p.spec.offset_seconds)
+        transcript = bleep_transcript(transcript, bleeped)
+    report("mixing", _MIX_SHARE * 0.4)
+
+    with contextlib.ExitStack() as stack:
+        scratch = scratch_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tapeworks-mix-")))
+        mix_path = scratch / "mixdown.wav"
+        stack.callback(mix_path.unlink, missing_ok=True)
+        write_mixdown(mixdown_blocks(placed, rate, channels, block, edits,
+                                     bleep_mode=bleeps.mode if bleeps else "beep"),
+                      mix_path, rate, channels)
+        report("mixing", _MIX_SHARE)
+
+        def inner(stage: str, fraction: float) -> None:
+            report(stage, _MIX_SHARE + (1 - _MIX_SHARE) * fraction)
+
+        result = produce(
+            mix_path, transcript, out_path,
+            cleaning=replace(cleaning, protected_words=protected),
+            loudness=loudness, template=template, render=replace(render, channels=channels),
+            speech_regions=union_intervals(*speech), progress=inner,
+        )
+    return MultitrackResult(
+        result=result,
+        track_loudness_lufs=[round(v, 3) if v > -1e9 else None for v in lufs],
+        track_gains_db=[round(g, 3) for g in gains],
+        mutes=mutes,
+        bleeped_words=bleeped,
+    )
