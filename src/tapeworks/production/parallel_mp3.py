@@ -46,6 +46,9 @@ LOOKAHEAD = 2 * FRAME
 WORKER_SCRIPT = Path(__file__).with_name("mp3_worker.py")
 
 Packets = list[Packet]
+# The largest peak RSS (KiB) of a worker process seen so far in this process (for the
+# benchmarks: the workers' memory does not depend on the length of the episode).
+last_worker_peak_kib = 0
 
 
 class EncoderFailed(RuntimeError):
@@ -84,7 +87,18 @@ class _Worker:
             packets.append((pts, duration, data, _read(self.proc.stdout, skip_size)))
         return packets
 
+    def peak_rss_kib(self) -> int:
+        """VmHWM of the worker process while it runs (0 if it is gone)."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return 0
+        return next((int(line.split()[1]) for line in status.splitlines()
+                     if line.startswith("VmHWM:")), 0)
+
     def close(self) -> None:
+        global last_worker_peak_kib
+        last_worker_peak_kib = max(last_worker_peak_kib, self.peak_rss_kib())
         if self.proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
