@@ -23,7 +23,6 @@ from datetime import date
 
 from tapeworks.transcripts.xlsx import header, number_cell, text_cell
 
-SESSION_TYPES: tuple[str, ...] = ("individual", "group", "team")
 NO_CLIENT = "(no client)"
 CSV_COLUMNS = ("row", "date", "client", "title", "session_type", "payment", "minutes", "hours",
                "paid_hours", "pro_bono_hours")

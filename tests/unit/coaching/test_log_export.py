@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 from openpyxl import load_workbook
 
-from tapeworks.clients.log_export import CSV_COLUMNS, LogEntry, build_log, to_csv, to_xlsx
+from tapeworks.coaching.log_export import CSV_COLUMNS, LogEntry, build_log, to_csv, to_xlsx
 
 ENTRIES = [
     LogEntry(date(2026, 3, 2), "Ana, \"the\" client", "Kick-off\nsession", "individual", True, 60),
