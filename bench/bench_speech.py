@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tapeworks.speech.decode import SAMPLE_RATE, read_all, write_wav
+from tapeworks.audio.decode import SPEECH_RATE, read_all, write_wav
 from tapeworks.speech.engines.models import resolve_model
 from tapeworks.speech.engines.whisper import BEAM_SIZE, load_whisper
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
@@ -111,11 +111,11 @@ def turn_start_errors(words: list[TimedWord], stm: Path) -> list[float]:
 def loop_file(source: Path, target: Path, seconds: float) -> Path:
     """Write `source` repeated up to `seconds` as 16 kHz PCM WAV, block by block."""
     block = (np.clip(read_all(source), -1, 1) * 32767).astype("<i2").tobytes()
-    frames_total = int(seconds * SAMPLE_RATE)
+    frames_total = int(seconds * SPEECH_RATE)
     with wave.open(str(target), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
+        out.setframerate(SPEECH_RATE)
         written = 0
         while written < frames_total:
             n = min(len(block) // 2, frames_total - written)

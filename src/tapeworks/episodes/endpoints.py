@@ -185,7 +185,7 @@ def _asset_limit(rt: Runtime, principal: Principal) -> int:
 
 
 def _accept_asset(rt: Runtime, principal: Principal, upload: ReceivedUpload) -> AssetOut:
-    from tapeworks.speech.probe import probe_audio, sniff_extension
+    from tapeworks.audio.probe import probe_audio, sniff_extension
 
     assert upload.path is not None
     info = probe_audio(upload.path, filename=upload.filename)

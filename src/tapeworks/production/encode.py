@@ -30,8 +30,8 @@ import av
 import numpy as np
 from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags, ID3NoHeaderError
 
+from tapeworks.audio.decode import Block, rechunk
 from tapeworks.errors import ValidationFailed
-from tapeworks.production.audio import Block, rechunk
 from tapeworks.production.parallel_mp3 import encode_mp3_parallel
 
 _CODECS = {"mp3": ("mp3", "libmp3lame"), "m4a": ("mp4", "aac"), "wav": ("wav", "pcm_s16le")}

@@ -23,7 +23,7 @@ import numpy as np
 import pyloudnorm
 from scipy import ndimage, signal
 
-from tapeworks.production.audio import Block
+from tapeworks.audio.decode import Block
 
 _BIN_LU = 0.01
 _HIST_LOW = -70.0

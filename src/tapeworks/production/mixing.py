@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tapeworks.production.audio import Block, BlockReader, decode_blocks
+from tapeworks.audio.decode import Block, BlockReader, decode_blocks
 
 Envelope = Callable[[int, int], np.ndarray]  # (first sample, count) -> gain per sample
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapeworks.production.audio import Block, decode_blocks, probe
+from tapeworks.audio.decode import Block, decode_blocks
+from tapeworks.audio.probe import read_info
 from tapeworks.production.cleaning import build_edit_list
 from tapeworks.production.editlist import EditList
 from tapeworks.production.encode import Tags, encode
@@ -121,11 +122,11 @@ def produce(
     report = _Progress(progress)
 
     report("analysing", 0.0)
-    info = probe(source)
+    info = read_info(source)
     rate = render.sample_rate
     channels = render.channels or min(info.channels, 2)
     block = round(render.block_seconds * rate)
-    edit_list = build_edit_list(transcript, info.duration, speech_regions, cleaning)
+    edit_list = build_edit_list(transcript, info.duration_seconds, speech_regions, cleaning)
     assets = {
         name: _measure_asset(path, rate, channels, block)
         for name, path in (("intro", template.intro), ("outro", template.outro), ("music", template.music))

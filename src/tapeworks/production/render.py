@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from tapeworks.production.audio import Block, BlockReader
+from tapeworks.audio.decode import Block, BlockReader
 from tapeworks.production.editlist import EditList
 
 

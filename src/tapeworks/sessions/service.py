@@ -28,8 +28,8 @@ from tapeworks.storage import keys
 from tapeworks.transcripts.model import Transcript
 
 if TYPE_CHECKING:
+    from tapeworks.audio.probe import AudioInfo
     from tapeworks.runtime import Runtime
-    from tapeworks.speech.probe import AudioInfo
     from tapeworks.users.service import Principal
 
 log = get_logger("tapeworks.sessions")
@@ -262,8 +262,8 @@ def accept_recording(
     Rule 4: the source is in the store before any row says it exists; whatever refuses the
     recording after that (quota, database) removes the stored object again.
     """
+    from tapeworks.audio.probe import probe_audio, sniff_extension
     from tapeworks.plans import enforcement
-    from tapeworks.speech.probe import probe_audio, sniff_extension
 
     info = probe_audio(path, filename=filename)
     lang, n_speakers = validate_options(language, speakers)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from tapeworks.speech.decode import SAMPLE_RATE
+from tapeworks.audio.decode import SPEECH_RATE
 from tapeworks.speech.vad import Region
 
 log = structlog.get_logger("tapeworks.speech")
@@ -104,17 +104,17 @@ class SpeakerEmbedder:
         for region in regions:
             if region.duration < MIN_REGION_SECONDS:
                 continue
-            a = max(0, int((region.start - offset) * SAMPLE_RATE))
-            b = min(len(samples), int((region.end - offset) * SAMPLE_RATE))
-            self._partials(samples[a:b], offset + a / SAMPLE_RATE, batch, spans)
+            a = max(0, int((region.start - offset) * SPEECH_RATE))
+            b = min(len(samples), int((region.end - offset) * SPEECH_RATE))
+            self._partials(samples[a:b], offset + a / SPEECH_RATE, batch, spans)
         if batch:
             self._embed(batch, spans)
 
     def _partials(
         self, audio: np.ndarray, t0: float, batch: list[np.ndarray], spans: list[tuple[float, float]]
     ) -> None:
-        real_seconds = len(audio) / SAMPLE_RATE
-        need = int(PARTIAL_FRAMES * FRAME_SECONDS * SAMPLE_RATE) + SAMPLE_RATE // 50
+        real_seconds = len(audio) / SPEECH_RATE
+        need = int(PARTIAL_FRAMES * FRAME_SECONDS * SPEECH_RATE) + SPEECH_RATE // 50
         if len(audio) < need:  # short turn: repeat it to fill one partial (same voice)
             audio = np.tile(audio, int(np.ceil(need / max(len(audio), 1))))[:need]
         mel = _mel(audio)

@@ -14,16 +14,17 @@ from pathlib import Path
 
 import structlog
 
+from tapeworks.audio.decode import iter_chunks
+from tapeworks.audio.probe import read_info
 from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
-from tapeworks.speech.decode import iter_chunks, probe_duration
+from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
 from tapeworks.speech.engines.fake import FakeEngine
-from tapeworks.speech.segments import build_segments
 from tapeworks.speech.vad import BackedVad, EnergyVad, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
-from tapeworks.transcripts.model import Diarization, Speaker, Transcript, Word
+from tapeworks.transcripts.model import Diarization, Transcript
 
 log = structlog.get_logger("tapeworks.speech")
 
@@ -137,33 +138,13 @@ def _speaker_ids(run: _Run, options: TranscribeOptions) -> tuple[list[str], Diar
     return [f"S{i + 1}" for i in per_word], Diarization(status="ok", num_speakers=count)
 
 
-def _transcript(
-    words: list[EngineWord], ids: list[str], run_language: str | None, duration: float,
-    engine: WindowEngine, diarization: Diarization,
-) -> Transcript:
-    model_words = [
-        Word(text=w.text, start=round(w.start, 3), end=round(w.end, 3),
-             confidence=round(w.confidence, 3), speaker=sid)
-        for w, sid in zip(words, ids, strict=True)
-    ]
-    used = sorted(set(ids), key=lambda s: int(s[1:])) or ["S1"]
-    return Transcript(
-        language=run_language,
-        duration=round(duration, 3),
-        model=engine.info,
-        diarization=diarization,
-        speakers=[Speaker(id=s, name=f"Speaker {s[1:]}", role=None) for s in used],
-        segments=build_segments(model_words),
-    )
-
-
 def transcribe_file(
     path: str | Path, options: TranscribeOptions, progress: Progress | None = None
 ) -> Transcript:
     """Transcribe one audio file. Raises InvalidAudio for undecodable audio and
     EngineError when the engine cannot run (model missing or corrupted, API refusal)."""
     path = Path(path)
-    report = _ProgressReporter(progress, probe_duration(path))
+    report = _ProgressReporter(progress, read_info(path).duration_seconds)
     if options.engine == "cloud":
         from tapeworks.speech.engines.cloud import transcribe_cloud
 
@@ -179,7 +160,8 @@ def transcribe_file(
         report(end)
     ids, diarization = _speaker_ids(run, options)
     report(end)
-    transcript = _transcript(run.words, ids, run.language, end, engine, diarization)
+    transcript = assemble_transcript(run.words, ids, language=run.language, duration=end,
+                                     model=engine.info, diarization=diarization)
     log.info(
         "speech.transcribed", file=path.name, seconds=round(end, 1), words=len(run.words),
         speakers=len(transcript.speakers), model=engine.info.name, source=engine.info.source,

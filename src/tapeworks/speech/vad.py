@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tapeworks.speech.decode import SAMPLE_RATE, AudioChunk
+from tapeworks.audio.decode import SPEECH_RATE, AudioChunk
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SileroVad:
     def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        if len(samples) < SAMPLE_RATE // 10:
+        if len(samples) < SPEECH_RATE // 10:
             return []
         options = VadOptions(
             threshold=self.threshold,
@@ -61,7 +61,7 @@ class SileroVad:
         )
         stamps = get_speech_timestamps(samples.astype(np.float32, copy=False), options)
         return merge_regions(
-            [Region(offset + s["start"] / SAMPLE_RATE, offset + s["end"] / SAMPLE_RATE) for s in stamps]
+            [Region(offset + s["start"] / SPEECH_RATE, offset + s["end"] / SPEECH_RATE) for s in stamps]
         )
 
 
@@ -76,7 +76,7 @@ class EnergyVad:
     floor_factor: float | None = None  # if set: threshold = max(threshold, factor * noise floor)
 
     def detect(self, samples: np.ndarray, offset: float = 0.0) -> list[Region]:
-        frame = SAMPLE_RATE * self.frame_ms // 1000
+        frame = SPEECH_RATE * self.frame_ms // 1000
         n = len(samples) // frame
         if n == 0:
             return []
@@ -87,7 +87,7 @@ class EnergyVad:
             threshold = max(threshold, self.floor_factor * _noise_floor(rms))
         voiced = rms > threshold
         regions: list[Region] = []
-        step = frame / SAMPLE_RATE
+        step = frame / SPEECH_RATE
         start: int | None = None
         for i, v in enumerate(voiced):
             if v and start is None:
@@ -163,13 +163,13 @@ def iter_speech_regions(
     """
     carry = np.zeros(0, dtype=np.float32)
     carry_start = 0.0
-    max_carry = int(carry_seconds * SAMPLE_RATE)
+    max_carry = int(carry_seconds * SPEECH_RATE)
     for chunk in chunks:
         if not len(carry):
             carry_start = chunk.start
         carry = np.concatenate([carry, chunk.samples])
         regions = detector.detect(carry, carry_start)
-        seen_end = carry_start + len(carry) / SAMPLE_RATE
+        seen_end = carry_start + len(carry) / SPEECH_RATE
         open_region = regions[-1] if regions and seen_end - regions[-1].end < 0.3 else None
         for r in regions:
             if r is not open_region:
@@ -180,7 +180,7 @@ def iter_speech_regions(
         keep_from = max(open_region.start, seen_end - carry_seconds)
         if keep_from > open_region.start:  # too long to carry: emit what we have
             yield Region(open_region.start, keep_from)
-        cut = round((keep_from - carry_start) * SAMPLE_RATE)
+        cut = round((keep_from - carry_start) * SPEECH_RATE)
         carry = carry[cut:][-max_carry:]
         carry_start = keep_from
     if len(carry):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tapeworks.speech.decode import SAMPLE_RATE, AudioChunk
+from tapeworks.audio.decode import SPEECH_RATE, AudioChunk
 from tapeworks.speech.vad import Region, SpeechDetector, clip_regions
 
 MAX_WINDOW_SECONDS = 30.0  # Whisper's own context: one encoder pass per window
@@ -22,7 +22,7 @@ class Window:
 
     @property
     def end(self) -> float:
-        return self.start + len(self.samples) / SAMPLE_RATE
+        return self.start + len(self.samples) / SPEECH_RATE
 
 
 def _gaps(regions: list[Region], start: float, end: float) -> list[tuple[float, float]]:
@@ -31,15 +31,15 @@ def _gaps(regions: list[Region], start: float, end: float) -> list[tuple[float, 
 
 
 def _quietest_point(samples: np.ndarray, start: float, lo: float, hi: float) -> float:
-    frame = SAMPLE_RATE // 50
-    a = int((lo - start) * SAMPLE_RATE)
-    b = int((hi - start) * SAMPLE_RATE)
+    frame = SPEECH_RATE // 50
+    a = int((lo - start) * SPEECH_RATE)
+    b = int((hi - start) * SPEECH_RATE)
     seg = samples[a:b]
     n = len(seg) // frame
     if n == 0:
         return hi
     energy = (seg[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
-    return lo + (int(np.argmin(energy)) + 0.5) * frame / SAMPLE_RATE
+    return lo + (int(np.argmin(energy)) + 0.5) * frame / SPEECH_RATE
 
 
 def choose_cut(
@@ -49,7 +49,7 @@ def choose_cut(
     after `start`; failing that, the quietest 20 ms in the last 5 s before max_s."""
     lo, hi = start + min_s, start + max_s
     candidates = [
-        (e - s, (s + e) / 2) for s, e in _gaps(regions, start, start + len(samples) / SAMPLE_RATE)
+        (e - s, (s + e) / 2) for s, e in _gaps(regions, start, start + len(samples) / SPEECH_RATE)
         if lo <= (s + e) / 2 <= hi
     ]
     if candidates:
@@ -66,7 +66,7 @@ def iter_windows(
     """Windows of at most `max_seconds`, cut in silences, each with its speech regions."""
     buffer = np.zeros(0, dtype=np.float32)
     start = 0.0
-    max_len = int(max_seconds * SAMPLE_RATE)
+    max_len = int(max_seconds * SPEECH_RATE)
     for chunk in chunks:
         if not len(buffer):
             start = chunk.start
@@ -74,11 +74,11 @@ def iter_windows(
         while len(buffer) > max_len:
             regions = detector.detect(buffer, start)
             cut = choose_cut(buffer, start, regions, min_seconds, max_seconds)
-            n = max(1, min(len(buffer), round((cut - start) * SAMPLE_RATE)))
-            end = start + n / SAMPLE_RATE
+            n = max(1, min(len(buffer), round((cut - start) * SPEECH_RATE)))
+            end = start + n / SPEECH_RATE
             yield Window(start, buffer[:n].copy(), clip_regions(regions, start, end))
             buffer = buffer[n:]
             start = end
     if len(buffer):
-        end = start + len(buffer) / SAMPLE_RATE
+        end = start + len(buffer) / SPEECH_RATE
         yield Window(start, buffer, clip_regions(detector.detect(buffer, start), start, end))

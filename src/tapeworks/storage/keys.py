@@ -11,7 +11,7 @@ any machine finds it again from the ids alone::
     users/{user_id}/assets/{asset_id}.{ext}
 
 User-supplied file names never become part of a key: the extension comes from
-`tapeworks.speech.probe.sniff_extension` (the real container), ids from the database.
+`tapeworks.audio.probe.sniff_extension` (the real container), ids from the database.
 """
 
 from __future__ import annotations

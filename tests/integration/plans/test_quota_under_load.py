@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tapeworks.audio.probe import probe_audio
 from tapeworks.plans.models import UsageEntry
 from tapeworks.queue.models import Job
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
-from tapeworks.speech.probe import probe_audio
 from tapeworks.users import service as users
 from tests.conftest import Api
 from tests.fixtures import audio

@@ -34,7 +34,7 @@ def write_wav(path: Path, audio: np.ndarray, rate: int = RATE) -> Path:
 
 def decode_all(path: Path) -> tuple[np.ndarray, int]:
     """Decode a whole (small) file to float32 (channels, n) for checking."""
-    from tapeworks.production.audio import frame_to_float
+    from tapeworks.audio.decode import frame_to_float
 
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from tapeworks.production.audio import decode_blocks, rechunk
+from tapeworks.audio.decode import decode_blocks, rechunk
 from tapeworks.production.cleaning import build_edit_list, normalise_word
 from tapeworks.production.editlist import Cut, EditList
 from tapeworks.production.render import EditRenderer

@@ -4,7 +4,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from tapeworks.production.audio import rechunk
+from tapeworks.audio.decode import rechunk
 from tapeworks.production.loudness import (
     LoudnessMeter,
     TruePeakLimiter,

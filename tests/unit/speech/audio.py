@@ -8,15 +8,15 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tapeworks.speech.decode import SAMPLE_RATE, write_wav
+from tapeworks.audio.decode import SPEECH_RATE, write_wav
 
 
 def tone_bursts(bursts: Sequence[tuple[float, float]], total: float, freq: float = 220.0) -> np.ndarray:
     """Silence with loud harmonic bursts at the given (start, end) seconds."""
-    out = np.zeros(int(total * SAMPLE_RATE), dtype=np.float32)
+    out = np.zeros(int(total * SPEECH_RATE), dtype=np.float32)
     for start, end in bursts:
-        a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
-        t = np.arange(b - a) / SAMPLE_RATE
+        a, b = int(start * SPEECH_RATE), int(end * SPEECH_RATE)
+        t = np.arange(b - a) / SPEECH_RATE
         out[a:b] = 0.3 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(2 * np.pi * 3 * freq * t)
     return out
 
@@ -29,7 +29,7 @@ def write_bursts(path: Path, bursts: Sequence[tuple[float, float]], total: float
 def encode(path: Path, samples: np.ndarray, codec: str, rate: int = 44_100, layout: str = "stereo") -> Path:
     """Encode mono 16 kHz samples with PyAV into `path` (format from the suffix)."""
     resampled = np.interp(
-        np.arange(int(len(samples) * rate / SAMPLE_RATE)) * SAMPLE_RATE / rate,
+        np.arange(int(len(samples) * rate / SPEECH_RATE)) * SPEECH_RATE / rate,
         np.arange(len(samples)), samples,
     ).astype(np.float32)
     channels = 2 if layout == "stereo" else 1

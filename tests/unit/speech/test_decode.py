@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tapeworks.audio.decode import SPEECH_RATE, iter_chunks, read_all
+from tapeworks.audio.probe import read_info
 from tapeworks.errors import InvalidAudio
-from tapeworks.speech.decode import SAMPLE_RATE, iter_chunks, probe_duration, read_all
 
 from .audio import encode, tone_bursts
 
@@ -26,10 +27,10 @@ def test_decodes_formats_to_16k_mono_float(tmp_path: Path, name: str, codec: str
     path = encode(tmp_path / name, tone_bursts([(0.5, 1.5)], 3.0), codec, rate)
     audio = read_all(path)
     assert audio.dtype == np.float32 and audio.ndim == 1
-    assert abs(len(audio) / SAMPLE_RATE - 3.0) < 0.1
-    loud = np.flatnonzero(np.abs(audio) > 0.1) / SAMPLE_RATE
+    assert abs(len(audio) / SPEECH_RATE - 3.0) < 0.1
+    loud = np.flatnonzero(np.abs(audio) > 0.1) / SPEECH_RATE
     assert 0.4 < loud.min() < 0.7 and 1.3 < loud.max() < 1.7
-    assert abs(probe_duration(path) - 3.0) < 0.1
+    assert abs(read_info(path).duration_seconds - 3.0) < 0.1
 
 
 def _write_long_wav(path: Path, seconds: int) -> None:
@@ -51,9 +52,9 @@ def test_long_file_comes_in_bounded_chunks(tmp_path: Path) -> None:
     for chunk in iter_chunks(path, chunk_seconds=10.0):
         sizes.append(len(chunk.samples))
         starts.append(chunk.start)
-    assert max(sizes) == 10 * SAMPLE_RATE
+    assert max(sizes) == 10 * SPEECH_RATE
     assert len(sizes) == 120
-    assert abs(sum(sizes) / SAMPLE_RATE - 1200) < 0.1
+    assert abs(sum(sizes) / SPEECH_RATE - 1200) < 0.1
     assert starts == sorted(starts) and starts[1] == 10.0
 
 
@@ -67,4 +68,4 @@ def test_undecodable_files_raise_invalid_audio(tmp_path: Path, content: bytes) -
 
 def test_missing_file_raises_invalid_audio(tmp_path: Path) -> None:
     with pytest.raises(InvalidAudio, match="does not exist"):
-        probe_duration(tmp_path / "nope.wav")
+        read_info(tmp_path / "nope.wav")

@@ -4,13 +4,11 @@ import itertools
 
 import numpy as np
 
+from tapeworks.audio.decode import SPEECH_RATE, AudioChunk
 from tapeworks.speech.alignment import align_words
-from tapeworks.speech.decode import SAMPLE_RATE, AudioChunk
 from tapeworks.speech.engines.base import EngineWord
-from tapeworks.speech.segments import build_segments
 from tapeworks.speech.vad import BackedVad, EnergyVad, Region, iter_speech_regions, merge_regions
 from tapeworks.speech.windows import iter_windows
-from tapeworks.transcripts.model import Word
 
 from .audio import tone_bursts
 
@@ -18,8 +16,8 @@ BURSTS = [(1.0, 2.0), (3.5, 6.0), (9.0, 9.6), (30.0, 33.0), (47.0, 48.5)]
 
 
 def _chunks(audio: np.ndarray, seconds: float) -> list[AudioChunk]:
-    n = int(seconds * SAMPLE_RATE)
-    return [AudioChunk(i / SAMPLE_RATE, audio[i : i + n]) for i in range(0, len(audio), n)]
+    n = int(seconds * SPEECH_RATE)
+    return [AudioChunk(i / SPEECH_RATE, audio[i : i + n]) for i in range(0, len(audio), n)]
 
 
 def test_energy_vad_finds_bursts() -> None:
@@ -46,7 +44,7 @@ def test_merge_regions_bridges_small_gaps() -> None:
 def test_windows_are_bounded_cut_in_silence_and_cover_the_file() -> None:
     audio = tone_bursts(BURSTS, 50.0)
     windows = list(iter_windows(_chunks(audio, 10.0), EnergyVad(), max_seconds=20, min_seconds=5))
-    assert all(len(w.samples) <= 20 * SAMPLE_RATE for w in windows)
+    assert all(len(w.samples) <= 20 * SPEECH_RATE for w in windows)
     assert windows[0].start == 0.0
     for a, b in itertools.pairwise(windows):
         assert abs(a.end - b.start) < 1e-6
@@ -82,21 +80,6 @@ def test_alignment_keeps_word_crossing_a_gap_in_its_larger_part() -> None:
     assert (aligned[0].start, aligned[0].end) == (3.0, 3.6)
 
 
-def _word(text: str, start: float, speaker: str) -> Word:
-    return Word(text=text, start=start, end=start + 0.3, speaker=speaker)
-
-
-def test_segments_split_on_speaker_sentence_and_pause() -> None:
-    words = [
-        _word("Hello", 0.0, "S1"), _word("there.", 0.4, "S1"), _word("How", 0.8, "S1"),
-        _word("are", 1.2, "S1"), _word("you", 3.0, "S1"), _word("Fine", 3.4, "S2"),
-    ]
-    segs = build_segments(words)
-    assert [s.text for s in segs] == ["Hello there.", "How are", "you", "Fine"]
-    assert [s.id for s in segs] == ["seg-0001", "seg-0002", "seg-0003", "seg-0004"]
-    assert segs[-1].speaker == "S2" and segs[0].start == 0.0 and segs[0].end == 0.7
-
-
 def test_backed_vad_adds_only_what_the_primary_missed() -> None:
     class Fixed:
         def __init__(self, regions: list[Region]) -> None:
@@ -113,7 +96,7 @@ def test_backed_vad_adds_only_what_the_primary_missed() -> None:
 
 def test_adaptive_energy_vad_ignores_the_noise_floor() -> None:
     rng = np.random.default_rng(1)
-    audio = tone_bursts([(2.0, 3.0)], 5.0) + rng.normal(0, 0.01, 5 * SAMPLE_RATE).astype(np.float32)
-    audio[: SAMPLE_RATE] = 0.0  # digital silence does not count as the floor
+    audio = tone_bursts([(2.0, 3.0)], 5.0) + rng.normal(0, 0.01, 5 * SPEECH_RATE).astype(np.float32)
+    audio[: SPEECH_RATE] = 0.0  # digital silence does not count as the floor
     regions = EnergyVad(threshold=0.003, floor_factor=6.0).detect(audio)
     assert len(regions) == 1 and abs(regions[0].start - 2.0) < 0.05 and abs(regions[0].end - 3.0) < 0.05

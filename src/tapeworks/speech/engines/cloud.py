@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 import httpx
 
 from tapeworks.errors import EngineError
+from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
-from tapeworks.speech.segments import build_segments
-from tapeworks.transcripts.model import Diarization, ModelInfo, Speaker, Transcript, Word
+from tapeworks.transcripts.model import Diarization, ModelInfo, Transcript
 
 if TYPE_CHECKING:
     from tapeworks.speech.pipeline import TranscribeOptions
@@ -142,23 +142,14 @@ def transcribe_cloud(
     words = result.words()
     labelled = diarize and any(w.speaker is not None for w in words)
     mapping = _speaker_map(words) if labelled else {}
-    model_words = [
-        Word(text=w.text, start=w.start, end=w.end, confidence=w.confidence,
-             speaker=mapping.get(w.speaker, "S1"))
-        for w in words
-    ]
-    ids = sorted({w.speaker or "S1" for w in model_words}, key=lambda s: int(s[1:])) or ["S1"]
+    ids = [mapping.get(w.speaker, "S1") for w in words]
     diarization = (
-        Diarization(status="ok", num_speakers=len(ids)) if labelled
+        Diarization(status="ok", num_speakers=len(set(ids))) if labelled
         else Diarization(status="disabled" if not diarize else "unavailable",
                          reason=None if not diarize else "the API returned no speaker labels",
                          num_speakers=1)
     )
     end = max([duration] + [w.end for w in words])
     report(end)
-    return Transcript(
-        language=result.language, duration=round(end, 3), model=engine.info,
-        diarization=diarization,
-        speakers=[Speaker(id=s, name=f"Speaker {s[1:]}", role=None) for s in ids],
-        segments=build_segments(model_words),
-    )
+    return assemble_transcript(words, ids, language=result.language, duration=end,
+                               model=engine.info, diarization=diarization)

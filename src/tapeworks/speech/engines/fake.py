@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tapeworks.speech.decode import SAMPLE_RATE
+from tapeworks.audio.decode import SPEECH_RATE
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
 from tapeworks.speech.vad import EnergyVad
 from tapeworks.transcripts.model import ModelInfo
@@ -45,7 +45,7 @@ class FakeEngine:
         self, samples: np.ndarray, *, language: str | None, prompt: str | None
     ) -> EngineResult:
         if self.realtime_factor > 0:
-            time.sleep(self.realtime_factor * len(samples) / SAMPLE_RATE)
+            time.sleep(self.realtime_factor * len(samples) / SPEECH_RATE)
         words = fake_words(samples)
         segments = [EngineSegment(w.text, w.start, w.end, [w]) for w in words]
         return EngineResult(segments, language or "en")

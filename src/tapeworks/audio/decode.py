@@ -1,8 +1,10 @@
-"""Streaming audio input: decode with PyAV into bounded float32 blocks.
+"""Decoding audio files with PyAV into bounded float32 blocks (the one decoder).
 
-A *block stream* is an iterator of float32 arrays shaped (channels, samples), every
-block at most the requested size. Every stage of the pipeline takes and returns block
-streams, so no stage ever holds more than a few blocks whatever the file's length.
+A *block stream* is an iterator of float32 arrays shaped (channels, samples), every block
+at most the requested size, so no stage ever holds more than a few blocks whatever the
+file's length (DESIGN rule 11). Production renders from `decode_blocks` at its output rate;
+the speech pipeline reads 16 kHz mono `AudioChunk`s from `iter_chunks`, built on the same
+decoder.
 """
 
 from __future__ import annotations
@@ -18,37 +20,26 @@ from tapeworks.errors import InvalidAudio
 
 Block = np.ndarray  # float32, shape (channels, samples)
 
+SPEECH_RATE = 16_000  # what the speech engines, VAD and speaker embeddings take
+DEFAULT_CHUNK_SECONDS = 10.0
+
 _INT_SCALE = {"s16": 32768.0, "s16p": 32768.0, "s32": 2147483648.0, "s32p": 2147483648.0}
 _FLOAT_FORMATS = {"flt", "fltp", "dbl", "dblp"}
 
 
-@dataclass(frozen=True)
-class AudioInfo:
-    sample_rate: int
-    channels: int
-    duration: float  # seconds
-
-
-def probe(path: Path) -> AudioInfo:
-    """Rate, channels and duration; decodes (streaming) only when the header has no duration."""
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise InvalidAudio(f"{path.name} does not exist")
+    if path.stat().st_size == 0:
+        raise InvalidAudio(f"{path.name} is empty")
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise InvalidAudio(f"{path.name}: no audio stream")
-            stream = container.streams.audio[0]
-            rate, channels = int(stream.rate), int(stream.channels)
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            else:
-                duration = -1.0
-    except av.FFmpegError as exc:
-        raise InvalidAudio(f"{path.name}: cannot read audio ({exc})") from exc
-    if duration <= 0:
-        total = sum(b.shape[1] for b in decode_blocks(path, rate, channels, rate * 5))
-        duration = total / rate
-    return AudioInfo(rate, channels, duration)
+        container = av.open(str(path))
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise InvalidAudio(f"{path.name} is not a readable audio file") from exc
+    if not container.streams.audio:
+        container.close()
+        raise InvalidAudio(f"{path.name} has no audio stream")
+    return container
 
 
 def count_samples(path: Path, rate: int, channels: int) -> int:
@@ -63,13 +54,7 @@ def decode_blocks(path: Path, rate: int, channels: int, block_samples: int) -> I
 
 def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
     layout = "stereo" if channels == 2 else "mono"
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise InvalidAudio(f"{path.name}: cannot read audio ({exc})") from exc
-    with container:
-        if not container.streams.audio:
-            raise InvalidAudio(f"{path.name}: no audio stream")
+    with _open(path) as container:
         stream = container.streams.audio[0]
         resampler: av.AudioResampler | None = None
         try:
@@ -85,7 +70,7 @@ def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
                 for out in resampler.resample(None):
                     yield frame_to_float(out)
         except av.FFmpegError as exc:
-            raise InvalidAudio(f"{path.name}: audio is damaged ({exc})") from exc
+            raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
 
 
 def frame_to_float(frame: av.AudioFrame) -> Block:
@@ -199,3 +184,55 @@ class BlockReader:
             self._buf_len -= k
             self.position += k
             n -= k
+
+
+# --- speech: 16 kHz mono chunks ----------------------------------------------------------------
+@dataclass(frozen=True)
+class AudioChunk:
+    """A block of decoded mono audio: `samples` start at `start` seconds in the file."""
+
+    start: float
+    samples: np.ndarray  # float32, mono
+    rate: int = SPEECH_RATE
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+def iter_chunks(path: str | Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+                rate: int = SPEECH_RATE) -> Iterator[AudioChunk]:
+    """Consecutive mono chunks of `chunk_seconds` (the last one may be shorter).
+
+    Raises InvalidAudio when the file cannot be opened or holds no decodable audio.
+    """
+    path = Path(path)
+    chunk_len = max(1, round(chunk_seconds * rate))
+    emitted = 0
+    for block in decode_blocks(path, rate, 1, chunk_len):
+        yield AudioChunk(emitted / rate, np.ascontiguousarray(block[0]), rate)
+        emitted += block.shape[1]
+    if emitted == 0:
+        raise InvalidAudio(f"{path.name} contains no decodable audio")
+
+
+def read_all(path: str | Path, rate: int = SPEECH_RATE) -> np.ndarray:
+    """Whole file as one mono array. Only for short clips (tests, benchmarks)."""
+    parts = [c.samples for c in iter_chunks(path, rate=rate)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = SPEECH_RATE) -> None:
+    """Write mono float samples as 16-bit PCM WAV (tests, benchmarks, fixtures)."""
+    import wave
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())

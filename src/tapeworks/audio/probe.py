@@ -1,4 +1,5 @@
-"""Probe an uploaded file with PyAV before it is accepted: is it audio we can decode?
+"""Probing audio files (the one probe): `read_info` reads what the header says (cheap);
+`probe_audio` verifies an upload before it is accepted: is it audio we can decode?
 
 `probe_audio` opens the file with FFmpeg (restricted to local files and to known audio
 and video container formats, so a playlist or concat script cannot make FFmpeg open
@@ -8,7 +9,7 @@ keeping no frames (memory stays flat however long the recording is). It rejects,
 
 - an empty file ("the file is empty");
 - anything FFmpeg cannot open as media, e.g. text renamed ``.mp3``
-  ("... is not an audio file PyAV/FFmpeg can read");
+  ("... is not an audio file we can read");
 - media without an audio stream ("... has no audio stream (video only?)");
 - a truncated or corrupt file: nothing decodes, more than 1 % of packets fail to decode
   (one bad packet, typically a cut last frame, is tolerated), reading fails part-way, or
@@ -35,6 +36,7 @@ from typing import Any
 
 import av
 
+from tapeworks.audio.decode import count_samples
 from tapeworks.errors import InvalidAudio
 
 # Demuxers FFmpeg may use for uploads (names as FFmpeg spells them; mov covers mp4/m4a).
@@ -65,13 +67,39 @@ _CODEC_ALIASES = {
 
 @dataclass(frozen=True, slots=True)
 class AudioInfo:
-    duration_seconds: float  # decoded samples / sample rate of the chosen audio stream
+    """What we know of an audio file. From `probe_audio` the duration is the decoded one;
+    from `read_info` it is the header's (decoded only when the header does not say)."""
+
+    duration_seconds: float
     codec: str  # e.g. "mp3", "aac", "flac", "pcm_s16le", "opus"
     channels: int
-    sample_rate: int  # Hz, as decoded
+    sample_rate: int  # Hz
     format_name: str  # FFmpeg demuxer name, e.g. "mp3", "wav", "mov,mp4,m4a,3gp,3g2,mj2"
-    bit_rate: int | None  # container bit rate, bits/s, when known
+    bit_rate: int | None = None  # container bit rate, bits/s, when known
     has_video: bool = False  # the container also has a video stream (e.g. a screen recording)
+
+
+def read_info(path: Path) -> AudioInfo:
+    """Rate, channels, codec and duration from the header of an already accepted file;
+    decodes (streaming) only when the header gives no duration."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidAudio(f"{path.name} does not exist")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InvalidAudio(f"{path.name} has no audio stream")
+            stream = container.streams.audio[0]
+            ctx: Any = stream.codec_context
+            rate, channels = int(stream.rate), int(stream.channels)
+            declared = _declared_seconds(container, stream)
+            codec = _CODEC_ALIASES.get(ctx.name, ctx.name)
+            fmt = container.format.name
+            bit_rate = container.bit_rate or None
+    except av.FFmpegError as exc:
+        raise InvalidAudio(f"{path.name} is not an audio file we can read") from exc
+    duration = declared if declared is not None else count_samples(path, rate, channels) / rate
+    return AudioInfo(duration, codec, channels, rate, fmt, int(bit_rate) if bit_rate else None)
 
 
 def _label(path: Path, filename: str | None) -> str:
@@ -94,7 +122,7 @@ def probe_audio(path: Path, *, filename: str | None = None) -> AudioInfo:
         container = av.open(str(path), mode="r", options=_OPEN_OPTIONS, metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise InvalidAudio(
-            f"{label} is not an audio file PyAV/FFmpeg can read",
+            f"{label} is not an audio file we can read",
             details={"problem": "not_media", "reason": str(exc)},
         ) from None
     with container:
