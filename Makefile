@@ -5,11 +5,32 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-# Debian packages the app and the suite need: the PDF export's fonts (Latin, Greek,
-# Cyrillic: Noto Sans; Chinese, Japanese, Korean: Droid Sans Fallback). Installed when missing.
-SYSTEM_PACKAGES := fonts-noto-core fonts-droid-fallback
+# Debian packages. The app needs the PDF export's fonts (Latin, Greek, Cyrillic: Noto Sans;
+# Chinese, Japanese, Korean: Droid Sans Fallback); the tests also need Chromium. The Makefile
+# is the one place that installs them: with apt-get when running as root, otherwise it stops
+# and names them.
+APP_SYSTEM_PACKAGES  := fonts-noto-core fonts-droid-fallback
+TEST_SYSTEM_PACKAGES := chromium
 
-.PHONY: serve test install system lint bench clean
+define ensure_packages
+	@missing=""; \
+	for pkg in $(1); do \
+	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "these Debian packages are needed:$$missing" >&2; \
+	    echo "install them (sudo apt-get install -y$$missing), then run make again" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: serve test install system test-system lint bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,20 +45,17 @@ $(STAMP): $(PY) pyproject.toml
 	touch $(STAMP)
 
 system:
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing $$missing"; \
-	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call ensure_packages,$(APP_SYSTEM_PACKAGES))
+
+test-system:
+	$(call ensure_packages,$(APP_SYSTEM_PACKAGES) $(TEST_SYSTEM_PACKAGES))
 
 install: system $(STAMP)
 
 serve: install
 	$(VENV)/bin/tapeworks serve
 
-test: install
+test: test-system install
 	$(VENV)/bin/python -m pytest
 
 lint: install

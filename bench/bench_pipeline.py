@@ -36,9 +36,9 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = ROOT.parent / "shared" / "data" / "speech"
-if not SPEECH.exists():
-    SPEECH = Path("/work/shared/data/speech")
+sys.path.insert(0, str(ROOT))
+from tests.helpers.paths import SPEECH_DIR as SPEECH  # noqa: E402  (../shared beside the project)
+
 BIN = Path(sys.executable).with_name("tapeworks")
 MiB = 1024 * 1024
 

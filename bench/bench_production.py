@@ -7,8 +7,8 @@ word boundaries: band-limited noise "words" with syllable envelopes, short gaps 
 phrases, pauses of 0.3-4 s between phrases and ~5 % "um" fillers (a voiced hum),
 44.1 kHz stereo 16-bit WAV, written streaming. The music bed is a 3-minute chord, looped.
 
-auto-editor is installed with /work/shared/tools/install-auto-editor.sh into
-/tmp/auto-editor-venv when missing (it needs apt for the FFmpeg dev libraries).
+auto-editor is installed with ../shared/tools/install-auto-editor.sh into
+bench/out/auto-editor-venv when missing (it needs Debian's ffmpeg).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from scipy import signal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
 from tapeworks.production.pipeline import (  # noqa: E402
     CleaningSettings,
@@ -40,8 +41,10 @@ from tapeworks.production.pipeline import (  # noqa: E402
 from tapeworks.transcripts.model import Segment, Transcript, Word  # noqa: E402
 
 RATE = 44100
-AUTO_EDITOR = Path("/tmp/auto-editor-venv/bin/auto-editor")
-INSTALLER = Path("/work/shared/tools/install-auto-editor.sh")
+from tests.helpers.paths import TOOLS_DIR  # noqa: E402
+
+AUTO_EDITOR = ROOT / "bench" / "out" / "auto-editor-venv" / "bin" / "auto-editor"
+INSTALLER = TOOLS_DIR / "install-auto-editor.sh"
 
 
 # --- synthetic episode ---------------------------------------------------------------

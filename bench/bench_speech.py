@@ -39,9 +39,9 @@ from tapeworks.speech.scoring import (
 from tapeworks.speech.vad import SileroVad
 from tapeworks.transcripts.model import Transcript
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/speech")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers.paths import SPEECH_DIR as DATA
+
 JFK = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
 

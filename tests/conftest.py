@@ -7,6 +7,7 @@ PostgreSQL server must be up (`.ci/run` starts it); the tests fail, never skip, 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis
@@ -33,12 +35,9 @@ hypothesis_settings.register_profile("tapeworks", derandomize=True, deadline=Non
                                      print_blob=True)
 hypothesis_settings.load_profile("tapeworks")
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.webhook_receiver", "tests.fixtures.smtp_server"]
+pytest_plugins = ["tests.helpers.s3", "tests.helpers.webhook_receiver", "tests.helpers.smtp_server"]
 
 PG_ADMIN_DSN = os.environ.get("TAPEWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-SPEECH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech"
-if not SPEECH_DIR.exists():
-    SPEECH_DIR = Path(os.environ.get("TAPEWORKS_SPEECH_DIR", "/work/shared/data/speech"))
 
 DIALECTS = ["sqlite", "postgresql"]
 
@@ -194,7 +193,14 @@ class LiveServer:
     server: Any
     thread: Any
 
+    @functools.cached_property
+    def client(self) -> httpx.Client:
+        """An HTTP client on this server (real sockets), for the `tests.helpers.api` calls."""
+        return httpx.Client(base_url=self.url, timeout=60)
+
     def stop(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
         self.server.should_exit = True
         self.thread.join(timeout=15)
 

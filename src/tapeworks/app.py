@@ -20,9 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tapeworks import __version__
 from tapeworks.config import Settings
+from tapeworks.db import migrate
+from tapeworks.episodes.endpoints import router as episodes_router
 from tapeworks.errors import TapeworksError
 from tapeworks.logging import configure_logging, get_logger
-from tapeworks.runtime import Runtime, set_current_runtime
+from tapeworks.plans.endpoints import admin_router
+from tapeworks.plans.endpoints import router as plan_router
+from tapeworks.runtime import Runtime
+from tapeworks.sessions.endpoints import router as sessions_router
+from tapeworks.users.endpoints import router as auth_router
+from tapeworks.web import install_web
 
 log = get_logger("tapeworks.http")
 API_PREFIX = "/api/v1"
@@ -168,8 +175,6 @@ def system_router() -> APIRouter:
 
 
 def readiness(rt: Runtime) -> dict[str, dict[str, Any]]:
-    from tapeworks.db import migrate
-
     checks: dict[str, dict[str, Any]] = {}
 
     def check(name: str, fn: Callable[[], str | None]) -> None:
@@ -203,7 +208,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else Settings())
     configure_logging(settings.log_level, settings.log_json)
     rt = runtime or Runtime(settings)
-    set_current_runtime(rt)
     settings.resolved_secret_key()  # refuse a default secret before serving anything
 
     @asynccontextmanager
@@ -230,9 +234,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system_router())
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
-    install_extras(app)
-    from tapeworks.web import install_web
-
+    install_consumers(app)
     install_web(app)  # pages (outside the API contract), /static, cookie_reader
 
     # Order matters: the context middleware (with the last-resort 500) is inside CORS, so
@@ -251,30 +253,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
-    from tapeworks.episodes.endpoints import router as episodes_router
-    from tapeworks.plans.endpoints import admin_router
-    from tapeworks.plans.endpoints import router as plan_router
-    from tapeworks.sessions.endpoints import router as sessions_router
-    from tapeworks.users.endpoints import router as auth_router
-
     return [auth_router, sessions_router, episodes_router, plan_router, admin_router]
 
 
-def install_extras(app: FastAPI) -> None:
-    """Components that attach to the app: the in-process job consumers."""
+def install_consumers(app: FastAPI) -> None:
+    """On the embedded default, the job consumers (both pools) run inside `serve`."""
     rt: Runtime = app.state.runtime
-    threads = rt.settings.workers
-
-    def start_consumers() -> None:
-        import tapeworks.episodes.tasks  # register the job handlers
-        import tapeworks.sessions.tasks  # noqa: F401
-
-        rt.queue.start_consumers(threads, reconcile=True)
-
-    def stop_consumers() -> None:
-        if "queue" in rt.__dict__:
-            rt.queue.close()
-
-    if threads > 0:
-        app.state.on_start.append(start_consumers)
-        app.state.on_stop.append(stop_consumers)
+    threads = rt.settings.serve_threads
+    if not any(n > 0 for n in threads.values()):
+        return
+    app.state.on_start.append(lambda: rt.queue.start(threads))  # type: ignore[arg-type]
+    app.state.on_stop.append(lambda: rt.queue.close() if "queue" in rt.__dict__ else None)

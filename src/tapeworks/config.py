@@ -61,8 +61,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # In-process consumer threads for the embedded queue (0 = do not consume in `serve`).
+    # In-process consumer threads in `serve`: `workers` for the long pool (transcriptions,
+    # renders), `short_workers` for the short pool (deliveries, mail, feed work), so short jobs
+    # never wait behind hour-long ones. `TAPEWORKS_WORKERS=0` makes an API-only process (no
+    # consumers, no periodic jobs) unless `short_workers` is set explicitly.
     workers: int = 2
+    short_workers: int | None = None  # default: 1 when workers > 0, else 0
     access_token_ttl_seconds: int = 12 * 3600
     max_upload_bytes: int = 2 * 1024**3  # hard ceiling, before any plan limit
 
@@ -152,6 +156,12 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def serve_threads(self) -> dict[str, int]:
+        """Consumer threads per pool inside `serve`."""
+        short = self.short_workers if self.short_workers is not None else int(self.workers > 0)
+        return {"long": self.workers, "short": short}
 
     @property
     def models_dir(self) -> Path:

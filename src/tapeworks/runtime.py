@@ -1,65 +1,54 @@
-"""One `Runtime` per process: settings plus the database, the store and the queue.
+"""One `Runtime` per process: settings, the database, the store, the queue, the plan
+catalogue, the usage meters and the job registry.
 
 Built explicitly from `Settings` (by `create_app`, `tapeworks worker`, the CLI), never at
-import time. Tasks running in a worker reach it through `current_runtime()`.
+import time, and passed to whatever needs it: there is no process-global runtime. It is a
+composition root: it knows every domain; no domain imports it at run time (they name it
+for type checking only).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
+from tapeworks import background
+from tapeworks import models as _models  # noqa: F401  (every mapper, whichever entry point started us)
 from tapeworks.config import Settings
 from tapeworks.db.uow import Database
+from tapeworks.plans.catalogue import Catalogue, load_catalogue
+from tapeworks.plans.enforcement import UsageMeters
+from tapeworks.queue.huey_adapter import Queue
+from tapeworks.queue.registry import Registry
+from tapeworks.sessions import service as sessions
+from tapeworks.storage import open_store
+from tapeworks.storage.base import Store
 
-if TYPE_CHECKING:
-    from tapeworks.plans.catalogue import Catalogue
-    from tapeworks.queue.core import Queue
-    from tapeworks.storage.base import Store
 
-_current: Runtime | None = None
+def usage_meters() -> UsageMeters:
+    """What counts against a user's plan, measured by the domains that hold it."""
+    return UsageMeters(pending_seconds=(sessions.pending_seconds,),
+                       storage_bytes=(sessions.storage_bytes,))
 
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
-        import tapeworks.db.models  # noqa: F401  (every mapper, whichever entry point started us)
-
         self.settings = settings
         settings.ensure_dirs()
-        from tapeworks.plans.catalogue import load_catalogue
-
         # validated at start-up: a bad plan override stops the process with its reason
         self.plans: Catalogue = load_catalogue(settings)
+        self.meters = usage_meters()
+        self.registry: Registry = background.registry()
         self.database = Database(settings.effective_database_url)
-        from tapeworks.plans.catalogue import register_engine
-
-        register_engine(self.database.engine, self.plans)  # checks given only a `db` find it
-        self.extras: dict[str, Any] = {}
 
     @cached_property
     def store(self) -> Store:
-        from tapeworks.storage import open_store
-
         return open_store(self.settings.storage_url, self.settings.data_dir)
 
     @cached_property
     def queue(self) -> Queue:
-        from tapeworks.queue.core import Queue
-
         return Queue(self)
 
     def close(self) -> None:
         if "queue" in self.__dict__:
             self.queue.close()
         self.database.dispose()
-
-
-def set_current_runtime(rt: Runtime | None) -> None:
-    global _current
-    _current = rt
-
-
-def current_runtime() -> Runtime:
-    if _current is None:
-        raise RuntimeError("no tapeworks runtime is active in this process")
-    return _current

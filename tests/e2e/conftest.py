@@ -1,7 +1,7 @@
 """End-to-end fixtures: a real server (uvicorn, fresh migrated SQLite, fake speech engine,
 two in-process workers) and a real headless Chromium driven by Playwright.
 
-Chromium is the Debian package at /usr/bin/chromium (installed by `.ci/run`). These tests
+Chromium is the Debian package at /usr/bin/chromium (`make test` installs it). These tests
 never skip: without it they fail and say how to get it.
 """
 
@@ -17,6 +17,7 @@ import pytest
 
 from tapeworks.users import service as users
 from tests.conftest import LiveServer
+from tests.helpers.api import login
 
 CHROMIUM = os.environ.get("TAPEWORKS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,9 +31,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}. Run .ci/run (it installs the Debian "
-                    "packages chromium and chromium-driver), or: apt-get install -y chromium "
-                    "chromium-driver")
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}. `make test` installs the Debian "
+                    "package chromium when run as root; otherwise: sudo apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -60,11 +60,7 @@ class Site:
             return users.create_user(db, email=email, password=PASSWORD, plan=plan, role=role).id
 
     def bearer(self, email: str) -> dict[str, str]:
-        import httpx
-
-        r = httpx.post(f"{self.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return login(self.server.client, email, PASSWORD)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +13,9 @@ import httpx
 import pytest
 
 from tapeworks.transcripts.parsers import parse_srt
-from tests.conftest import SPEECH_DIR
 from tests.e2e.conftest import PASSWORD, Site, sign_in
+from tests.helpers.api import upload_ok, wait_status
+from tests.helpers.paths import SPEECH_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -24,27 +24,6 @@ JFK = SPEECH_DIR / "jfk.flac"
 
 def shot(page: Any, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-
-
-def upload_via_api(site: Site, headers: dict[str, str], path: Path = JFK,
-                   title: str = "Private recording") -> str:
-    with open(path, "rb") as fh:
-        r = httpx.post(f"{site.url}/api/v1/sessions", headers=headers,
-                       files={"file": (path.name, fh, "application/octet-stream")},
-                       data={"title": title}, timeout=30)
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def wait_completed(site: Site, headers: dict[str, str], sid: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = httpx.get(f"{site.url}/api/v1/sessions/{sid}/status", headers=headers).json()
-        if st["status"] == "completed":
-            return
-        assert st["status"] not in ("failed", "cancelled"), st
-        time.sleep(0.2)
-    pytest.fail(f"session {sid} did not complete in {timeout} s")
 
 
 def jfk_with_long_pauses(path: Path) -> Path:
@@ -197,19 +176,10 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
 
 def episode_page(site: Site, page: Any, sid: str, artifacts: Path, tmp_path: Path) -> None:
     """Produce an episode from a recording with long pauses; see the cuts, play one."""
-    paths = httpx.get(f"{site.url}/openapi.json").json()["paths"]
-    has_episodes = any(p.startswith("/api/v1/episodes") for p in paths)
-    if not has_episodes:
-        page.goto(f"{site.url}/sessions/{sid}")
-        assert page.locator("#episodes-unavailable").is_visible()
-        page.goto(f"{site.url}/episodes/none-yet")
-        page.get_by_role("heading", name="Episodes are not available").wait_for()
-        shot(page, artifacts, "episode")
-        return
     headers = site.bearer("alice@example.com")
-    gapped = upload_via_api(site, headers, jfk_with_long_pauses(tmp_path / "jfk-gapped.wav"),
-                            title="JFK with long pauses")
-    wait_completed(site, headers, gapped)
+    gapped = upload_ok(site.server.client, headers, jfk_with_long_pauses(tmp_path / "jfk-gapped.wav"),
+                       title="JFK with long pauses")
+    wait_status(site.server.client, headers, gapped, timeout=60, fail=True)
     page.goto(f"{site.url}/sessions/{gapped}")
     page.get_by_role("button", name="Produce episode").click()
     page.wait_for_url(re.compile(r"/episodes/[^/]+$"))
@@ -280,7 +250,8 @@ def test_refused_files_get_clear_messages_before_and_after_sending(
 def test_another_users_session_page_is_404(site: Site, new_page: Callable[..., Any]) -> None:
     site.add_user("alice@example.com")
     site.add_user("bob@example.com")
-    sid = upload_via_api(site, site.bearer("alice@example.com"))
+    sid = upload_ok(site.server.client, site.bearer("alice@example.com"), JFK,
+                    title="Private recording")
     page = new_page()
     sign_in(page, site.url, "bob@example.com")
     response = page.goto(f"{site.url}/sessions/{sid}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tapeworks.db import migrate
-from tests.conftest import SPEECH_DIR, Api
+from tests.conftest import Api
+from tests.helpers.api import upload_ok, wait_status
+from tests.helpers.paths import SPEECH_DIR
 
 TAPEWORKS = str(Path(sys.executable).with_name("tapeworks"))
 
@@ -87,20 +88,10 @@ def test_corrupted_model_fails_the_session_readably_and_retry_works_after_the_fi
     jfk = SPEECH_DIR / "jfk.flac"
 
     def upload() -> str:
-        with open(jfk, "rb") as fh:
-            r = api.client.post("/api/v1/sessions", headers=user, files={"file": (jfk.name, fh)},
-                                data={"speakers": "1", "language": "en"})
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
+        return upload_ok(api.client, user, jfk, speakers="1", language="en")
 
     def wait(sid: str) -> dict[str, object]:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            st = api.client.get(f"/api/v1/sessions/{sid}/status", headers=user).json()
-            if st["status"] in ("completed", "failed"):
-                return dict(st)
-            time.sleep(0.2)
-        pytest.fail("the session did not finish")
+        return wait_status(api.client, user, sid, ("completed", "failed"), timeout=180, fail=True)
 
     import importlib.metadata
     import shutil

@@ -2,65 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy as np
+import httpx
 import pyloudnorm
 import pytest
 
 from tests.conftest import Api, make_settings, start_live_server
-from tests.fixtures import audio
-from tests.integration.test_resilience import _create_user, _start_worker, _upload, _wait
-from tests.integration.test_sessions_api import upload, wait_status
-
-RATE = 16000
-
-
-def write_bursts(path: Path, n: int = 5, burst: float = 0.8, gap: float = 2.5, lead: float = 0.5) -> Path:
-    """Speech-like bursts separated by long silences: each gap should shrink to 0.5 s."""
-    rng = np.random.default_rng(3)
-    parts = [np.zeros(int(lead * RATE))]
-    for i in range(n):
-        t = np.arange(int(burst * RATE)) / RATE
-        voiced = np.sin(2 * np.pi * (150 + 20 * i) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
-        parts.append(0.3 * voiced + 0.02 * rng.standard_normal(t.size))
-        parts.append(np.zeros(int(gap * RATE)))
-    samples = np.concatenate(parts).astype(np.float32)
-    with av.open(str(path), "w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16)[None, :], format="s16",
-                                           layout="mono")
-        frame.sample_rate = RATE
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+from tests.helpers import audio
+from tests.helpers.api import add_user, login, upload, wait_status
+from tests.helpers.audio import decode_bytes as decode
+from tests.helpers.audio import write_spaced_bursts as write_bursts
+from tests.helpers.workers import start_worker
 
 
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    with av.open(io.BytesIO(data)) as c:
-        rate = c.streams.audio[0].rate
-        chunks = [f.to_ndarray().astype(np.float32) for f in c.decode(audio=0)]
-    arr = np.concatenate(chunks, axis=1)
-    if arr.dtype != np.float32 or np.abs(arr).max() > 1.5:
-        arr = arr / 32768.0
-    return arr.T, rate
-
-
-def wait_episode(api: Api, headers: dict[str, str], eid: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = api.client.get(f"/api/v1/episodes/{eid}/status", headers=headers).json()
-        if st["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return dict(st)
-        time.sleep(0.1)
+def wait_episode(client: Any, headers: dict[str, str], eid: str, timeout: float = 120) -> dict[str, Any]:
+    return wait_status(client, headers, eid, ("completed", "failed"), what="episodes",
+                       timeout=timeout)
 
 
 @pytest.fixture
@@ -76,9 +38,9 @@ def pro(ep_api: Api) -> dict[str, str]:
 @pytest.fixture
 def transcribed(ep_api: Api, pro: dict[str, str], tmp_path: Path) -> str:
     src = write_bursts(tmp_path / "bursts.wav")
-    r = upload(ep_api, pro, src, title="Pilot", speakers="1")
+    r = upload(ep_api.client, pro, src, title="Pilot", speakers="1")
     assert r.status_code == 201, r.text
-    assert wait_status(ep_api, pro, r.json()["id"])["status"] == "completed"
+    assert wait_status(ep_api.client, pro, r.json()["id"])["status"] == "completed"
     return str(r.json()["id"])
 
 
@@ -89,7 +51,7 @@ def test_default_episode_shortens_pauses_levels_and_retimes(ep_api: Api, pro: di
     eid = r.json()["id"]
     pending = ep_api.client.get(f"/api/v1/episodes/{eid}/audio", headers=pro)
     assert pending.status_code in (200, 409)  # never a partial file: 409 until completed
-    st = wait_episode(ep_api, pro, eid)
+    st = wait_episode(ep_api.client, pro, eid)
     assert st["status"] == "completed", st
     ep = ep_api.client.get(f"/api/v1/episodes/{eid}", headers=pro).json()
     # 5 gaps of 2.5 s -> 0.5 s (the last one is trailing silence, also a pause)
@@ -137,7 +99,7 @@ def test_template_with_intro_and_music(ep_api: Api, pro: dict[str, str], transcr
     r = ep_api.client.post(f"/api/v1/sessions/{transcribed}/episodes", headers=pro,
                            json={"template_id": tpl["id"], "render": {"format": "wav"}})
     assert r.status_code == 201, r.text
-    assert wait_episode(ep_api, pro, r.json()["id"])["status"] == "completed"
+    assert wait_episode(ep_api.client, pro, r.json()["id"])["status"] == "completed"
     ep = ep_api.client.get(f"/api/v1/episodes/{r.json()['id']}", headers=pro).json()
     t = ep_api.client.get(f"/api/v1/episodes/{ep['id']}/transcript", headers=pro).json()
     first_word = t["segments"][0]["words"][0]["start"]
@@ -154,7 +116,7 @@ def test_episode_refusals(ep_api: Api, pro: dict[str, str], transcribed: str, tm
                json={"cleaning": {"max_pause_seconds": 0.1, "target_pause_seconds": 0.5}})
     assert r.status_code == 422
     free = ep_api.create_user("free@example.com", plan="free")
-    r = upload(ep_api, free, audio.write_tone(tmp_path / "t.wav", seconds=1.0))
+    r = upload(ep_api.client, free, audio.write_tone(tmp_path / "t.wav", seconds=1.0))
     r = c.post(f"/api/v1/sessions/{r.json()['id']}/episodes", headers=free)
     assert r.status_code == 403 and r.json()["error"]["code"] == "quota_exceeded"
     other = ep_api.create_user("other@example.com", plan="pro")
@@ -167,7 +129,7 @@ def test_episode_refusals(ep_api: Api, pro: dict[str, str], transcribed: str, tm
 
 def test_deleting_the_session_removes_its_episodes(ep_api: Api, pro: dict[str, str], transcribed: str) -> None:
     eid = ep_api.client.post(f"/api/v1/sessions/{transcribed}/episodes", headers=pro).json()["id"]
-    assert wait_episode(ep_api, pro, eid)["status"] == "completed"
+    assert wait_episode(ep_api.client, pro, eid)["status"] == "completed"
     assert any(f"episodes/{eid}/" in o.key for o in ep_api.runtime.store.list(""))
     assert ep_api.client.delete(f"/api/v1/sessions/{transcribed}", headers=pro).status_code == 204
     assert ep_api.client.get(f"/api/v1/episodes/{eid}", headers=pro).status_code == 404
@@ -183,18 +145,17 @@ def test_worker_killed_while_rendering_completes_after_retry(
         job_lease_seconds=3.0, job_heartbeat_seconds=0.5, reconcile_interval_seconds=1.0)
     srv = start_live_server(settings)
     log = tmp_path / "worker.log"
-    first = _start_worker(settings, log)
+    first = start_worker(settings, log)
     second = None
     try:
-        import httpx
-
-        headers = _create_user(srv, "kill@example.com")
+        add_user(srv.runtime, "kill@example.com", plan="pro")
+        headers = login(srv.client, "kill@example.com")
         src = write_bursts(tmp_path / "long.wav", n=120, burst=2.0, gap=2.0)  # 8 minutes
         with open(src, "rb") as fh:
             r = httpx.post(f"{srv.url}/api/v1/sessions", headers=headers, timeout=120,
                            files={"file": (src.name, fh)}, data={"speakers": "1"})
         sid = r.json()["id"]
-        _wait(srv.url, headers, sid, ("completed",), timeout=300)
+        wait_status(srv.client, headers, sid, ("completed",), timeout=300, fail=True)
         eid = httpx.post(f"{srv.url}/api/v1/sessions/{sid}/episodes", headers=headers,
                          json={"render": {"format": "wav"}}).json()["id"]
         deadline = time.monotonic() + 120
@@ -209,7 +170,7 @@ def test_worker_killed_while_rendering_completes_after_retry(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         assert httpx.get(f"{srv.url}/api/v1/episodes/{eid}/audio", headers=headers).status_code == 409
-        second = _start_worker(settings, log)
+        second = start_worker(settings, log)
         deadline = time.monotonic() + 240
         while True:
             st = httpx.get(f"{srv.url}/api/v1/episodes/{eid}/status", headers=headers).json()
@@ -230,5 +191,3 @@ def test_worker_killed_while_rendering_completes_after_retry(
         srv.stop()
         srv.runtime.close()
 
-
-__all__ = ["_upload"]

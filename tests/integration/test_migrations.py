@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from tapeworks.db import migrate
 from tapeworks.db.engine import make_engine
-from tapeworks.db.models import metadata
+from tapeworks.models import metadata
 from tests.conftest import DIALECTS, _pg_url, create_pg_database, drop_pg_database
 
 
@@ -50,7 +50,7 @@ def test_autogenerate_finds_no_difference_between_models_and_migrated_schema(
     empty_db_url: str,
 ) -> None:
     migrate.upgrade(empty_db_url)
-    assert migrate.schema_diff(empty_db_url) == []
+    assert migrate.schema_diff(empty_db_url, metadata) == []
 
 
 def test_drift_is_detected(empty_db_url: str) -> None:
@@ -63,7 +63,7 @@ def test_drift_is_detected(empty_db_url: str) -> None:
         else:
             conn.exec_driver_sql("ALTER TABLE users DROP COLUMN name")
     engine.dispose()
-    diff = migrate.schema_diff(empty_db_url)
+    diff = migrate.schema_diff(empty_db_url, metadata)
     assert any("name" in repr(d) for d in diff), diff
 
 

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,44 +20,18 @@ from sqlalchemy import func, select
 
 from tapeworks.plans.models import UsageEntry
 from tapeworks.queue.models import Job
-from tests.conftest import PG_ADMIN_DSN, SPEECH_DIR, LiveServer, make_settings, start_live_server
-from tests.fixtures import audio
+from tests.conftest import PG_ADMIN_DSN, LiveServer, make_settings, start_live_server
+from tests.helpers import audio
+from tests.helpers.api import add_user, login, upload_ok, wait_status
+from tests.helpers.paths import SPEECH_DIR
+from tests.helpers.workers import start_worker
 
 JFK = SPEECH_DIR / "jfk.flac"
 
 
-def _login(url: str, email: str, password: str = "password123") -> dict[str, str]:
-    r = httpx.post(f"{url}/api/v1/auth/login", json={"email": email, "password": password})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def _create_user(srv: LiveServer, email: str) -> dict[str, str]:
-    from tapeworks.users import service as users
-
-    with srv.runtime.database.transaction() as db:
-        users.create_user(db, email=email, password="password123", plan="pro")
-    return _login(srv.url, email)
-
-
-def _upload(url: str, headers: dict[str, str], path: Path) -> str:
-    with open(path, "rb") as fh:
-        r = httpx.post(f"{url}/api/v1/sessions", headers=headers,
-                       files={"file": (path.name, fh)}, data={"title": "resilience"}, timeout=60)
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def _wait(url: str, headers: dict[str, str], sid: str, want: tuple[str, ...], timeout: float = 90.0
-          ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = httpx.get(f"{url}/api/v1/sessions/{sid}/status", headers=headers, timeout=30).json()
-        if st.get("status") in want:
-            return dict(st)
-        if time.monotonic() > deadline:
-            pytest.fail(f"session {sid} did not reach {want}: {st}")
-        time.sleep(0.1)
+def _user(srv: LiveServer, email: str) -> dict[str, str]:
+    add_user(srv.runtime, email, plan="pro")
+    return login(srv.client, email)
 
 
 # --- restart -----------------------------------------------------------------------------
@@ -69,9 +42,9 @@ def test_restart_with_scratch_wiped_still_serves_the_transcript(
     url = fresh_db_url("sqlite")
     settings = make_settings(tmp_path, url, workers=2)
     srv = start_live_server(settings)
-    headers = _create_user(srv, "r@example.com")
-    sid = _upload(srv.url, headers, JFK)
-    _wait(srv.url, headers, sid, ("completed",))
+    headers = _user(srv, "r@example.com")
+    sid = upload_ok(srv.client, headers, JFK)
+    wait_status(srv.client, headers, sid, ("completed",), timeout=90, fail=True)
     before = httpx.get(f"{srv.url}/api/v1/sessions/{sid}/transcript", headers=headers).json()
     srv.stop()
     srv.runtime.close()
@@ -104,9 +77,9 @@ def test_restart_on_a_new_machine_reads_everything_from_the_bucket(
     storage = f"s3://{bucket}/tw?endpoint={s3_server}"
     data1, data2 = tmp_path / "machine1", tmp_path / "machine2"
     srv = start_live_server(make_settings(data1, url, workers=2, storage_url=storage))
-    headers = _create_user(srv, "s3@example.com")
-    sid = _upload(srv.url, headers, JFK)
-    _wait(srv.url, headers, sid, ("completed",))
+    headers = _user(srv, "s3@example.com")
+    sid = upload_ok(srv.client, headers, JFK)
+    wait_status(srv.client, headers, sid, ("completed",), timeout=90, fail=True)
     before = httpx.get(f"{srv.url}/api/v1/sessions/{sid}/transcript", headers=headers).json()
     srv.stop()
     srv.runtime.close()
@@ -123,30 +96,6 @@ def test_restart_on_a_new_machine_reads_everything_from_the_bucket(
 
 
 # --- a worker killed mid-job -------------------------------------------------------------------
-def _worker_env(settings: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWORKS_")}
-    env.update({
-        "TAPEWORKS_DATA_DIR": str(settings.data_dir),
-        "TAPEWORKS_DATABASE_URL": settings.database_url,
-        "TAPEWORKS_QUEUE_URL": settings.queue_url,
-        "TAPEWORKS_QUEUE_NAME": settings.queue_name,
-        "TAPEWORKS_SECRET_KEY": settings.secret_key,
-        "TAPEWORKS_SPEECH_ENGINE": "fake",
-        "TAPEWORKS_FAKE_REALTIME_FACTOR": str(settings.fake_realtime_factor),
-        "TAPEWORKS_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
-        "TAPEWORKS_JOB_HEARTBEAT_SECONDS": str(settings.job_heartbeat_seconds),
-        "TAPEWORKS_RECONCILE_INTERVAL_SECONDS": str(settings.reconcile_interval_seconds),
-        "TAPEWORKS_ENVIRONMENT": "test",
-    })
-    return env
-
-
-def _start_worker(settings: Any, log: Path) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).with_name("tapeworks")
-    return subprocess.Popen([str(exe), "worker", "--threads", "1"], env=_worker_env(settings),
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
 def test_worker_killed_mid_job_is_retried_and_completes_once(
     fresh_db_url: Callable[[str], str], redis_queue: str, tmp_path: Path
 ) -> None:
@@ -158,21 +107,21 @@ def test_worker_killed_mid_job_is_retried_and_completes_once(
     )
     srv = start_live_server(settings)  # API only: no consumers in this process
     log = tmp_path / "worker.log"
-    first = _start_worker(settings, log)
+    first = start_worker(settings, log)
     second: subprocess.Popen[bytes] | None = None
     try:
-        headers = _create_user(srv, "k@example.com")
-        sid = _upload(srv.url, headers, JFK)
-        st = _wait(srv.url, headers, sid, ("processing",), timeout=60)
+        headers = _user(srv, "k@example.com")
+        sid = upload_ok(srv.client, headers, JFK)
+        st = wait_status(srv.client, headers, sid, ("processing",), timeout=60, fail=True)
         deadline = time.monotonic() + 30
         while st["progress_percentage"] < 20 and time.monotonic() < deadline:
             time.sleep(0.2)
-            st = _wait(srv.url, headers, sid, ("processing", "completed"))
+            st = wait_status(srv.client, headers, sid, ("processing", "completed"), timeout=90, fail=True)
         assert st["status"] == "processing", st
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        second = _start_worker(settings, log)
-        final = _wait(srv.url, headers, sid, ("completed", "failed"), timeout=120)
+        second = start_worker(settings, log)
+        final = wait_status(srv.client, headers, sid, ("completed", "failed"), timeout=120, fail=True)
         assert final["status"] == "completed", (final, log.read_text()[-3000:])
         assert final["attempt"] == 2
         with srv.runtime.database.transaction(write=False) as db:
@@ -201,7 +150,7 @@ def test_job_past_its_attempt_limit_fails_with_the_reason(
 
     api = make_api(fresh_db_url("sqlite"), workers=0, job_max_attempts=2)
     headers = api.create_user("lost@example.com", plan="pro")
-    sid = upload_path(api, headers, JFK)
+    sid = upload_ok(api.client, headers, JFK)
     with api.runtime.database.transaction() as db:
         job = db.scalars(select(Job)).one()
         job.status, job.attempt = "running", 2
@@ -211,12 +160,6 @@ def test_job_past_its_attempt_limit_fails_with_the_reason(
     assert st["status"] == "failed"
     assert "stopped responding" in st["error"] and st["error_stage"]
 
-
-def upload_path(api: Any, headers: dict[str, str], path: Path) -> str:
-    with open(path, "rb") as fh:
-        r = api.client.post("/api/v1/sessions", headers=headers, files={"file": (path.name, fh)})
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
 
 
 # --- dropped connections and a PostgreSQL restart -----------------------------------------------
@@ -252,9 +195,9 @@ def test_job_survives_terminated_connections_and_a_postgres_restart(
                              job_lease_seconds=30.0, job_heartbeat_seconds=0.5)
     srv = start_live_server(settings)
     try:
-        headers = _create_user(srv, "pg@example.com")
-        sid = _upload(srv.url, headers, long_file)
-        _wait(srv.url, headers, sid, ("processing",))
+        headers = _user(srv, "pg@example.com")
+        sid = upload_ok(srv.client, headers, long_file)
+        wait_status(srv.client, headers, sid, ("processing",), timeout=90, fail=True)
         killed = 0
         for _ in range(3):  # kill the job's connections while it works (progress + heartbeat)
             time.sleep(0.7)
@@ -270,7 +213,7 @@ def test_job_survives_terminated_connections_and_a_postgres_restart(
         t.start()
         t.join(60)
         assert restarted.is_set()
-        final = _wait(srv.url, headers, sid, ("completed", "failed"), timeout=120)
+        final = wait_status(srv.client, headers, sid, ("completed", "failed"), timeout=120, fail=True)
         assert final["status"] == "completed", final
         with srv.runtime.database.transaction(write=False) as db:
             job = db.scalars(select(Job)).one()

@@ -14,30 +14,12 @@ from sqlalchemy import func, select
 
 from tapeworks.queue.models import Job
 from tapeworks.sessions.models import RecordingSession
-from tests.conftest import SPEECH_DIR, Api
-from tests.fixtures import audio
+from tests.conftest import Api
+from tests.helpers import audio
+from tests.helpers.api import upload, wait_status
+from tests.helpers.paths import SPEECH_DIR
 
 JFK = SPEECH_DIR / "jfk.flac"
-
-
-def upload(api: Api, headers: dict[str, str], path: Path, *, name: str | None = None,
-           title: str = "a talk", **data: Any) -> Any:
-    with open(path, "rb") as fh:
-        return api.client.post("/api/v1/sessions", headers=headers,
-                               files={"file": (name or path.name, fh, "application/octet-stream")},
-                               data={"title": title, **data})
-
-
-def wait_status(api: Api, headers: dict[str, str], sid: str, want: tuple[str, ...] = ("completed",),
-                timeout: float = 60.0, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = api.client.get(f"/api/v1/sessions/{sid}/status", headers=headers).json()
-        if seen is not None:
-            seen.append(st)
-        if st["status"] in want or time.monotonic() > deadline:
-            return dict(st)
-        time.sleep(0.05)
 
 
 def stored_keys(api: Api) -> list[str]:
@@ -62,7 +44,7 @@ def user(worker_api: Api) -> dict[str, str]:
 
 
 def test_upload_transcribe_and_read_back(worker_api: Api, user: dict[str, str]) -> None:
-    r = upload(worker_api, user, JFK, title="Ask not")
+    r = upload(worker_api.client, user, JFK, title="Ask not")
     assert r.status_code == 201, r.text
     s = r.json()
     assert s["status"] == "queued" and s["title"] == "Ask not"
@@ -73,7 +55,7 @@ def test_upload_transcribe_and_read_back(worker_api: Api, user: dict[str, str]) 
     assert s["source"]["codec"] == "flac"
     assert abs(s["duration_seconds"] - 11.0) < 0.1
     seen: list[dict[str, Any]] = []
-    final = wait_status(worker_api, user, s["id"], seen=seen)
+    final = wait_status(worker_api.client, user, s["id"], seen=seen)
     assert final["status"] == "completed", final
     assert final["progress_percentage"] == 100
     # progress: monotonic within the attempt, 100 only when completed
@@ -99,7 +81,7 @@ def test_upload_transcribe_and_read_back(worker_api: Api, user: dict[str, str]) 
 
 
 def test_audio_supports_range_requests(worker_api: Api, user: dict[str, str]) -> None:
-    sid = upload(worker_api, user, JFK).json()["id"]
+    sid = upload(worker_api.client, user, JFK).json()["id"]
     size = JFK.stat().st_size
     full = worker_api.client.get(f"/api/v1/sessions/{sid}/audio", headers=user)
     assert full.status_code == 200 and full.content == JFK.read_bytes()
@@ -118,10 +100,10 @@ def test_audio_supports_range_requests(worker_api: Api, user: dict[str, str]) ->
 
 def test_list_filter_search_and_paging(worker_api: Api, user: dict[str, str], tmp_path: Path) -> None:
     tone = audio.write_tone(tmp_path / "tone.wav", seconds=1.0)
-    ids = [upload(worker_api, user, tone, title=f"Interview {i}").json()["id"] for i in range(3)]
-    upload(worker_api, user, tone, title="Podcast pilot")
+    ids = [upload(worker_api.client, user, tone, title=f"Interview {i}").json()["id"] for i in range(3)]
+    upload(worker_api.client, user, tone, title="Podcast pilot")
     for sid in ids:
-        wait_status(worker_api, user, sid)
+        wait_status(worker_api.client, user, sid)
     page = worker_api.client.get("/api/v1/sessions?limit=2", headers=user).json()
     assert page["total"] == 4 and len(page["items"]) == 2
     page2 = worker_api.client.get("/api/v1/sessions?limit=2&offset=2", headers=user).json()
@@ -133,8 +115,8 @@ def test_list_filter_search_and_paging(worker_api: Api, user: dict[str, str], tm
 
 
 def test_delete_removes_row_and_artifacts(worker_api: Api, user: dict[str, str]) -> None:
-    sid = upload(worker_api, user, JFK).json()["id"]
-    wait_status(worker_api, user, sid)
+    sid = upload(worker_api.client, user, JFK).json()["id"]
+    wait_status(worker_api.client, user, sid)
     assert any(sid in k for k in stored_keys(worker_api))
     assert worker_api.client.delete(f"/api/v1/sessions/{sid}", headers=user).status_code == 204
     assert worker_api.client.get(f"/api/v1/sessions/{sid}", headers=user).status_code == 404
@@ -145,8 +127,8 @@ def test_delete_removes_row_and_artifacts(worker_api: Api, user: dict[str, str])
 def test_cancel_then_retry(db_url: str, make_api: Callable[..., Api]) -> None:
     api = make_api(db_url, workers=1, fake_realtime_factor=1.0, job_heartbeat_seconds=0.3)
     user = api.create_user("u@example.com", plan="pro")
-    sid = upload(api, user, JFK).json()["id"]
-    wait_status(api, user, sid, want=("processing",))
+    sid = upload(api.client, user, JFK).json()["id"]
+    wait_status(api.client, user, sid, want=("processing",))
     r = api.client.post(f"/api/v1/sessions/{sid}/cancel", headers=user)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     time.sleep(1.0)
@@ -155,14 +137,14 @@ def test_cancel_then_retry(db_url: str, make_api: Callable[..., Api]) -> None:
     api.runtime.settings.fake_realtime_factor = 0.0
     r = api.client.post(f"/api/v1/sessions/{sid}/retry", headers=user)
     assert r.status_code == 200 and r.json()["status"] == "queued"
-    assert wait_status(api, user, sid)["status"] == "completed"
+    assert wait_status(api.client, user, sid)["status"] == "completed"
     assert api.client.post(f"/api/v1/sessions/{sid}/retry", headers=user).status_code == 409
 
 
 def test_idempotent_upload_does_not_duplicate(worker_api: Api, user: dict[str, str]) -> None:
     headers = {**user, "Idempotency-Key": "upload-123"}
-    first = upload(worker_api, headers, JFK)
-    again = upload(worker_api, headers, JFK)
+    first = upload(worker_api.client, headers, JFK)
+    again = upload(worker_api.client, headers, JFK)
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     assert count(worker_api, RecordingSession) == 1
@@ -184,7 +166,7 @@ def test_bad_uploads_are_refused_cleanly(api: Api, alice: dict[str, str], tmp_pa
                                          case: str) -> None:
     make, status, words = BAD_FILES[case]
     path = make(tmp_path / "bad.mp3")
-    r = upload(api, alice, path)
+    r = upload(api.client, alice, path)
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert err["code"] == "invalid_audio" and words in err["message"]
@@ -258,7 +240,7 @@ def test_declared_oversize_is_refused_from_the_header(db_url: str, make_api: Cal
 @pytest.mark.parametrize("name", ["../../etc/passwd.flac", "..\\..\\win.flac", "Ünïcødé 🎙 talk.flac",
                                   "a" * 400 + ".flac", "\x00evil\n.flac"])
 def test_odd_file_names_are_stored_safely(api: Api, alice: dict[str, str], name: str) -> None:
-    r = upload(api, alice, JFK, name=name, title="")
+    r = upload(api.client, alice, JFK, name=name, title="")
     assert r.status_code == 201, r.text
     src = r.json()["source"]
     assert "/" not in src["filename"] and "\\" not in src["filename"] and "\x00" not in src["filename"]
@@ -276,13 +258,13 @@ def test_missing_file_field_and_wrong_content_type(api: Api, alice: dict[str, st
 
 
 def test_bad_options_are_refused(api: Api, alice: dict[str, str]) -> None:
-    r = upload(api, alice, JFK, speakers="eleven")
+    r = upload(api.client, alice, JFK, speakers="eleven")
     assert r.status_code == 422 and "speakers" in r.json()["error"]["message"]
     assert count(api, RecordingSession) == 0 and stored_keys(api) == []
 
 
 def test_other_users_sessions_are_404_everywhere(api: Api, alice: dict[str, str], bob: dict[str, str]) -> None:
-    sid = upload(api, alice, JFK).json()["id"]
+    sid = upload(api.client, alice, JFK).json()["id"]
     c = api.client
     for method, path in (("get", ""), ("get", "/status"), ("get", "/audio"), ("get", "/transcript"),
                          ("delete", ""), ("post", "/retry"), ("post", "/cancel")):
@@ -323,7 +305,7 @@ def test_direct_upload_to_the_bucket(fresh_db_url: Callable[[str], str], make_ap
                                                                        "title": "Direct"})
     assert done.status_code == 201, done.text
     sid = done.json()["id"]
-    assert wait_status(api, user, sid)["status"] == "completed"
+    assert wait_status(api.client, user, sid)["status"] == "completed"
     assert api.client.get(f"/api/v1/sessions/{sid}/audio", headers=user).content == JFK.read_bytes()
     assert not [o.key for o in api.runtime.store.list("") if "/uploads/" in o.key]
     # completing twice does not duplicate; a bad file is refused and removed

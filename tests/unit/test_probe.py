@@ -9,9 +9,8 @@ import pytest
 
 from tapeworks.audio.probe import AudioInfo, probe_audio, sniff_extension
 from tapeworks.errors import InvalidAudio, UnsupportedMedia
-from tests.fixtures import audio
-
-SPEECH_DIR = Path("/work/shared/data/speech")
+from tests.helpers import audio
+from tests.helpers.paths import SPEECH_DIR
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,13 @@
-"""Episodes, assets and templates API."""
+"""Episodes, assets and templates API. Handlers translate HTTP into service calls."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from tapeworks.db.base import new_id
-from tapeworks.deps import CurrentUser, DbDep, RuntimeDep
 from tapeworks.episodes import service
 from tapeworks.episodes.schemas import (
     AssetOut,
@@ -20,13 +18,16 @@ from tapeworks.episodes.schemas import (
     TemplateIn,
     TemplateOut,
 )
-from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.intake import ReceivedUpload, probe_upload, receive_upload
+from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.queue.mirror import JobStatusOut
-from tapeworks.runtime import Runtime
 from tapeworks.sessions import service as sessions
-from tapeworks.sessions.upload import ReceivedUpload, receive_upload
-from tapeworks.storage import keys
+from tapeworks.users.deps import CurrentUser
 from tapeworks.users.service import Principal
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
 
 router = APIRouter(tags=["episodes"])
 episodes = APIRouter(prefix="/episodes", tags=["episodes"])
@@ -40,14 +41,11 @@ templates = APIRouter(prefix="/templates", tags=["templates"])
 def create_episode(session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
                    body: EpisodeCreate | None = None) -> EpisodeOut:
     """Produce an episode from a transcribed session (empty body = sensible defaults)."""
-    from tapeworks.plans import enforcement
-
     body = body or EpisodeCreate()
-    enforcement.check_episode(db, principal)
     raw = {k: v for k, v in (("cleaning", body.cleaning), ("loudness", body.loudness),
                              ("render", body.render)) if v is not None}
-    ep = service.create_episode(db, rt, user_id=principal.user_id, session_id=session_id,
-                                title=body.title, template_id=body.template_id, raw_settings=raw)
+    ep = service.create_episode(db, rt, principal, session_id=session_id, title=body.title,
+                                template_id=body.template_id, raw_settings=raw)
     return EpisodeOut.of(ep)
 
 
@@ -77,14 +75,8 @@ def episode_status(episode_id: str, principal: CurrentUser, db: DbDep) -> JobSta
 def episode_audio(episode_id: str, request: Request, principal: CurrentUser, db: DbDep,
                   rt: RuntimeDep, download: bool = False) -> Response:
     e = service.get_episode(db, principal.user_id, episode_id)
-    service.require_completed(e)
-    assert e.audio_key is not None
-    head = rt.store.head(e.audio_key)
-    if head is None:
-        from tapeworks.errors import ArtifactMissing
-
-        raise ArtifactMissing(f"the audio of episode {e.id} is missing from the store (key {e.audio_key})")
-    return stream_object(rt.store, e.audio_key, head.size, request.headers.get("range"),
+    key, size = service.episode_audio(rt, e)
+    return stream_object(rt.store, key, size, request.headers.get("range"),
                          filename=f"{e.title}.{e.format}", inline=not download)
 
 
@@ -95,16 +87,8 @@ def episode_transcript(
     download: bool = False,
 ) -> Response:
     """The transcript re-timed to the episode audio (words in cuts removed)."""
-    from tapeworks.plans import enforcement
-    from tapeworks.transcripts.exporters import export
-    from tapeworks.transcripts.model import Transcript
-
     e = service.get_episode(db, principal.user_id, episode_id)
-    service.require_completed(e)
-    enforcement.check_export(db, principal, format)
-    assert e.transcript_key is not None
-    transcript = Transcript.model_validate_json(rt.store.get_bytes(e.transcript_key))
-    result = export(transcript, format, title=e.title)
+    result = service.export_episode_transcript(db, rt, principal, e, format)
     return Response(result.content, media_type=result.media_type, headers={
         "Content-Disposition": content_disposition(result.filename, inline=not download)})
 
@@ -113,31 +97,13 @@ def episode_transcript(
 def episode_edit_list(episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> EditListOut:
     """What was cut: each cut's source range, kind, the words it removed, and where the join
     lands in the episode (to play before/after)."""
-    import json
-
-    from tapeworks.production.editlist import EditList
-    from tapeworks.transcripts.model import Transcript
-
-    e = service.get_episode(db, principal.user_id, episode_id)
-    service.require_completed(e)
-    assert e.edit_list_key is not None
-    doc = json.loads(rt.store.get_bytes(e.edit_list_key))
-    edit_list = EditList.from_dict(doc["edit_list"])
-    offset = float(doc.get("programme_offset_seconds", 0.0))
-    session = sessions.get_session(db, principal.user_id, e.session_id)
-    words = []
-    if session.transcript_version >= e.source_transcript_version >= 1:
-        t = Transcript.model_validate_json(rt.store.get_bytes(
-            keys.session_transcript(e.user_id, e.session_id, e.source_transcript_version)))
-        words = t.words()
-    cuts = [CutOut(kind=c.kind, reason=c.reason, source_start=round(c.start, 3),
-                   source_end=round(c.end, 3), seconds=round(c.end - c.start, 3),
-                   episode_time=round(edit_list.source_to_episode(c.start) + offset, 3),
-                   words=[words[i].text.strip() for i in c.word_indices if i < len(words)])
-            for c in edit_list.cuts]
-    return EditListOut(source_duration=edit_list.source_duration,
-                       episode_duration=edit_list.episode_duration,
-                       programme_offset_seconds=offset, cuts=cuts)
+    view = service.edit_list_view(db, rt, service.get_episode(db, principal.user_id, episode_id))
+    return EditListOut(
+        source_duration=view.source_duration, episode_duration=view.episode_duration,
+        programme_offset_seconds=view.programme_offset_seconds,
+        cuts=[CutOut(kind=c.kind, reason=c.reason, source_start=c.source_start,
+                     source_end=c.source_end, seconds=round(c.source_end - c.source_start, 3),
+                     episode_time=c.episode_time, words=c.words) for c in view.cuts])
 
 
 @episodes.post("/{episode_id}/retry", response_model=EpisodeOut)
@@ -167,7 +133,7 @@ ASSET_UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/for
 async def upload_asset(request: Request, principal: CurrentUser) -> JSONResponse:
     """Upload an intro, outro or music file (validated like a recording)."""
     rt: Runtime = request.app.state.runtime
-    limit = await run_in_threadpool(_asset_limit, rt, principal)
+    limit = await run_in_threadpool(service.asset_upload_limit, rt, principal)
     upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=limit)
     try:
         out = await run_in_threadpool(_accept_asset, rt, principal, upload)
@@ -176,31 +142,11 @@ async def upload_asset(request: Request, principal: CurrentUser) -> JSONResponse
     return JSONResponse(out.model_dump(mode="json"), status_code=201)
 
 
-def _asset_limit(rt: Runtime, principal: Principal) -> int:
-    from tapeworks.plans import enforcement
-
-    with rt.database.transaction(write=False) as db:
-        enforcement.check_episode(db, principal)
-    return enforcement.upload_byte_limit(rt, principal)
-
-
 def _accept_asset(rt: Runtime, principal: Principal, upload: ReceivedUpload) -> AssetOut:
-    from tapeworks.audio.probe import probe_audio, sniff_extension
-
     assert upload.path is not None
-    info = probe_audio(upload.path, filename=upload.filename)
-    rec = sessions.NewRecording(upload.path, upload.filename, info, sniff_extension(info))
-    asset_id = new_id()
-    key = keys.asset_key(principal.user_id, asset_id, rec.ext)
-    rt.store.put_file(key, rec.path)
-    name = (upload.fields.get("name") or "").strip()[:200] or upload.filename.rsplit(".", 1)[0]
-    try:
-        return rt.database.run(lambda db: AssetOut.of(service.create_asset(
-            db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
-            kind=(upload.fields.get("kind") or "other").strip(), rec=rec)))
-    except BaseException:
-        rt.store.delete(key)
-        raise
+    rec = probe_upload(upload.path, upload.filename)
+    return AssetOut.of(service.accept_asset(rt, principal, rec, name=upload.fields.get("name") or "",
+                                            kind=upload.fields.get("kind") or "other"))
 
 
 @assets.get("", response_model=list[AssetOut])
@@ -217,12 +163,8 @@ def get_asset(asset_id: str, principal: CurrentUser, db: DbDep) -> AssetOut:
 def asset_audio(asset_id: str, request: Request, principal: CurrentUser, db: DbDep,
                 rt: RuntimeDep) -> Response:
     a = service.get_asset(db, principal.user_id, asset_id)
-    head = rt.store.head(a.key)
-    if head is None:
-        from tapeworks.errors import ArtifactMissing
-
-        raise ArtifactMissing(f"asset {a.id} is missing from the store (key {a.key})")
-    return stream_object(rt.store, a.key, head.size, request.headers.get("range"), filename=a.filename)
+    key, size = service.asset_audio(rt, a)
+    return stream_object(rt.store, key, size, request.headers.get("range"), filename=a.filename)
 
 
 @assets.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -11,6 +11,9 @@ from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_
 ASSET_KINDS = ("intro", "outro", "music", "other")
 EPISODE_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 UNFINISHED_EPISODE_STATUSES = ("queued", "processing")
+RETRYABLE_EPISODE_STATUSES = ("failed", "cancelled")
+# a finished episode no longer needs its session's source audio (a failed one may be retried)
+EPISODE_STATUSES_RELEASING_SOURCE = ("completed", "cancelled")
 
 
 class Asset(IdMixin, TimestampMixin, Base):

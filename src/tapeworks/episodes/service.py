@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -11,9 +11,19 @@ from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import new_id
 from tapeworks.db.uow import after_commit
-from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
-from tapeworks.errors import Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.episodes.models import (
+    ASSET_KINDS,
+    RETRYABLE_EPISODE_STATUSES,
+    UNFINISHED_EPISODE_STATUSES,
+    Asset,
+    Episode,
+    EpisodeTemplate,
+)
+from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.http.intake import NewRecording
 from tapeworks.logging import get_logger
+from tapeworks.plans import enforcement
+from tapeworks.production.editlist import EditList
 from tapeworks.production.settings import (
     CleaningSettings,
     LoudnessSettings,
@@ -26,9 +36,12 @@ from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions import service as sessions
 from tapeworks.storage import keys
+from tapeworks.transcripts.exporters import ExportResult, export
+from tapeworks.transcripts.model import Transcript
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
+    from tapeworks.users.service import Principal
 
 log = get_logger("tapeworks.episodes")
 
@@ -50,16 +63,37 @@ def list_assets(db: DbSession, user_id: str) -> list[Asset]:
                            .order_by(Asset.created_at.desc())))
 
 
-def create_asset(db: DbSession, *, user_id: str, asset_id: str, key: str, name: str, kind: str,
-                 rec: sessions.NewRecording) -> Asset:
-    from tapeworks.episodes.models import ASSET_KINDS
+def asset_upload_limit(rt: Runtime, principal: Principal) -> int:
+    """Bytes an asset upload may have (assets need a plan with episodes)."""
+    with rt.database.transaction(write=False) as db:
+        enforcement.check_episode(db, rt, principal)
+    return enforcement.upload_byte_limit(rt, principal)
 
+
+def accept_asset(rt: Runtime, principal: Principal, rec: NewRecording, *, name: str,
+                 kind: str) -> Asset:
+    """Store a probed asset file, then its row (rule 4); a refusal removes the object."""
+    asset_id = new_id()
+    key = keys.asset_key(principal.user_id, asset_id, rec.ext)
+    rt.store.put_file(key, rec.path)
+    name = name.strip()[:200] or rec.filename.rsplit(".", 1)[0]
+    try:
+        return rt.database.run(lambda db: create_asset(
+            db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
+            kind=kind.strip() or "other", rec=rec))
+    except BaseException:
+        rt.store.delete(key)
+        raise
+
+
+def create_asset(db: DbSession, *, user_id: str, asset_id: str, key: str, name: str, kind: str,
+                 rec: NewRecording) -> Asset:
     if kind not in ASSET_KINDS:
         raise ValidationFailed(f"asset kind must be one of {', '.join(ASSET_KINDS)}")
     info = rec.info
     asset = Asset(id=asset_id, user_id=user_id, name=name, kind=kind, key=key, filename=rec.filename,
                   format=rec.ext, codec=info.codec, channels=info.channels,
-                  sample_rate=info.sample_rate, size_bytes=rec.path.stat().st_size,
+                  sample_rate=info.sample_rate, size_bytes=rec.size_bytes,
                   duration_seconds=info.duration_seconds)
     db.add(asset)
     db.flush()
@@ -70,7 +104,7 @@ def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str) -> Non
     asset = get_asset(db, user_id, asset_id)
     busy = db.scalar(select(func.count()).select_from(Episode)
                      .join(EpisodeTemplate, EpisodeTemplate.id == Episode.template_id)
-                     .where(Episode.status.in_(("queued", "processing")),
+                     .where(Episode.status.in_(UNFINISHED_EPISODE_STATUSES),
                             (EpisodeTemplate.intro_asset_id == asset.id)
                             | (EpisodeTemplate.outro_asset_id == asset.id)
                             | (EpisodeTemplate.music_asset_id == asset.id)))
@@ -80,6 +114,14 @@ def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str) -> Non
     db.delete(asset)
     store = rt.store
     after_commit(db, lambda: store.delete(key))
+
+
+def asset_audio(rt: Runtime, asset: Asset) -> tuple[str, int]:
+    """(key, size) of an asset's audio in the store."""
+    head = rt.store.head(asset.key)
+    if head is None:
+        raise ArtifactMissing(f"the audio of asset {asset.name!r} is missing from storage")
+    return asset.key, head.size
 
 
 # --- templates ------------------------------------------------------------------------------
@@ -179,10 +221,13 @@ def settings_objects(stored: dict[str, Any]) -> tuple[CleaningSettings, Loudness
 
 
 # --- episodes --------------------------------------------------------------------------------
+OWNER_KIND = "episode"  # jobs run for an episode carry owner_kind="episode"
+
+
 def get_episode(db: DbSession, user_id: str, episode_id: str, *, for_update: bool = False) -> Episode:
     stmt = select(Episode).where(Episode.id == episode_id, Episode.user_id == user_id)
-    return load_owner(db, stmt, job_owner_column=Job.episode_id, owner_id=episode_id,
-                      what="episode", for_update=for_update)
+    return load_owner(db, stmt, owner_kind=OWNER_KIND, owner_id=episode_id, what="episode",
+                      for_update=for_update)
 
 
 def list_episodes(db: DbSession, user_id: str, session_id: str | None = None) -> list[Episode]:
@@ -192,9 +237,17 @@ def list_episodes(db: DbSession, user_id: str, session_id: str | None = None) ->
     return list(db.scalars(stmt.order_by(Episode.created_at.desc())))
 
 
-def create_episode(db: DbSession, rt: Runtime, *, user_id: str, session_id: str,
+def episode_owners_of_session(db: DbSession, session_id: str) -> list[tuple[str, str]]:
+    """The job owners deleted with a session: its episodes (for the job registry)."""
+    ids = db.scalars(select(Episode.id).where(Episode.session_id == session_id))
+    return [(OWNER_KIND, i) for i in ids]
+
+
+def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_id: str,
                    title: str | None, template_id: str | None, raw_settings: dict[str, Any]
                    ) -> Episode:
+    user_id = principal.user_id
+    enforcement.check_episode(db, rt, principal)
     session = sessions.get_session(db, user_id, session_id, for_update=True)
     if session.status != "completed" or session.transcript_version < 1:
         raise Conflict(f"session {session_id} is {session.status}; an episode needs a finished transcript")
@@ -211,8 +264,8 @@ def create_episode(db: DbSession, rt: Runtime, *, user_id: str, session_id: str,
                  format=settings["render"]["format"])
     db.add(ep)
     db.flush()
-    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, session_id=None,
-                          episode_id=ep.id)
+    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, owner_kind=OWNER_KIND,
+                          owner_id=ep.id)
     ep.current_job_id = job.id
     log.info("episode.created", episode_id=ep.id, session_id=session.id, job_id=job.id)
     return ep
@@ -220,9 +273,10 @@ def create_episode(db: DbSession, rt: Runtime, *, user_id: str, session_id: str,
 
 def retry_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> Episode:
     ep = get_episode(db, user_id, episode_id, for_update=True)
-    if ep.status not in ("failed", "cancelled"):
+    if ep.status not in RETRYABLE_EPISODE_STATUSES:
         raise Conflict(f"episode {episode_id} is {ep.status}; only failed or cancelled episodes can be retried")
-    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, episode_id=ep.id)
+    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, owner_kind=OWNER_KIND,
+                          owner_id=ep.id)
     ep.current_job_id = job.id
     ep.error = ep.error_stage = None
     mirror_job(ep, job)
@@ -240,20 +294,78 @@ def cancel_episode(db: DbSession, user_id: str, episode_id: str) -> Episode:
 
 def delete_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> None:
     ep = get_episode(db, user_id, episode_id, for_update=True)
-    prefix = keys.episode_prefix(user_id, episode_id)
+    jobs.delete_jobs_of(db, rt.registry, OWNER_KIND, ep.id)
+    prefix = keys.episode_prefix(user_id, ep.session_id, episode_id)
     db.delete(ep)
     store = rt.store
     after_commit(db, lambda: store.delete_prefix(prefix))
 
 
-def episode_prefixes_of_session(db: DbSession, user_id: str, session_id: str) -> list[str]:
-    ids = db.scalars(select(Episode.id).where(Episode.session_id == session_id))
-    return [keys.episode_prefix(user_id, i) for i in ids]
-
-
 def require_completed(ep: Episode) -> None:
     if ep.status != "completed" or not ep.audio_key:
         raise Conflict(f"episode {ep.id} is {ep.status}; its audio exists once it is completed")
+
+
+# --- what a completed episode has -------------------------------------------------------------
+def episode_audio(rt: Runtime, ep: Episode) -> tuple[str, int]:
+    """(key, size) of a completed episode's audio in the store."""
+    require_completed(ep)
+    assert ep.audio_key is not None
+    head = rt.store.head(ep.audio_key)
+    if head is None:
+        raise ArtifactMissing(f"the audio of episode {ep.title!r} is missing from storage")
+    return ep.audio_key, head.size
+
+
+def episode_transcript(rt: Runtime, ep: Episode) -> Transcript:
+    """The transcript re-timed to the episode audio (words in cuts removed)."""
+    require_completed(ep)
+    assert ep.transcript_key is not None
+    return Transcript.model_validate_json(rt.store.get_bytes(ep.transcript_key))
+
+
+def export_episode_transcript(db: DbSession, rt: Runtime, principal: Principal, ep: Episode,
+                              fmt: str) -> ExportResult:
+    enforcement.check_export(db, rt, principal, fmt)
+    return export(episode_transcript(rt, ep), fmt, title=ep.title)
+
+
+@dataclass(frozen=True)
+class CutView:
+    kind: str
+    reason: str
+    source_start: float
+    source_end: float
+    episode_time: float  # where the join is in the episode
+    words: list[str]
+
+
+@dataclass(frozen=True)
+class EditListView:
+    source_duration: float
+    episode_duration: float
+    programme_offset_seconds: float
+    cuts: list[CutView]
+
+
+def edit_list_view(db: DbSession, rt: Runtime, ep: Episode) -> EditListView:
+    """What was cut: each cut's source range, kind, the words it removed, and where the join
+    lands in the episode (to play before and after)."""
+    require_completed(ep)
+    assert ep.edit_list_key is not None
+    doc = json.loads(rt.store.get_bytes(ep.edit_list_key))
+    edit_list = EditList.from_dict(doc["edit_list"])
+    offset = float(doc.get("programme_offset_seconds", 0.0))
+    session = sessions.get_session(db, ep.user_id, ep.session_id)
+    words = []
+    if session.transcript_version >= ep.source_transcript_version >= 1:
+        words = sessions.load_transcript(rt, session, ep.source_transcript_version).words()
+    cuts = [CutView(kind=c.kind, reason=c.reason, source_start=round(c.start, 3),
+                    source_end=round(c.end, 3),
+                    episode_time=round(edit_list.source_to_episode(c.start) + offset, 3),
+                    words=[words[i].text.strip() for i in c.word_indices if i < len(words)])
+            for c in edit_list.cuts]
+    return EditListView(edit_list.source_duration, edit_list.episode_duration, offset, cuts)
 
 
 def template_for_render(db: DbSession, user_id: str, template_id: str | None

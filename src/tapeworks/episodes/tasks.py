@@ -20,9 +20,11 @@ from tapeworks.episodes import service
 from tapeworks.episodes.models import Episode
 from tapeworks.errors import Gone, NotFound
 from tapeworks.logging import get_logger
-from tapeworks.queue.jobs import JobContext, register_handler
-from tapeworks.queue.mirror import mirror_job
+from tapeworks.plans import usage
+from tapeworks.production.pipeline import produce
+from tapeworks.queue.jobs import JobContext
 from tapeworks.queue.models import Job
+from tapeworks.queue.registry import Pool
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.storage import keys
 from tapeworks.transcripts.model import Transcript
@@ -36,6 +38,7 @@ PRODUCE_SHARE = 92.0
 @dataclass(frozen=True)
 class RenderPayload:
     episode_id: str
+    session_id: str
     user_id: str
     title: str
     show: str
@@ -61,27 +64,27 @@ class RenderResult:
 
 class RenderEpisodeHandler:
     kind = "render_episode"
+    pool: Pool = "long"
+    max_attempts: int | None = None  # the TAPEWORKS_JOB_MAX_ATTEMPTS setting
 
     def prepare(self, db: DbSession, job: Job) -> RenderPayload:
-        ep = db.get(Episode, job.episode_id) if job.episode_id else None
+        ep = db.get(Episode, job.owner_id) if job.owner_id else None
         if ep is None:
-            raise NotFound(f"episode {job.episode_id} no longer exists")
+            raise NotFound("the episode no longer exists")
         session = db.get(RecordingSession, ep.session_id)
         if session is None:
-            raise NotFound(f"the session of episode {ep.id} no longer exists")
+            raise NotFound("the recording of this episode no longer exists")
         if session.source_purged_at is not None or not session.source_key:
             raise Gone("the source audio was deleted by the retention policy")
         asset_keys, mix = service.template_for_render(db, ep.user_id, ep.template_id)
         return RenderPayload(
-            episode_id=ep.id, user_id=ep.user_id, title=ep.title, show=session.title,
+            episode_id=ep.id, session_id=ep.session_id, user_id=ep.user_id, title=ep.title, show=session.title,
             source_key=session.source_key,
             transcript_key=keys.session_transcript(session.user_id, session.id,
                                                    ep.source_transcript_version),
             settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix)
 
     def work(self, ctx: JobContext, p: RenderPayload) -> RenderResult:
-        from tapeworks.production.pipeline import produce
-
         rt = ctx.rt
         scratch = rt.settings.scratch_dir / f"job-{ctx.ref.id}-{ctx.ref.attempt}"
         scratch.mkdir(parents=True, exist_ok=True)
@@ -108,9 +111,9 @@ class RenderEpisodeHandler:
                              template=template, render=render, progress=progress)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
-            audio_key = keys.episode_audio(p.user_id, p.episode_id, render.format)
-            transcript_key = keys.episode_transcript(p.user_id, p.episode_id)
-            edit_key = keys.episode_prefix(p.user_id, p.episode_id) + "editlist.json"
+            audio_key = keys.episode_audio(p.user_id, p.session_id, p.episode_id, render.format)
+            transcript_key = keys.episode_transcript(p.user_id, p.session_id, p.episode_id)
+            edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id)
             rt.store.put_file(audio_key, out)
             rt.store.put_bytes(transcript_key, result.transcript.model_dump_json().encode(),
                                content_type="application/json")
@@ -128,21 +131,12 @@ class RenderEpisodeHandler:
     def save(self, db: DbSession, job: Job, p: RenderPayload, r: RenderResult) -> None:
         ep = db.get(Episode, p.episode_id)
         if ep is None:
-            raise NotFound(f"episode {p.episode_id} no longer exists")
+            raise NotFound("the episode no longer exists")
         ep.audio_key, ep.transcript_key, ep.edit_list_key = r.audio_key, r.transcript_key, r.edit_list_key
         ep.format, ep.duration_seconds, ep.size_bytes = r.format, r.duration_seconds, r.size_bytes
         ep.loudness, ep.cuts_summary = r.loudness, r.cuts
         job.audio_seconds = r.duration_seconds
-        from tapeworks.plans import usage
-
-        usage.charge_for_job(db, job, kind="episode_render", seconds=r.duration_seconds)
+        usage.charge_for_job(db, job, kind="episode_render", seconds=r.duration_seconds,
+                             session_id=p.session_id, episode_id=p.episode_id)
         log.info("episode.rendered", episode_id=p.episode_id, seconds=r.duration_seconds,
                  loudness=r.loudness)
-
-    def mirror(self, db: DbSession, job: Job) -> None:
-        ep = db.get(Episode, job.episode_id) if job.episode_id else None
-        if ep is not None:
-            mirror_job(ep, job)
-
-
-register_handler(RenderEpisodeHandler())

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tapeworks.openai_api.languages import language_name
-from tapeworks.transcripts.exporters import format_timestamp, speaker_label, subtitle_cues
+from tapeworks.transcripts.exporters import format_timestamp, subtitle_cues
+from tapeworks.transcripts.labels import speaker_label
 from tapeworks.transcripts.model import Segment, Transcript
 
 RESPONSE_FORMATS: tuple[str, ...] = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")

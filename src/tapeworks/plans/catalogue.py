@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -200,29 +199,3 @@ def write_overrides_file(settings: Any, plan: str, values: dict[str, Any]) -> Ca
     tmp.write_text(text)
     os.replace(tmp, path)
     return catalogue
-
-
-# Which catalogue goes with which database engine, so a check handed only a `db` finds the
-# catalogue of the runtime that opened it (several runtimes can live in one test process).
-_BY_ENGINE: weakref.WeakKeyDictionary[Any, Catalogue] = weakref.WeakKeyDictionary()
-
-
-def register_engine(engine: Any, catalogue: Catalogue) -> None:
-    _BY_ENGINE[engine] = catalogue
-
-
-def catalogue_for_bind(bind: Any) -> Catalogue | None:
-    """The catalogue registered for this engine (or for the engine an OptionEngine wraps)."""
-    for candidate in (bind, getattr(bind, "_proxied", None), getattr(bind, "engine", None)):
-        if candidate is not None:
-            found = _BY_ENGINE.get(candidate)
-            if found is not None:
-                return found
-    return None
-
-
-def get_plan(name: str) -> Plan:
-    """The plan from the current runtime's catalogue (prefer `rt.plans.get_plan(name)`)."""
-    from tapeworks.runtime import current_runtime
-
-    return current_runtime().plans.get_plan(name)

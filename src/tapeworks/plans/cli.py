@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -78,5 +79,5 @@ def plans_set(
               "to apply")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, open_runtime: Callable[[], Any] | None = None) -> None:
     app.add_typer(plans_app, name="plans")

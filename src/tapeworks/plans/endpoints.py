@@ -3,14 +3,14 @@ API that alone changes plans, roles and usage (`/admin`). Each router states its
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from tapeworks.deps import CurrentAdmin, CurrentUser, DbDep, RuntimeDep, current_principal
 from tapeworks.errors import QuotaExceeded, TapeworksError
+from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.logging import get_logger
 from tapeworks.plans import enforcement, service
 from tapeworks.plans.schemas import (
@@ -27,8 +27,11 @@ from tapeworks.plans.schemas import (
     ValidateActionResponse,
     usage_out,
 )
-from tapeworks.runtime import Runtime
+from tapeworks.users.deps import CurrentAdmin, CurrentUser, current_principal
 from tapeworks.users.service import Principal, get_user
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
 
 log = get_logger("tapeworks.plans")
 
@@ -126,7 +129,7 @@ def admin_user_usage(
     """A user's usage this period and their ledger entries (newest first)."""
     user = get_user(db, user_id)
     with enforcement.failing_closed("usage report"):
-        snap = enforcement.snapshot(db, user.id)
+        snap = enforcement.snapshot(db, rt, user.id)
     try:
         plan = rt.plans.get_plan(user.plan)
     except QuotaExceeded:

@@ -9,17 +9,19 @@ user's lock (PostgreSQL: `SELECT ... FOR UPDATE` on the user row; SQLite: the wr
 transaction began with BEGIN IMMEDIATE), so no two uploads can both pass the last free
 minute. Any error while checking refuses the action with a clear message.
 
-The catalogue comes from the runtime (`rt.plans`); functions that predate that take `rt`
-as an optional keyword and fall back to the process's current runtime.
+Everything comes from the runtime passed in: the catalogue (`rt.plans`) and the usage
+meters (`rt.meters`), through which the domains that hold recordings report what a user has
+in flight and in store (wired in `tapeworks.runtime`, so this module imports no domain
+above it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,16 +30,13 @@ from sqlalchemy.orm import Session as DbSession
 from tapeworks.db.base import utcnow
 from tapeworks.errors import PayloadTooLarge, QuotaExceeded, ServiceUnavailable, TapeworksError
 from tapeworks.plans import usage
-from tapeworks.plans.catalogue import Catalogue, Plan, catalogue_for_bind
+from tapeworks.plans.catalogue import Plan
 from tapeworks.queue.models import Job
-from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
 from tapeworks.users.models import User
 from tapeworks.users.service import Principal
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
-
-T = TypeVar("T")
 
 
 def period_start(now: datetime | None = None) -> datetime:
@@ -49,20 +48,6 @@ def period_start(now: datetime | None = None) -> datetime:
 def period_reset(now: datetime | None = None) -> datetime:
     now = now or utcnow()
     return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
-
-
-def catalogue_of(rt: Runtime | None, db: DbSession | None = None) -> Catalogue:
-    """The runtime's catalogue; without a runtime, the one registered for `db`'s engine,
-    else the process's current runtime's (fails closed if there is none)."""
-    if rt is not None:
-        return rt.plans
-    if db is not None:
-        found = catalogue_for_bind(db.get_bind())
-        if found is not None:
-            return found
-    from tapeworks.runtime import current_runtime
-
-    return current_runtime().plans
 
 
 @contextmanager
@@ -97,23 +82,12 @@ class UsageSnapshot:
         return self.used_seconds + self.pending_seconds
 
 
-def pending_seconds(db: DbSession, user_id: str) -> float:
-    """Audio seconds of this user's sessions whose transcription is queued or running."""
-    total = db.scalar(
-        select(func.coalesce(func.sum(RecordingSession.duration_seconds), 0.0))
-        .where(RecordingSession.user_id == user_id,
-               RecordingSession.status.in_(UNFINISHED_STATUSES))
-    )
-    return float(total or 0.0)
+@dataclass(frozen=True)
+class UsageMeters:
+    """What a user has in flight and in store, measured by the domains that hold it."""
 
-
-def storage_bytes(db: DbSession, user_id: str) -> int:
-    """Bytes of source audio this user keeps (purged sources no longer count)."""
-    total = db.scalar(
-        select(func.coalesce(func.sum(RecordingSession.size_bytes), 0))
-        .where(RecordingSession.user_id == user_id, RecordingSession.source_purged_at.is_(None))
-    )
-    return int(total or 0)
+    pending_seconds: Sequence[Callable[[DbSession, str], float]] = ()  # audio being transcribed
+    storage_bytes: Sequence[Callable[[DbSession, str], int]] = ()  # bytes kept in the store
 
 
 def running_jobs(db: DbSession, user_id: str) -> int:
@@ -121,37 +95,21 @@ def running_jobs(db: DbSession, user_id: str) -> int:
                          .where(Job.user_id == user_id, Job.status == "running")) or 0)
 
 
-def snapshot(db: DbSession, user_id: str, now: datetime | None = None) -> UsageSnapshot:
+def snapshot(db: DbSession, rt: Runtime, user_id: str, now: datetime | None = None) -> UsageSnapshot:
     now = now or utcnow()
     start = period_start(now)
+    meters: UsageMeters = rt.meters
     return UsageSnapshot(
         used_seconds=usage.used_seconds(db, user_id, start),
-        pending_seconds=pending_seconds(db, user_id),
-        storage_bytes=storage_bytes(db, user_id),
+        pending_seconds=float(sum(m(db, user_id) for m in meters.pending_seconds)),
+        storage_bytes=int(sum(m(db, user_id) for m in meters.storage_bytes)),
         running_jobs=running_jobs(db, user_id),
         period_start=start,
         reset_at=period_reset(now),
     )
 
 
-@dataclass(frozen=True)
-class Usage:
-    """Monthly seconds only (kept for callers that need no more than this)."""
-
-    used_seconds: float
-    pending_seconds: float
-
-    @property
-    def total(self) -> float:
-        return self.used_seconds + self.pending_seconds
-
-
-def monthly_usage(db: DbSession, user_id: str) -> Usage:
-    return Usage(usage.used_seconds(db, user_id, period_start()), pending_seconds(db, user_id))
-
-
-def plan_for(db: DbSession, user_id: str, *, lock: bool = False,
-             rt: Runtime | None = None) -> Plan:
+def plan_for(db: DbSession, rt: Runtime, user_id: str, *, lock: bool = False) -> Plan:
     """The user's plan, read from the database (optionally locking the user row)."""
     stmt = select(User.plan).where(User.id == user_id)
     if lock and db.get_bind().dialect.name == "postgresql":
@@ -159,7 +117,7 @@ def plan_for(db: DbSession, user_id: str, *, lock: bool = False,
     name = db.scalar(stmt)
     if name is None:
         raise QuotaExceeded("the account no longer exists", details={"limit_type": "plan_missing"})
-    return catalogue_of(rt, db).get_plan(name)
+    return rt.plans.get_plan(name)
 
 
 # --- decisions (pure) ---------------------------------------------------------------------------
@@ -322,8 +280,8 @@ def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes
     """Atomic check of every upload limit, inside the transaction that inserts the session
     (the user row is locked first, so concurrent uploads are checked one after another)."""
     with failing_closed("upload"):
-        plan = plan_for(db, principal.user_id, lock=True, rt=rt)
-        snap = snapshot(db, principal.user_id)
+        plan = plan_for(db, rt, principal.user_id, lock=True)
+        snap = snapshot(db, rt, principal.user_id)
         decide_upload(plan, snap, size_bytes=size_bytes, seconds=seconds,
                       hard_limit=rt.settings.max_upload_bytes).enforce()
 
@@ -331,35 +289,33 @@ def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes
 def check_transcribe(db: DbSession, rt: Runtime, user_id: str, *, seconds: float) -> None:
     """Before transcribing again (retry): the session's seconds must fit the month."""
     with failing_closed("transcription"):
-        plan = plan_for(db, user_id, lock=True, rt=rt)
-        snap = snapshot(db, user_id)
+        plan = plan_for(db, rt, user_id, lock=True)
+        snap = snapshot(db, rt, user_id)
         first_refusal(decide_recording_seconds(plan, seconds),
                       decide_monthly_seconds(plan, snap, seconds)).enforce()
 
 
-def check_export(db: DbSession, principal: Principal, fmt: str, *, rt: Runtime | None = None) -> None:
+def check_export(db: DbSession, rt: Runtime, principal: Principal, fmt: str) -> None:
     with failing_closed("export"):
-        decide_export(plan_for(db, principal.user_id, rt=rt), fmt).enforce()
+        decide_export(plan_for(db, rt, principal.user_id), fmt).enforce()
 
 
-def check_episode(db: DbSession, principal: Principal, *, rt: Runtime | None = None) -> None:
+def check_episode(db: DbSession, rt: Runtime, principal: Principal) -> None:
     with failing_closed("episode creation"):
-        decide_episode(plan_for(db, principal.user_id, lock=True, rt=rt)).enforce()
+        decide_episode(plan_for(db, rt, principal.user_id, lock=True)).enforce()
 
 
-def may_start_job(db: DbSession, user_id: str, *, rt: Runtime | None = None) -> bool:
-    """Concurrency limit, enforced when a worker claims (extra jobs wait in the queue)."""
-    plan = plan_for(db, user_id, rt=rt)
-    return running_jobs(db, user_id) < plan.max_concurrent_jobs
-
-
-def guarded(action: str, fn: Callable[[], T]) -> T:
-    with failing_closed(action):
-        return fn()
+def may_start_job(db: DbSession, rt: Runtime, job: Job) -> bool:
+    """The admission check (the plan's concurrency limit), run when a worker claims a queued
+    job: extra jobs wait in the queue. Jobs without a user are always admitted."""
+    if job.user_id is None:
+        return True
+    plan = plan_for(db, rt, job.user_id)
+    return running_jobs(db, job.user_id) < plan.max_concurrent_jobs
 
 
 __all__ = [
-    "ACTIONS", "Decision", "Limit", "UsageSnapshot", "check_episode", "check_export",
-    "check_transcribe", "check_upload", "decide_action", "may_start_job", "precheck_upload",
-    "snapshot", "upload_byte_limit",
+    "ACTIONS", "Decision", "Limit", "UsageMeters", "UsageSnapshot", "check_episode",
+    "check_export", "check_transcribe", "check_upload", "decide_action", "may_start_job",
+    "precheck_upload", "snapshot", "upload_byte_limit",
 ]

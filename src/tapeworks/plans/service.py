@@ -43,8 +43,8 @@ def validate_action(rt: Runtime, user_id: str, action: str, params: dict[str, An
     """
     try:
         with rt.database.transaction(write=False) as db:
-            plan = enforcement.plan_for(db, user_id, rt=rt)
-            snap = enforcement.snapshot(db, user_id, now)
+            plan = enforcement.plan_for(db, rt, user_id)
+            snap = enforcement.snapshot(db, rt, user_id, now)
             decision = enforcement.decide_action(plan, snap, action, params,
                                                  hard_limit=rt.settings.max_upload_bytes)
         return decision, True
@@ -76,8 +76,8 @@ class Overview:
 
 def overview(db: DbSession, rt: Runtime, user_id: str, now: datetime | None = None) -> Overview:
     with enforcement.failing_closed("plan overview"):
-        plan = enforcement.plan_for(db, user_id, rt=rt)
-        return Overview(plan, enforcement.snapshot(db, user_id, now))
+        plan = enforcement.plan_for(db, rt, user_id)
+        return Overview(plan, enforcement.snapshot(db, rt, user_id, now))
 
 
 # --- admin -----------------------------------------------------------------------------------

@@ -14,13 +14,15 @@ from tapeworks.queue.models import Job
 log = get_logger("tapeworks.usage")
 
 
-def charge_for_job(db: DbSession, job: Job, *, kind: str, seconds: float) -> UsageEntry:
+def charge_for_job(db: DbSession, job: Job, *, kind: str, seconds: float,
+                   session_id: str | None = None, episode_id: str | None = None) -> UsageEntry:
     """Record usage for a job in the job's save transaction. Idempotent per (job, kind)."""
     key = f"job:{job.id}:{kind}"
     existing = db.scalar(select(UsageEntry).where(UsageEntry.idempotency_key == key))
     if existing is not None:
         return existing
-    entry = UsageEntry(user_id=job.user_id, session_id=job.session_id, episode_id=job.episode_id,
+    assert job.user_id is not None, "usage is charged to a user's job"
+    entry = UsageEntry(user_id=job.user_id, session_id=session_id, episode_id=episode_id,
                        job_id=job.id, kind=kind, audio_seconds=round(float(seconds), 3),
                        idempotency_key=key)
     db.add(entry)

@@ -1,6 +1,6 @@
 """Episode production: edit list, cleaning, loudness, mixing, rendering, encoding.
 
-Public API:
+Modules (import what you use; this package imports nothing itself):
 - `produce(source, transcript, out_path, *, cleaning, loudness, template, render,
   speech_regions, progress) -> ProduceResult` (pipeline.py)
 - settings: `CleaningSettings`, `UserCut`, `LoudnessSettings`, `Template`, `RenderSettings`
@@ -11,29 +11,3 @@ Public API:
 Everything streams in bounded blocks (DESIGN rule 11) and one edit list drives both the
 audio and the word timings (rule 12).
 """
-
-from tapeworks.production.cleaning import build_edit_list
-from tapeworks.production.editlist import Cut, EditList
-from tapeworks.production.pipeline import ProduceResult, produce
-from tapeworks.production.retime import retime_transcript
-from tapeworks.production.settings import (
-    CleaningSettings,
-    LoudnessSettings,
-    RenderSettings,
-    Template,
-    UserCut,
-)
-
-__all__ = [
-    "CleaningSettings",
-    "Cut",
-    "EditList",
-    "LoudnessSettings",
-    "ProduceResult",
-    "RenderSettings",
-    "Template",
-    "UserCut",
-    "build_edit_list",
-    "produce",
-    "retime_transcript",
-]

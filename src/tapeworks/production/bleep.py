@@ -29,8 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from tapeworks.audio.decode import Block, BlockReader, decode_blocks
 from tapeworks.errors import ValidationFailed
-from tapeworks.production.audio import Block, BlockReader, decode_blocks
 from tapeworks.transcripts.model import Segment, Transcript, Word
 
 BleepMode = Literal["beep", "mute"]

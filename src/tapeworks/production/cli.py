@@ -6,8 +6,9 @@ The main CLI registers it with `tapeworks.production.cli.register(app)`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,7 +28,7 @@ from tapeworks.transcripts.model import Transcript
 _console = Console(stderr=True)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, open_runtime: Callable[[], Any] | None = None) -> None:
     app.command("produce")(produce_command)
 
 

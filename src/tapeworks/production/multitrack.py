@@ -36,8 +36,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tapeworks.audio.decode import Block, BlockReader, decode_blocks
+from tapeworks.audio.probe import AudioInfo, read_info
 from tapeworks.errors import InvalidAudio, ValidationFailed
-from tapeworks.production.audio import AudioInfo, Block, BlockReader, decode_blocks, probe
 from tapeworks.production.bleep import BleepMode, BleepSpan, bleep_blocks
 from tapeworks.production.loudness import LoudnessMeter, db_to_gain
 from tapeworks.production.mixing import Envelope, Track, mix_tracks
@@ -79,11 +80,11 @@ def place_tracks(specs: Sequence[TrackSpec], rate: int) -> list[PlacedTrack]:
         if not math.isfinite(spec.offset_seconds) or spec.offset_seconds < 0:
             raise ValidationFailed(f"track {k + 1} ({spec.name}): the offset must be 0 or more seconds")
         try:
-            info = probe(spec.path)
+            info = read_info(spec.path)
         except InvalidAudio as exc:
             raise InvalidAudio(f"track {k + 1} ({spec.name}) is not audio we can read") from exc
         placed.append(PlacedTrack(spec, info, round(spec.offset_seconds * rate),
-                                  max(0, round(info.duration * rate))))
+                                  max(0, round(info.duration_seconds * rate))))
     return placed
 
 

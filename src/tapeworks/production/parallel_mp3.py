@@ -36,7 +36,7 @@ from typing import IO
 import av
 import numpy as np
 
-from tapeworks.production.audio import Block
+from tapeworks.audio.decode import Block
 from tapeworks.production.mp3_worker import PACKET, REQUEST, RESPONSE, Packet, encode_segment
 
 FRAME = 1152  # samples per MP3 frame (MPEG-1 Layer III)

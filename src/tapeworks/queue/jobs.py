@@ -11,6 +11,10 @@ A job runs in three phases:
 
 A worker that dies leaves a lease that expires; `reconcile_once` re-queues the job until
 `max_attempts`, then fails it with the reason. Every failure records a stage and a message.
+
+Every function takes `rt`, the process's runtime (settings, database, store, the registry
+and the queue); this module imports no domain: the registry says which handler runs a
+kind and which model shows an owner's status.
 """
 
 from __future__ import annotations
@@ -21,21 +25,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.errors import TapeworksError
 from tapeworks.logging import get_logger
-from tapeworks.queue.models import Job
-from tapeworks.queue.periodic import PeriodicThread
-
-if TYPE_CHECKING:
-    from tapeworks.runtime import Runtime
+from tapeworks.queue.mirror import mirror_job
+from tapeworks.queue.models import ACTIVE_JOB_STATUSES, FINISHED_JOB_STATUSES, Job
+from tapeworks.queue.registry import Registry
 
 log = get_logger("tapeworks.jobs")
 
@@ -52,103 +54,125 @@ class JobRef:
     kind: str
     attempt: int
     max_attempts: int
-    owner: str
-    user_id: str
-    session_id: str | None
-    episode_id: str | None
+    lease_owner: str
+    user_id: str | None
+    owner_kind: str | None
+    owner_id: str | None
 
 
-class JobHandler(Protocol):
-    kind: str
-
-    def prepare(self, db: DbSession, job: Job) -> Any:
-        """Claim phase: mark the owner processing, return a plain payload for the work phase."""
-
-    def work(self, ctx: JobContext, payload: Any) -> Any:
-        """Work phase: no database session. Return a plain result."""
-
-    def save(self, db: DbSession, job: Job, payload: Any, result: Any) -> None:
-        """Save phase: write results idempotently (a retried job may save twice)."""
-
-    def mirror(self, db: DbSession, job: Job) -> None:
-        """Copy the job's status/progress/stage/error onto its session or episode."""
+def make_lease_owner() -> str:
+    return (f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}:"
+            f"{uuid.uuid4().hex[:6]}")
 
 
-_handlers: dict[str, JobHandler] = {}
+def ref_of(job: Job, lease_owner: str) -> JobRef:
+    return JobRef(job.id, job.kind, job.attempt, job.max_attempts, lease_owner, job.user_id,
+                  job.owner_kind, job.owner_id)
 
 
-def register_handler(handler: JobHandler) -> None:
-    _handlers[handler.kind] = handler
+def _release(job: Job, status: str, *, stage: str, message: str) -> None:
+    """Set a job's status and drop its lease (every transition out of `running`)."""
+    job.status = status
+    job.stage = stage
+    job.message = message[:500]
+    job.lease_owner = None
+    job.lease_expires_at = None
+    if status != "completed":
+        job.eta_seconds = None
+    if status in FINISHED_JOB_STATUSES:
+        job.finished_at = utcnow()
 
 
-def get_handler(kind: str) -> JobHandler:
-    if kind not in _handlers:
-        # handlers register themselves on import
-        if kind == "transcribe":
-            import tapeworks.sessions.tasks
-        elif kind == "render_episode":
-            import tapeworks.episodes.tasks  # noqa: F401
-    return _handlers[kind]
-
-
-def make_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}:{uuid.uuid4().hex[:6]}"
-
-
-def ref_of(job: Job, owner: str) -> JobRef:
-    return JobRef(job.id, job.kind, job.attempt, job.max_attempts, owner, job.user_id,
-                  job.session_id, job.episode_id)
+def mirror(db: DbSession, registry: Registry, job: Job) -> None:
+    """Copy the job's state onto its owner (if the owner kind shows status)."""
+    model = registry.owner_model(job.owner_kind)
+    if model is None or job.owner_id is None:
+        return
+    owner = db.get(model, job.owner_id)
+    if owner is not None:
+        mirror_job(owner, job)
 
 
 # --- creating and controlling jobs -------------------------------------------------------
 def create_job(
     db: DbSession,
-    rt: Runtime,
+    rt: Any,
     *,
     kind: str,
-    user_id: str,
-    session_id: str | None = None,
-    episode_id: str | None = None,
+    user_id: str | None,
+    owner_kind: str | None = None,
+    owner_id: str | None = None,
+    delay: float = 0.0,
 ) -> Job:
-    """Insert a queued job; the message goes to the queue only after the commit."""
-    job = Job(kind=kind, user_id=user_id, session_id=session_id, episode_id=episode_id,
-              status="queued", stage="queued", message="waiting for a worker",
-              max_attempts=rt.settings.job_max_attempts, enqueued_at=utcnow())
+    """Insert a queued job; its message goes to the queue only after the commit."""
+    handler = rt.registry.handler(kind)
+    now = utcnow()
+    job = Job(kind=kind, pool=handler.pool, user_id=user_id, owner_kind=owner_kind,
+              owner_id=owner_id, status="queued", stage="queued", message="waiting for a worker",
+              max_attempts=handler.max_attempts or rt.settings.job_max_attempts,
+              enqueued_at=now, run_after=now + timedelta(seconds=delay))
     db.add(job)
     db.flush()
-    enqueue_after_commit(db, rt, job.id)
+    enqueue_after_commit(db, rt, job, delay=delay)
     return job
 
 
-def enqueue_after_commit(db: DbSession, rt: Runtime, job_id: str, delay: float = 0.0) -> None:
-    after_commit(db, lambda: rt.queue.enqueue(job_id, delay=delay))
+def enqueue_after_commit(db: DbSession, rt: Any, job: Job, delay: float = 0.0) -> None:
+    job_id, pool = job.id, job.pool
+    after_commit(db, lambda: rt.queue.enqueue(job_id, pool, delay=delay))
 
 
 def cancel_job(db: DbSession, job: Job) -> bool:
-    if job.status not in ("queued", "running"):
+    if job.status not in ACTIVE_JOB_STATUSES:
         return False
-    job.status = "cancelled"
-    job.stage = "cancelled"
-    job.message = "cancelled by the user"
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.finished_at = utcnow()
+    _release(job, "cancelled", stage="cancelled", message="cancelled by the user")
     return True
+
+
+def owners_of(db: DbSession, registry: Registry, owner_kind: str, owner_id: str
+              ) -> list[tuple[str, str]]:
+    """The owner and everything deleted with it (a session and its episodes)."""
+    found = [(owner_kind, owner_id)]
+    spec = registry.owners.get(owner_kind)
+    if spec is not None and spec.children is not None:
+        for kind, child in spec.children(db, owner_id):
+            found.extend(owners_of(db, registry, kind, child))
+    return found
+
+
+def delete_jobs_of(db: DbSession, registry: Registry, owner_kind: str, owner_id: str) -> int:
+    """Delete every job of an owner being deleted, and of its children. A worker running
+    one loses its lease at its next heartbeat and writes nothing."""
+    n = 0
+    for kind, oid in owners_of(db, registry, owner_kind, owner_id):
+        res = db.execute(delete(Job).where(Job.owner_kind == kind, Job.owner_id == oid)
+                         .execution_options(synchronize_session=False))
+        n += int(res.rowcount or 0)  # type: ignore[attr-defined]
+    return n
+
+
+def active_job_exists(db: DbSession, owner_kind: str, owner_id: str) -> bool:
+    return db.scalar(select(Job.id).where(
+        Job.owner_kind == owner_kind, Job.owner_id == owner_id,
+        Job.status.in_(ACTIVE_JOB_STATUSES)).limit(1)) is not None
 
 
 # --- the three phases ------------------------------------------------------------------------
 DEFERRED = "deferred"
 
 
-def claim(db: DbSession, rt: Runtime, job_id: str, owner: str) -> tuple[JobRef, Any] | str | None:
-    from tapeworks.plans.enforcement import may_start_job
-
+def claim(db: DbSession, rt: Any, job_id: str, lease_owner: str
+          ) -> tuple[JobRef, Any] | str | None:
     now = utcnow()
+    registry: Registry = rt.registry
     pending = db.get(Job, job_id)
-    if pending is None or pending.status not in ("queued", "running"):
+    if pending is None or pending.status not in ACTIVE_JOB_STATUSES:
         return None
-    if pending.status == "queued" and not may_start_job(db, pending.user_id, rt=rt):
-        return DEFERRED  # the plan's concurrent-job limit: wait in the queue
+    if pending.status == "queued" and pending.run_after is not None and pending.run_after > now:
+        return None  # early (a duplicate message): the delayed one, or the reconciler, comes back
+    if pending.status == "queued" and registry.admission is not None \
+            and not registry.admission(db, rt, pending):
+        return DEFERRED  # e.g. the plan's concurrent-job limit: wait in the queue
     lease = timedelta(seconds=rt.settings.job_lease_seconds)
     result = db.execute(
         update(Job)
@@ -158,7 +182,7 @@ def claim(db: DbSession, rt: Runtime, job_id: str, owner: str) -> tuple[JobRef, 
             or_(Job.status == "queued",
                 and_(Job.status == "running", Job.lease_expires_at < now)),
         )
-        .values(status="running", attempt=Job.attempt + 1, lease_owner=owner,
+        .values(status="running", attempt=Job.attempt + 1, lease_owner=lease_owner,
                 lease_expires_at=now + lease, heartbeat_at=now, started_at=now,
                 progress=0.0, stage="starting", message="", eta_seconds=None,
                 error_stage=None, error_message=None, updated_at=now)
@@ -168,75 +192,59 @@ def claim(db: DbSession, rt: Runtime, job_id: str, owner: str) -> tuple[JobRef, 
         return None
     job = db.get(Job, job_id, populate_existing=True)
     assert job is not None
-    handler = get_handler(job.kind)
-    payload = handler.prepare(db, job)
-    handler.mirror(db, job)
-    return ref_of(job, owner), payload
+    payload = registry.handler(job.kind).prepare(db, job)
+    mirror(db, registry, job)
+    return ref_of(job, lease_owner), payload
 
 
 def _owned(db: DbSession, ref: JobRef) -> Job:
     """The job row, locked, if this attempt still owns it; otherwise JobAbandoned."""
     stmt = select(Job).where(Job.id == ref.id).execution_options(populate_existing=True)
-    if db.bind is not None and db.get_bind().dialect.name == "postgresql":
+    if db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     job = db.scalar(stmt)
-    if job is None or job.status != "running" or job.lease_owner != ref.owner \
+    if job is None or job.status != "running" or job.lease_owner != ref.lease_owner \
             or job.attempt != ref.attempt:
         raise JobAbandoned(f"job {ref.id} is no longer owned by this attempt")
     return job
 
 
-def save(db: DbSession, ref: JobRef, payload: Any, result: Any) -> None:
+def save(db: DbSession, rt: Any, ref: JobRef, payload: Any, result: Any) -> None:
     job = _owned(db, ref)
-    handler = get_handler(job.kind)
-    handler.save(db, job, payload, result)
-    now = utcnow()
-    job.status = "completed"
+    rt.registry.handler(job.kind).save(db, job, payload, result)
+    _release(job, "completed", stage="completed", message="done")
     job.progress = 100.0
-    job.stage = "completed"
-    job.message = "done"
     job.eta_seconds = 0.0
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.finished_at = now
-    handler.mirror(db, job)
+    mirror(db, rt.registry, job)
 
 
-def fail(db: DbSession, job_id: str, *, stage: str, message: str, owner: str | None = None) -> bool:
+def fail(db: DbSession, rt: Any, job_id: str, *, stage: str, message: str,
+         lease_owner: str | None = None) -> bool:
     job = db.get(Job, job_id, populate_existing=True)
-    if job is None or job.status not in ("queued", "running"):
+    if job is None or job.status not in ACTIVE_JOB_STATUSES:
         return False
-    if owner is not None and job.lease_owner != owner:
+    if lease_owner is not None and job.lease_owner != lease_owner:
         return False
-    job.status = "failed"
+    _release(job, "failed", stage="failed", message=message)
     job.error_stage = stage
     job.error_message = message
-    job.stage = "failed"
-    job.message = message[:500]
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.eta_seconds = None
-    job.finished_at = utcnow()
-    get_handler(job.kind).mirror(db, job)
+    mirror(db, rt.registry, job)
     return True
 
 
-def requeue(db: DbSession, rt: Runtime, job: Job, *, reason: str, delay: float = 0.0) -> None:
-    job.status = "queued"
-    job.stage = "queued"
-    job.message = reason[:500]
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.eta_seconds = None
-    job.enqueued_at = utcnow()
-    get_handler(job.kind).mirror(db, job)
-    enqueue_after_commit(db, rt, job.id, delay=delay)
+def requeue(db: DbSession, rt: Any, job: Job, *, reason: str, delay: float = 0.0) -> None:
+    now = utcnow()
+    _release(job, "queued", stage="queued", message=reason)
+    job.enqueued_at = now
+    job.run_after = now + timedelta(seconds=delay)
+    mirror(db, rt.registry, job)
+    enqueue_after_commit(db, rt, job, delay=delay)
 
 
 # --- work-phase context ------------------------------------------------------------------
 @dataclass
 class JobContext:
-    rt: Runtime
+    rt: Any
     ref: JobRef
     stage: str = "starting"
     _progress: float = 0.0
@@ -264,7 +272,8 @@ class JobContext:
         elapsed = now - self._started
         eta = elapsed / pct * (100.0 - pct) if pct >= 1.0 else None
         self._last_write = now
-        ok = self.rt.database.run(lambda db: _write_progress(db, self.ref, pct, self.stage, message, eta))
+        ok = self.rt.database.run(
+            lambda db: _write_progress(db, self.rt.registry, self.ref, pct, self.stage, message, eta))
         if not ok:
             self._abandoned.set()
             self.check()
@@ -272,12 +281,12 @@ class JobContext:
                  stage=self.stage)
 
 
-def _write_progress(db: DbSession, ref: JobRef, pct: float, stage: str, message: str,
-                    eta: float | None) -> bool:
+def _write_progress(db: DbSession, registry: Registry, ref: JobRef, pct: float, stage: str,
+                    message: str, eta: float | None) -> bool:
     now = utcnow()
     res = db.execute(
         update(Job)
-        .where(Job.id == ref.id, Job.lease_owner == ref.owner, Job.attempt == ref.attempt,
+        .where(Job.id == ref.id, Job.lease_owner == ref.lease_owner, Job.attempt == ref.attempt,
                Job.status == "running", Job.progress <= pct)
         .values(progress=pct, stage=stage, message=message[:500], eta_seconds=eta,
                 heartbeat_at=now, updated_at=now)
@@ -286,10 +295,10 @@ def _write_progress(db: DbSession, ref: JobRef, pct: float, stage: str, message:
     if res.rowcount != 1:  # type: ignore[attr-defined]
         # lost the lease, cancelled, or (never) a smaller value: check which
         job = db.get(Job, ref.id, populate_existing=True)
-        return bool(job and job.status == "running" and job.lease_owner == ref.owner)
+        return bool(job and job.status == "running" and job.lease_owner == ref.lease_owner)
     job = db.get(Job, ref.id, populate_existing=True)
     assert job is not None
-    get_handler(job.kind).mirror(db, job)
+    mirror(db, registry, job)
     return True
 
 
@@ -315,13 +324,14 @@ class Heartbeat:
         while not self._stop.wait(s.job_heartbeat_seconds):
             try:
                 alive = self.ctx.rt.database.run(
-                    lambda db: _renew(db, self.ctx.ref, s.job_lease_seconds), max_seconds=s.job_lease_seconds
-                )
+                    lambda db: _renew(db, self.ctx.ref, s.job_lease_seconds),
+                    max_seconds=s.job_lease_seconds)
             except Exception as exc:  # keep beating; the lease covers short outages
                 log.warning("job.heartbeat_failed", job_id=self.ctx.ref.id, error=str(exc)[:200])
                 continue
             if not alive:
-                log.warning("job.lease_lost", job_id=self.ctx.ref.id, owner=self.ctx.ref.owner)
+                log.warning("job.lease_lost", job_id=self.ctx.ref.id,
+                            lease_owner=self.ctx.ref.lease_owner)
                 self.ctx._abandoned.set()
                 return
 
@@ -330,7 +340,7 @@ def _renew(db: DbSession, ref: JobRef, lease_seconds: float) -> bool:
     now = utcnow()
     res = db.execute(
         update(Job)
-        .where(Job.id == ref.id, Job.lease_owner == ref.owner, Job.attempt == ref.attempt,
+        .where(Job.id == ref.id, Job.lease_owner == ref.lease_owner, Job.attempt == ref.attempt,
                Job.status == "running")
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
         .execution_options(synchronize_session=False)
@@ -339,35 +349,38 @@ def _renew(db: DbSession, ref: JobRef, lease_seconds: float) -> bool:
 
 
 # --- the executor (what a queue message runs) ------------------------------------------------
-def execute(rt: Runtime, job_id: str) -> str:
+def execute(rt: Any, job_id: str) -> str:
     """Run one job through claim, work and save. Returns what happened (for logs and tests)."""
-    owner = make_owner()
+    lease_owner = make_lease_owner()
     try:
-        claimed = rt.database.run(lambda db: claim(db, rt, job_id, owner))
+        claimed = rt.database.run(lambda db: claim(db, rt, job_id, lease_owner))
     except TapeworksError as exc:  # the handler refused to start (e.g. source audio gone)
         reason = exc.message
-        rt.database.run(lambda db: fail(db, job_id, stage="starting", message=reason))
+        rt.database.run(lambda db: fail(db, rt, job_id, stage="starting", message=reason))
         log.error("job.failed", job_id=job_id, stage="starting", error=reason)
         return "failed"
     if claimed is None:
-        log.info("job.skipped", job_id=job_id, reason="not claimable (done, running elsewhere, or cancelled)")
+        log.info("job.skipped", job_id=job_id,
+                 reason="not claimable (done, running elsewhere, cancelled or not due)")
         return "skipped"
     if claimed == DEFERRED:
-        log.info("job.deferred", job_id=job_id, reason="concurrent job limit of the plan")
-        rt.queue.enqueue(job_id, delay=2.0)
+        log.info("job.deferred", job_id=job_id, reason="admission check (plan concurrency)")
+        pool = rt.database.run(lambda db: db.scalar(select(Job.pool).where(Job.id == job_id)))
+        if pool is not None:
+            rt.queue.enqueue(job_id, pool, delay=2.0)
         return "deferred"
     assert not isinstance(claimed, str)
     ref, payload = claimed
-    log.info("job.claimed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt, owner=owner,
-             session_id=ref.session_id, episode_id=ref.episode_id)
-    handler = get_handler(ref.kind)
+    log.info("job.claimed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt,
+             lease_owner=lease_owner, owner_kind=ref.owner_kind, owner_id=ref.owner_id)
+    handler = rt.registry.handler(ref.kind)
     ctx = JobContext(rt, ref)
     try:
         with Heartbeat(ctx):
             result = handler.work(ctx, payload)
             ctx.check()
             ctx.progress(99.5, "saving")
-            rt.database.run(lambda db: save(db, ref, payload, result))
+            rt.database.run(lambda db: save(db, rt, ref, payload, result))
     except JobAbandoned as exc:
         log.info("job.abandoned", job_id=ref.id, reason=str(exc))
         return "abandoned"
@@ -398,9 +411,10 @@ def execute(rt: Runtime, job_id: str) -> str:
     return "completed"
 
 
-def _record_failure(rt: Runtime, ref: JobRef, stage: str, message: str) -> None:
+def _record_failure(rt: Any, ref: JobRef, stage: str, message: str) -> None:
     try:
-        rt.database.run(lambda db: fail(db, ref.id, stage=stage, message=message, owner=ref.owner))
+        rt.database.run(lambda db: fail(db, rt, ref.id, stage=stage, message=message,
+                                        lease_owner=ref.lease_owner))
         log.error("job.failed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt, stage=stage,
                   error=message)
     except Exception as exc:  # the lease expires and the reconciler records the failure
@@ -408,51 +422,41 @@ def _record_failure(rt: Runtime, ref: JobRef, stage: str, message: str) -> None:
 
 
 # --- the reconciler ---------------------------------------------------------------------------
-def reconcile_once(rt: Runtime) -> dict[str, int]:
+def reconcile_once(rt: Any, now: datetime | None = None) -> dict[str, int]:
     """Re-queue jobs whose lease expired (until max_attempts, then fail them) and re-send
-    queued jobs whose message was lost. Safe to run from any number of processes."""
+    queued jobs whose message was lost (never before their `run_after`). Safe to run from
+    any number of processes."""
     counts = {"requeued": 0, "failed": 0, "resent": 0}
 
     def _run(db: DbSession) -> None:
-        now = utcnow()
-        stmt = select(Job).where(Job.status == "running", Job.lease_expires_at < now)
-        if db.get_bind().dialect.name == "postgresql":
+        at = now or utcnow()
+        pg = db.get_bind().dialect.name == "postgresql"
+        stmt = select(Job).where(Job.status == "running", Job.lease_expires_at < at)
+        if pg:
             stmt = stmt.with_for_update(skip_locked=True)
         for job in db.scalars(stmt.execution_options(populate_existing=True)):
             if job.attempt >= job.max_attempts:
                 reason = (f"the worker running it stopped responding (lease expired) on "
                           f"attempt {job.attempt} of {job.max_attempts}; giving up")
-                fail(db, job.id, stage=job.stage or "running", message=reason)
+                fail(db, rt, job.id, stage=job.stage or "running", message=reason)
                 counts["failed"] += 1
                 log.error("job.failed", job_id=job.id, kind=job.kind, attempt=job.attempt,
                           reason=reason)
             else:
-                requeue(db, rt, job, reason=f"worker lost on attempt {job.attempt} "
-                        f"(lease held by {job.lease_owner} expired); retrying")
+                requeue(db, rt, job, reason=f"worker lost on attempt {job.attempt}; retrying")
                 counts["requeued"] += 1
                 log.warning("job.requeued", job_id=job.id, kind=job.kind, attempt=job.attempt,
-                            reason="lease expired")
-        stale = now - timedelta(seconds=rt.settings.job_requeue_after_seconds)
-        lost = select(Job).where(Job.status == "queued", Job.enqueued_at < stale)
-        if db.get_bind().dialect.name == "postgresql":
+                            reason="lease expired", lease_owner=job.lease_owner)
+        stale = at - timedelta(seconds=rt.settings.job_requeue_after_seconds)
+        lost = select(Job).where(Job.status == "queued", Job.run_after < stale)
+        if pg:
             lost = lost.with_for_update(skip_locked=True)
         for job in db.scalars(lost):
-            job.enqueued_at = now
-            enqueue_after_commit(db, rt, job.id)
+            job.enqueued_at = at
+            job.run_after = at
+            enqueue_after_commit(db, rt, job)
             counts["resent"] += 1
             log.info("job.resent", job_id=job.id, kind=job.kind)
 
     rt.database.run(_run)
     return counts
-
-
-def Reconciler(rt: Runtime, interval: float | None = None) -> PeriodicThread:
-    """The reconciler: `reconcile_once` every `reconcile_interval_seconds`."""
-
-    def run() -> None:
-        counts = reconcile_once(rt)
-        if any(counts.values()):
-            log.info("job.reconciled", **counts)
-
-    return PeriodicThread("reconciler", interval or rt.settings.reconcile_interval_seconds, run,
-                          event="job.reconcile")

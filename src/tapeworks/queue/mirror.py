@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import NotFound
@@ -21,15 +20,16 @@ JOB_TO_OWNER_STATUS = {"queued": "queued", "running": "processing", "completed":
                        "failed": "failed", "cancelled": "cancelled"}
 
 
-def load_owner(db: DbSession, stmt: Select[Any], *, job_owner_column: InstrumentedAttribute[Any],
-               owner_id: str, what: str, for_update: bool) -> Any:
+def load_owner(db: DbSession, stmt: Select[Any], *, owner_kind: str, owner_id: str, what: str,
+               for_update: bool) -> Any:
     """Load a session or episode (404 naming it when absent). `for_update` locks in the one
     order every writer uses, the owner's jobs first and then the owner, because a worker's
     progress write updates its job and then mirrors onto the owner: no deadlock."""
     if for_update and db.get_bind().dialect.name == "postgresql":
         if db.execute(stmt).first() is None:
             raise NotFound(f"{what} {owner_id} not found")
-        db.execute(select(Job.id).where(job_owner_column == owner_id).with_for_update())
+        db.execute(select(Job.id).where(Job.owner_kind == owner_kind, Job.owner_id == owner_id)
+                   .with_for_update())
         stmt = stmt.with_for_update()
     owner = db.scalar(stmt.execution_options(populate_existing=True))
     if owner is None:

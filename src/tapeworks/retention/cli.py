@@ -3,13 +3,14 @@ was kept."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tapeworks.config import Settings
+from tapeworks.retention.service import purge
 
 out = Console()
 
@@ -21,13 +22,7 @@ def purge_command(
 ) -> None:
     """Delete source audio that retention allows (completed, no pending work, past the plan's
     retention); report deleted and skipped counts with reasons."""
-    from tapeworks.cli import ensure_schema
-    from tapeworks.retention.service import purge
-    from tapeworks.runtime import Runtime
-
-    s = Settings()
-    ensure_schema(s)
-    rt = Runtime(s)
+    rt = _open_runtime()
     try:
         report = purge(rt, dry_run=dry_run)
     finally:
@@ -62,5 +57,11 @@ def purge_command(
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
+_open_runtime: Callable[[], Any]
+
+
+def register(app: typer.Typer, open_runtime: Callable[[], Any]) -> None:
+    """`open_runtime()` (from the top-level CLI) checks the schema and builds the runtime."""
+    global _open_runtime
+    _open_runtime = open_runtime
     app.command("purge")(purge_command)

@@ -31,12 +31,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
+from tapeworks.episodes.models import EPISODE_STATUSES_RELEASING_SOURCE, Episode
 from tapeworks.errors import QuotaExceeded
 from tapeworks.logging import get_logger
 from tapeworks.plans.catalogue import Catalogue, Plan
-from tapeworks.queue.models import ACTIVE_JOB_STATUSES, Job
-from tapeworks.queue.periodic import PeriodicThread
-from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
+from tapeworks.sessions.service import has_active_job
 from tapeworks.users.models import User
 
 if TYPE_CHECKING:
@@ -44,40 +44,13 @@ if TYPE_CHECKING:
 
 log = get_logger("tapeworks.retention")
 
-# An episode in any other state (queued, processing, failed and retryable, or a state this
-# code does not know yet) still needs its session's source audio.
-EPISODE_STATUSES_RELEASING_SOURCE = ("completed", "cancelled")
-UNFINISHED_SESSION_STATUSES = ("uploaded", "queued", "processing")
-
-
 # --- what still needs a source ------------------------------------------------------------------
-def _episode_model() -> Any | None:
-    """The episodes model if that module exists in this build, else None."""
-    import importlib
-
-    try:
-        mod = importlib.import_module("tapeworks.episodes.models")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("tapeworks.episodes.models", "tapeworks.episodes"):
-            return None
-        raise
-    return getattr(mod, "Episode", None)
-
-
 def has_unfinished_episode(db: DbSession, session_id: str) -> bool:
-    """True when an episode made from this session is not completed or cancelled."""
-    model = _episode_model()
-    if model is None:
-        return False
-    n = db.scalar(select(func.count()).select_from(model).where(
-        model.session_id == session_id,
-        model.status.not_in(EPISODE_STATUSES_RELEASING_SOURCE)))
-    return bool(n)
-
-
-def has_active_job(db: DbSession, session_id: str) -> bool:
-    n = db.scalar(select(func.count()).select_from(Job).where(
-        Job.session_id == session_id, Job.status.in_(ACTIVE_JOB_STATUSES)))
+    """True when an episode made from this session is not completed or cancelled (an episode
+    in any other state, queued, processing, failed and retryable, still needs the source)."""
+    n = db.scalar(select(func.count()).select_from(Episode).where(
+        Episode.session_id == session_id,
+        Episode.status.not_in(EPISODE_STATUSES_RELEASING_SOURCE)))
     return bool(n)
 
 
@@ -105,7 +78,7 @@ class Verdict:
 
 
 def decide(state: SourceState, plans: Catalogue, now: datetime) -> Verdict:
-    if state.status in UNFINISHED_SESSION_STATUSES:
+    if state.status in UNFINISHED_STATUSES:
         return Verdict(False, "work_pending", f"transcription not finished (status {state.status})")
     if state.status == "failed":
         return Verdict(False, "failed", "transcription failed; kept so it can be retried")
@@ -272,9 +245,3 @@ def purge(rt: Runtime, *, now: datetime | None = None, dry_run: bool = False) ->
         _finish_deletions(rt, report)
     log.info("retention.purged", dry_run=dry_run, **report.counts)
     return report
-
-
-def Purger(rt: Runtime, interval: float | None = None) -> PeriodicThread:
-    """The periodic purge: `purge` every `purge_interval_seconds` (next to the reconciler)."""
-    return PeriodicThread("retention-purge", interval or rt.settings.purge_interval_seconds,
-                          lambda: purge(rt), event="retention.purge")

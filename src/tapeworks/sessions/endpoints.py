@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from tapeworks.deps import CurrentUser, DbDep, RuntimeDep
-from tapeworks.errors import TapeworksError, ValidationFailed
-from tapeworks.httputil import content_disposition, stream_object
+from tapeworks.errors import ValidationFailed
+from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.intake import ReceivedUpload, receive_upload
+from tapeworks.http.ranges import content_disposition, stream_object
+from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
-from tapeworks.runtime import Runtime
 from tapeworks.sessions import service
 from tapeworks.sessions.schemas import (
     DirectUploadComplete,
@@ -25,8 +25,12 @@ from tapeworks.sessions.schemas import (
     SessionPage,
     SpeakersPatch,
 )
-from tapeworks.sessions.upload import ReceivedUpload, receive_upload
+from tapeworks.transcripts.exporters import export
+from tapeworks.users.deps import CurrentUser
 from tapeworks.users.service import Principal
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -75,8 +79,6 @@ def _existing(rt: Runtime, principal: Principal, key: str) -> SessionOut | None:
 
 
 def _upload_limit(rt: Runtime, principal: Principal) -> int:
-    from tapeworks.plans import enforcement
-
     return enforcement.upload_byte_limit(rt, principal)
 
 
@@ -167,11 +169,8 @@ def session_transcript(
     version: Annotated[int | None, Query(ge=1)] = None,
     download: bool = False,
 ) -> Response:
-    from tapeworks.plans import enforcement
-    from tapeworks.transcripts.exporters import export
-
     s = service.get_session(db, principal.user_id, session_id)
-    enforcement.check_export(db, principal, format, rt=rt)
+    enforcement.check_export(db, rt, principal, format)
     transcript = service.load_transcript(rt, s, version)
     result = export(transcript, format, title=s.title)
     return Response(result.content, media_type=result.media_type, headers={
@@ -220,5 +219,3 @@ def post_edits(session_id: str, body: EditsRequest, principal: CurrentUser, db: 
     """Several edits (merge, split, add speaker, ...) applied at once as one new version."""
     return _edit(db, rt, principal, session_id, body.ops)
 
-
-__all__ = ["TapeworksError", "asyncio", "router"]

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
 
 SESSION_STATUSES = ("uploaded", "queued", "processing", "completed", "failed", "cancelled")
-UNFINISHED_STATUSES = ("uploaded", "queued", "processing")
+UNFINISHED_STATUSES = ("uploaded", "queued", "processing")  # transcription still to come
+RETRYABLE_STATUSES = ("failed", "cancelled")
 
 
 class RecordingSession(IdMixin, TimestampMixin, Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,35 +19,37 @@ from tapeworks.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from tapeworks.http.intake import NewRecording, clean_filename, probe_upload
 from tapeworks.logging import get_logger
+from tapeworks.plans import enforcement
 from tapeworks.queue import jobs
 from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
-from tapeworks.sessions.models import SESSION_STATUSES, RecordingSession
+from tapeworks.sessions.models import (
+    RETRYABLE_STATUSES,
+    SESSION_STATUSES,
+    UNFINISHED_STATUSES,
+    RecordingSession,
+)
 from tapeworks.storage import keys
+from tapeworks.transcripts.editing import apply_edits
 from tapeworks.transcripts.model import Transcript
 
 if TYPE_CHECKING:
-    from tapeworks.audio.probe import AudioInfo
     from tapeworks.runtime import Runtime
     from tapeworks.users.service import Principal
 
 log = get_logger("tapeworks.sessions")
 
-@dataclass(frozen=True)
-class NewRecording:
-    path: Path
-    filename: str
-    info: AudioInfo
-    ext: str
+OWNER_KIND = "session"  # jobs run for a session carry owner_kind="session"
 
 
 def get_session(db: DbSession, user_id: str, session_id: str, *, for_update: bool = False) -> RecordingSession:
     """A session of this user; another user's id is a 404, never a 403 (no existence leak)."""
     stmt = select(RecordingSession).where(RecordingSession.id == session_id,
                                           RecordingSession.user_id == user_id)
-    return load_owner(db, stmt, job_owner_column=Job.session_id, owner_id=session_id,
-                      what="session", for_update=for_update)
+    return load_owner(db, stmt, owner_kind=OWNER_KIND, owner_id=session_id, what="session",
+                      for_update=for_update)
 
 
 def find_by_idempotency_key(db: DbSession, user_id: str, key: str) -> RecordingSession | None:
@@ -83,11 +85,12 @@ def create_session(
         language=language, num_speakers=num_speakers, source_key=source_key,
         source_filename=rec.filename, source_format=rec.ext, codec=info.codec,
         channels=info.channels, sample_rate=info.sample_rate,
-        size_bytes=rec.path.stat().st_size, duration_seconds=info.duration_seconds,
+        size_bytes=rec.size_bytes, duration_seconds=info.duration_seconds,
     )
     db.add(session)
     db.flush()
-    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, session_id=session.id)
+    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, owner_kind=OWNER_KIND,
+                          owner_id=session.id)
     session.current_job_id = job.id
     log.info("session.created", session_id=session.id, user_id=user_id, job_id=job.id,
              seconds=info.duration_seconds, bytes=session.size_bytes)
@@ -139,7 +142,7 @@ def current_job(db: DbSession, session: RecordingSession) -> Job | None:
 def cancel_session(db: DbSession, user_id: str, session_id: str) -> RecordingSession:
     session = get_session(db, user_id, session_id, for_update=True)
     job = current_job(db, session)
-    if session.status not in ("uploaded", "queued", "processing") or job is None:
+    if session.status not in UNFINISHED_STATUSES or job is None:
         raise Conflict(f"session {session_id} is {session.status}; only queued or processing "
                        "sessions can be cancelled")
     jobs.cancel_job(db, job)
@@ -150,16 +153,15 @@ def cancel_session(db: DbSession, user_id: str, session_id: str) -> RecordingSes
 
 def retry_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> RecordingSession:
     session = get_session(db, user_id, session_id, for_update=True)
-    if session.status not in ("failed", "cancelled"):
+    if session.status not in RETRYABLE_STATUSES:
         raise Conflict(f"session {session_id} is {session.status}; only failed or cancelled "
                        "sessions can be retried")
     if session.source_purged_at is not None or not session.source_key:
         raise Gone(f"the source audio of session {session_id} was deleted by the retention "
                    "policy, so it cannot be transcribed again")
-    from tapeworks.plans.enforcement import check_transcribe
-
-    check_transcribe(db, rt, user_id, seconds=session.duration_seconds)
-    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, session_id=session.id)
+    enforcement.check_transcribe(db, rt, user_id, seconds=session.duration_seconds)
+    job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, owner_kind=OWNER_KIND,
+                          owner_id=session.id)
     session.current_job_id = job.id
     session.error = None
     session.error_stage = None
@@ -169,25 +171,39 @@ def retry_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> 
 
 
 def delete_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> None:
-    """Delete the row (cancelling its work), then its artifacts once the commit stands."""
+    """Delete the row with its jobs (and its episodes' jobs), then its artifacts once the
+    commit stands. Everything made from a session lives under its store prefix."""
     session = get_session(db, user_id, session_id, for_update=True)
-    for job in db.scalars(select(Job).where(Job.session_id == session.id,
-                                            Job.status.in_(("queued", "running")))):
-        jobs.cancel_job(db, job)
-    db.flush()
-    from tapeworks.episodes.service import episode_prefixes_of_session
-
-    prefixes = [keys.session_prefix(user_id, session_id),
-                *episode_prefixes_of_session(db, user_id, session_id)]
-    db.delete(session)  # episodes and jobs go with it (ON DELETE CASCADE)
+    jobs.delete_jobs_of(db, rt.registry, OWNER_KIND, session.id)
+    prefix = keys.session_prefix(user_id, session_id)
+    db.delete(session)  # episodes go with it (ON DELETE CASCADE)
     store = rt.store
-
-    def _delete_artifacts() -> None:
-        for prefix in prefixes:
-            store.delete_prefix(prefix)
-
-    after_commit(db, _delete_artifacts)
+    after_commit(db, lambda: store.delete_prefix(prefix))
     log.info("session.deleted", session_id=session_id, user_id=user_id)
+
+
+# --- what counts against the plan (usage meters, wired in tapeworks.runtime) ----------------
+def pending_seconds(db: DbSession, user_id: str) -> float:
+    """Audio seconds of this user's sessions whose transcription is queued or running."""
+    total = db.scalar(
+        select(func.coalesce(func.sum(RecordingSession.duration_seconds), 0.0))
+        .where(RecordingSession.user_id == user_id,
+               RecordingSession.status.in_(UNFINISHED_STATUSES))
+    )
+    return float(total or 0.0)
+
+
+def storage_bytes(db: DbSession, user_id: str) -> int:
+    """Bytes of source audio this user keeps (purged sources no longer count)."""
+    total = db.scalar(
+        select(func.coalesce(func.sum(RecordingSession.size_bytes), 0))
+        .where(RecordingSession.user_id == user_id, RecordingSession.source_purged_at.is_(None))
+    )
+    return int(total or 0)
+
+
+def has_active_job(db: DbSession, session_id: str) -> bool:
+    return jobs.active_job_exists(db, OWNER_KIND, session_id)
 
 
 # --- transcripts ---------------------------------------------------------------------------
@@ -216,8 +232,6 @@ def edit_transcript(
     db: DbSession, rt: Runtime, user_id: str, session_id: str, ops: list[dict[str, Any]],
 ) -> Transcript:
     """Apply edits as a new transcript version; the previous one stays readable."""
-    from tapeworks.transcripts.editing import apply_edits
-
     session = get_session(db, user_id, session_id, for_update=True)
     current = load_transcript(rt, session)
     edited = apply_edits(current, ops)
@@ -262,14 +276,11 @@ def accept_recording(
     Rule 4: the source is in the store before any row says it exists; whatever refuses the
     recording after that (quota, database) removes the stored object again.
     """
-    from tapeworks.audio.probe import probe_audio, sniff_extension
-    from tapeworks.plans import enforcement
-
-    info = probe_audio(path, filename=filename)
+    rec = probe_upload(path, filename)
+    info = rec.info
     lang, n_speakers = validate_options(language, speakers)
     clean_title = (title or "").strip()[:300] or filename.rsplit(".", 1)[0] or "Untitled recording"
     enforcement.precheck_upload(rt, principal, size_bytes=size_bytes, seconds=info.duration_seconds)
-    rec = NewRecording(path, filename, info, sniff_extension(info))
     session_id = new_session_id()
     key = store_source(rt, principal.user_id, session_id, rec)
 
@@ -303,10 +314,6 @@ def _direct_key(user_id: str, upload_id: str) -> str:
 
 def start_direct_upload(rt: Runtime, principal: Principal, *, filename: str, size_bytes: int,
                         content_type: str | None) -> dict[str, Any]:
-    from datetime import timedelta
-
-    from tapeworks.plans import enforcement
-
     limit = enforcement.upload_byte_limit(rt, principal)
     if size_bytes > limit:
         raise PayloadTooLarge(f"the file is {size_bytes} bytes; the limit is {limit} bytes",
@@ -326,9 +333,6 @@ def start_direct_upload(rt: Runtime, principal: Principal, *, filename: str, siz
 def complete_direct_upload(rt: Runtime, principal: Principal, upload_id: str, *, filename: str,
                            title: str | None, language: str | None, speakers: str | None
                            ) -> RecordingSession:
-    from tapeworks.plans import enforcement
-    from tapeworks.sessions.upload import clean_filename
-
     key = _direct_key(principal.user_id, upload_id)
     head = rt.store.head(key)
     if head is None:

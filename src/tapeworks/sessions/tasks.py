@@ -10,13 +10,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session as DbSession
 
-from tapeworks.errors import NotFound
+from tapeworks.errors import Gone, NotFound
 from tapeworks.logging import get_logger
-from tapeworks.queue.jobs import JobContext, register_handler
-from tapeworks.queue.mirror import mirror_job
+from tapeworks.plans import usage
+from tapeworks.queue.jobs import JobContext
 from tapeworks.queue.models import Job
+from tapeworks.queue.registry import Pool
 from tapeworks.sessions import service
 from tapeworks.sessions.models import RecordingSession
+from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.transcripts.model import Transcript
 
 log = get_logger("tapeworks.sessions.tasks")
@@ -48,14 +50,14 @@ class TranscribeResult:
 
 class TranscribeHandler:
     kind = "transcribe"
+    pool: Pool = "long"
+    max_attempts: int | None = None  # the TAPEWORKS_JOB_MAX_ATTEMPTS setting
 
     def prepare(self, db: DbSession, job: Job) -> TranscribePayload:
-        session = db.get(RecordingSession, job.session_id) if job.session_id else None
+        session = db.get(RecordingSession, job.owner_id) if job.owner_id else None
         if session is None:
-            raise NotFound(f"session {job.session_id} no longer exists")
+            raise NotFound("the recording no longer exists")
         if session.source_purged_at is not None or not session.source_key:
-            from tapeworks.errors import Gone
-
             raise Gone("the source audio was deleted by the retention policy")
         return TranscribePayload(session.id, session.user_id, session.source_key,
                                  session.duration_seconds, session.language, session.num_speakers)
@@ -88,8 +90,6 @@ class TranscribeHandler:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _transcribe(self, ctx: JobContext, p: TranscribePayload, local: Path) -> Transcript:
-        from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
-
         s = ctx.rt.settings
         options = TranscribeOptions(
             engine=s.speech_engine, model=s.speech_model, model_path=s.speech_model_path,
@@ -112,22 +112,13 @@ class TranscribeHandler:
 
     def save(self, db: DbSession, job: Job, p: TranscribePayload, r: TranscribeResult) -> None:
         session = db.get(RecordingSession, p.session_id)
-        if session is None:  # deleted while we worked: the job is abandoned by cancel_job
-            raise NotFound(f"session {p.session_id} no longer exists")
+        if session is None:  # deleted while we worked (its jobs went with it)
+            raise NotFound("the recording no longer exists")
         session.transcript_key = r.transcript_key
         session.transcript_version = max(session.transcript_version, r.version)
         session.transcript_text = r.text
         session.detected_language = r.language
         session.model_name = r.model_name
         job.audio_seconds = r.audio_seconds
-        from tapeworks.plans import usage
-
-        usage.charge_for_job(db, job, kind="transcription", seconds=r.audio_seconds)
-
-    def mirror(self, db: DbSession, job: Job) -> None:
-        session = db.get(RecordingSession, job.session_id) if job.session_id else None
-        if session is not None:
-            mirror_job(session, job)
-
-
-register_handler(TranscribeHandler())
+        usage.charge_for_job(db, job, kind="transcription", seconds=r.audio_seconds,
+                             session_id=p.session_id)

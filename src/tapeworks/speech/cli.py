@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tapeworks.errors import TapeworksError
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+from tapeworks.transcripts.exporters import export
 from tapeworks.transcripts.model import Transcript
 
 FORMATS = ("json", "txt", "srt", "vtt")
@@ -20,10 +22,6 @@ FORMATS = ("json", "txt", "srt", "vtt")
 def _render(transcript: Transcript, fmt: str, title: str) -> bytes:
     if fmt == "json":
         return transcript.model_dump_json(indent=2).encode()
-    try:
-        from tapeworks.transcripts.exporters import export
-    except ImportError as exc:
-        raise typer.BadParameter(f"format {fmt} needs the transcript exporters: {exc}") from exc
     return export(transcript, fmt, title=title).content
 
 
@@ -81,5 +79,5 @@ def transcribe(
         console.print(f"model: {model_info.engine} {model_info.name} ({model_info.source})")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, open_runtime: Callable[[], Any] | None = None) -> None:
     app.command("transcribe")(transcribe)

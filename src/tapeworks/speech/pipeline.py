@@ -20,7 +20,9 @@ from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
 from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
+from tapeworks.speech.engines import cloud
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
+from tapeworks.speech.engines.cloud import CloudEngine
 from tapeworks.speech.engines.fake import FakeEngine
 from tapeworks.speech.vad import BackedVad, EnergyVad, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
@@ -138,6 +140,43 @@ def _speaker_ids(run: _Run, options: TranscribeOptions) -> tuple[list[str], Diar
     return [f"S{i + 1}" for i in per_word], Diarization(status="ok", num_speakers=count)
 
 
+def _speaker_map(words: list[EngineWord]) -> dict[str | None, str]:
+    mapping: dict[str | None, str] = {}
+    for w in words:
+        if w.speaker not in mapping:
+            mapping[w.speaker] = f"S{len(mapping) + 1}"
+    return mapping
+
+
+def _transcribe_cloud(
+    path: Path, options: TranscribeOptions, report: Callable[[float], None], duration: float
+) -> Transcript:
+    """The whole file through the cloud API (its own diarization); progress jumps 0 -> end."""
+    if not options.cloud_url or not options.cloud_api_key:
+        raise EngineError("the cloud engine needs cloud_url and cloud_api_key set for this deployment")
+    engine = CloudEngine(options.cloud_url, options.cloud_api_key,
+                         poll_seconds=cloud.POLL_SECONDS)
+    diarize = options.diarize and options.num_speakers != 1
+    report(0.0)
+    result = engine.transcribe_path(
+        path, language=options.language, speakers=options.num_speakers, diarize=diarize
+    )
+    words = result.words()
+    labelled = diarize and any(w.speaker is not None for w in words)
+    mapping = _speaker_map(words) if labelled else {}
+    ids = [mapping.get(w.speaker, "S1") for w in words]
+    diarization = (
+        Diarization(status="ok", num_speakers=len(set(ids))) if labelled
+        else Diarization(status="disabled" if not diarize else "unavailable",
+                         reason=None if not diarize else "the API returned no speaker labels",
+                         num_speakers=1)
+    )
+    end = max([duration] + [w.end for w in words])
+    report(end)
+    return assemble_transcript(words, ids, language=result.language, duration=end,
+                               model=engine.info, diarization=diarization)
+
+
 def transcribe_file(
     path: str | Path, options: TranscribeOptions, progress: Progress | None = None
 ) -> Transcript:
@@ -146,9 +185,7 @@ def transcribe_file(
     path = Path(path)
     report = _ProgressReporter(progress, read_info(path).duration_seconds)
     if options.engine == "cloud":
-        from tapeworks.speech.engines.cloud import transcribe_cloud
-
-        return transcribe_cloud(path, options, report, report.total)
+        return _transcribe_cloud(path, options, report, report.total)
     engine = _window_engine(options)
     embedder, diarization = _embedder(options)
     run = _Run(engine, options.language, embedder, diarization, [])

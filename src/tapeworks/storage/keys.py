@@ -6,9 +6,12 @@ any machine finds it again from the ids alone::
     users/{user_id}/sessions/{session_id}/source.{ext}
     users/{user_id}/sessions/{session_id}/transcript.json          (current)
     users/{user_id}/sessions/{session_id}/transcript.v{N}.json     (version N)
-    users/{user_id}/episodes/{episode_id}/audio.{ext}
-    users/{user_id}/episodes/{episode_id}/transcript.json          (re-timed, next to the audio)
+    users/{user_id}/sessions/{session_id}/episodes/{episode_id}/audio.{ext}
+    users/{user_id}/sessions/{session_id}/episodes/{episode_id}/transcript.json  (re-timed)
+    users/{user_id}/sessions/{session_id}/episodes/{episode_id}/editlist.json
     users/{user_id}/assets/{asset_id}.{ext}
+
+Everything made from a session lives under its prefix, so deleting the prefix deletes it all.
 
 User-supplied file names never become part of a key: the extension comes from
 `tapeworks.audio.probe.sniff_extension` (the real container), ids from the database.
@@ -130,21 +133,23 @@ def session_transcript(
     return _versioned(session_prefix(user_id, session_id), "transcript", version)
 
 
-def episode_prefix(user_id: int | str, episode_id: int | str) -> str:
-    return (
-        f"users/{validate_id(user_id, 'user id')}/episodes/{validate_id(episode_id, 'episode id')}/"
-    )
+def episode_prefix(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:
+    return f"{session_prefix(user_id, session_id)}episodes/{validate_id(episode_id, 'episode id')}/"
 
 
-def episode_audio(user_id: int | str, episode_id: int | str, ext: str) -> str:
-    return f"{episode_prefix(user_id, episode_id)}audio.{validate_ext(ext)}"
+def episode_audio(user_id: int | str, session_id: int | str, episode_id: int | str,
+                  ext: str) -> str:
+    return f"{episode_prefix(user_id, session_id, episode_id)}audio.{validate_ext(ext)}"
 
 
-def episode_transcript(
-    user_id: int | str, episode_id: int | str, version: int | None = None
-) -> str:
+def episode_transcript(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:
     """The re-timed transcript, stored next to the episode audio it describes (rule 12)."""
-    return _versioned(episode_prefix(user_id, episode_id), "transcript", version)
+    return f"{episode_prefix(user_id, session_id, episode_id)}transcript.json"
+
+
+def episode_edit_list(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:
+    """The edit list that produced the audio and the re-timed transcript beside it."""
+    return f"{episode_prefix(user_id, session_id, episode_id)}editlist.json"
 
 
 def asset_prefix(user_id: int | str) -> str:

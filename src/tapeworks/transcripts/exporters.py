@@ -31,7 +31,6 @@ What "round trip" means (and what the tests check):
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -40,10 +39,13 @@ from io import BytesIO
 from urllib.parse import quote
 
 from tapeworks.errors import ValidationFailed
+from tapeworks.transcripts.labels import clean_text, format_clock, heading, speaker_label
 from tapeworks.transcripts.model import Segment, Transcript
 from tapeworks.transcripts.notes import ExportNote, place_notes
 from tapeworks.transcripts.parsers import Cue
-from tapeworks.transcripts.segmentation import join_words_with_spans, normalise_space
+from tapeworks.transcripts.pdf import to_pdf
+from tapeworks.transcripts.segmentation import join_words_with_spans
+from tapeworks.transcripts.xlsx import to_xlsx
 
 EXPORT_FORMATS: tuple[str, ...] = ("json", "txt", "srt", "vtt", "docx", "pdf", "xlsx")
 MEDIA_TYPES: dict[str, str] = {
@@ -93,40 +95,6 @@ def format_timestamp(seconds: float, sep: str = ",") -> str:
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
-def format_clock(seconds: float) -> str:
-    """``HH:MM:SS`` (whole seconds, rounded down) for paragraph headings."""
-    total = max(0, math.floor(seconds + 1e-9))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}"
-
-
-def _clean(text: str) -> str:
-    """Drop control characters (invalid in XML and subtitle files), normalise spaces."""
-    return normalise_space("".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text))
-
-
-def speaker_label(t: Transcript, speaker_id: str | None) -> str | None:
-    """The speaker's name as the user wrote it; the id when the name is blank."""
-    if speaker_id is None:
-        return None
-    sp = t.speaker(speaker_id)
-    name = _clean(sp.name) if sp else ""
-    return name or _clean(speaker_id) or None
-
-
-def _heading(t: Transcript, seg: Segment) -> str:
-    label = speaker_label(t, seg.speaker)
-    sp = t.speaker(seg.speaker) if seg.speaker else None
-    parts = []
-    if label:
-        parts.append(label)
-        if sp and sp.role:
-            parts.append(f"({sp.role})")
-    parts.append(f"[{format_clock(seg.start)}]")
-    return " ".join(parts)
 
 
 def safe_filename(title: str, ext: str) -> str:
@@ -183,7 +151,7 @@ def segment_cues(
     max_seconds: float = MAX_CUE_SECONDS,
     max_chars: int = MAX_CUE_CHARS,
 ) -> list[Cue]:
-    text = _clean(seg.text)
+    text = clean_text(seg.text)
     speaker = speaker_label(t, seg.speaker)
     start, end = seg.start, max(seg.start, seg.end)
     if not text:
@@ -236,12 +204,12 @@ def to_txt(t: Transcript, title: str) -> str:
     """One paragraph per speaker turn: consecutive segments of the same speaker (less than
     `TXT_TURN_GAP_SECONDS` apart) share one "Name (role) [time]" heading."""
     lines: list[str] = []
-    if _clean(title):
-        lines += [_clean(title), ""]
+    if clean_text(title):
+        lines += [clean_text(title), ""]
     paragraph: list[str] = []
     previous: Segment | None = None
     for seg in t.segments:
-        text = _clean(seg.text)
+        text = clean_text(seg.text)
         if not text:
             continue
         same_turn = (previous is not None and previous.speaker == seg.speaker
@@ -249,7 +217,7 @@ def to_txt(t: Transcript, title: str) -> str:
         if not same_turn:
             if paragraph:
                 lines += [" ".join(paragraph), ""]
-            lines.append(_heading(t, seg))
+            lines.append(heading(t, seg))
             paragraph = []
         paragraph.append(text)
         previous = seg
@@ -305,25 +273,25 @@ def to_docx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
     from docx import Document  # imported lazily: only this format needs it
 
     doc = Document()
-    clean_title = _clean(title) or "transcript"
+    clean_title = clean_text(title) or "transcript"
     doc.core_properties.title = clean_title[:255]
     doc.add_heading(clean_title, level=0)
     session_notes, by_segment = place_notes(t, notes)
     if session_notes:
         doc.add_heading("Notes", level=2)
         for note in session_notes:
-            doc.add_paragraph(_note_label(note) + _clean(note.text), style="List Bullet")
+            doc.add_paragraph(_note_label(note) + clean_text(note.text), style="List Bullet")
     for seg in t.segments:
-        text = _clean(seg.text)
+        text = clean_text(seg.text)
         if not text:
             continue
         p = doc.add_paragraph()
-        head = p.add_run(_heading(t, seg))
+        head = p.add_run(heading(t, seg))
         head.bold = True
         head.add_break()
         body = p.add_run(text)
         for note in by_segment.get(seg.id, []):
-            doc.add_comment(body, text=_note_label(note) + _clean(note.text),
+            doc.add_comment(body, text=_note_label(note) + clean_text(note.text),
                             author="tapeworks", initials="TW")
     buf = BytesIO()
     doc.save(buf)
@@ -331,14 +299,10 @@ def to_docx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
 
 
 def _pdf(t: Transcript, title: str, notes: Sequence[ExportNote]) -> bytes:
-    from tapeworks.transcripts.pdf import to_pdf
-
     return to_pdf(t, title, notes)
 
 
 def _xlsx(t: Transcript, title: str, notes: Sequence[ExportNote]) -> bytes:
-    from tapeworks.transcripts.xlsx import to_xlsx
-
     return to_xlsx(t, title, notes)
 
 

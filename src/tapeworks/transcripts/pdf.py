@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from tapeworks.transcripts.exporters import _clean, _heading, format_clock
 from tapeworks.transcripts.fonts import FontSet, covers, find_fonts
+from tapeworks.transcripts.labels import clean_text, format_clock, heading
 from tapeworks.transcripts.model import Transcript
 from tapeworks.transcripts.notes import ExportNote, place_notes
 
@@ -62,7 +62,7 @@ def to_pdf(
     from fpdf.enums import XPos, YPos
 
     fonts = fonts or find_fonts()
-    clean_title = _clean(title) or "transcript"
+    clean_title = clean_text(title) or "transcript"
     pdf = _pdf_class()(format="A4", unit="mm")
     pdf.footer_text = clean_title[:80]
     pdf.set_creation_date(created_at or datetime.now(UTC))
@@ -94,7 +94,7 @@ def to_pdf(
         facts.append(format_clock(t.duration))
     if t.language:
         facts.append(t.language)
-    names = [_clean(sp.name) + (f" ({sp.role})" if sp.role else "") for sp in t.speakers]
+    names = [clean_text(sp.name) + (f" ({sp.role})" if sp.role else "") for sp in t.speakers]
     if names:
         facts.append(", ".join(n for n in names if n.strip()))
     if facts:
@@ -111,17 +111,17 @@ def to_pdf(
             pdf.set_font("body", "", BODY_SIZE - 1)
             label = f"[{_span_label(note)}] " if note.start is not None else ""
             pdf.set_fill_color(245, 245, 240)
-            pdf.multi_cell(page_w, LINE, label + _clean(note.text), fill=True,
+            pdf.multi_cell(page_w, LINE, label + clean_text(note.text), fill=True,
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
             pdf.ln(1.5)
         pdf.ln(3)
 
     usable = pdf.h - 2 * PAGE_MARGIN - 10
     for seg in t.segments:
-        text = _clean(seg.text)
+        text = clean_text(seg.text)
         if not text:
             continue
-        heading = _heading(t, seg)
+        head = heading(t, seg)
         seg_notes = by_segment.get(seg.id, [])
         pdf.set_font("body", "", BODY_SIZE)
         text_h = LINE + float(pdf.multi_cell(main_w, LINE, text, dry_run=True, output="HEIGHT", align="L"))
@@ -129,7 +129,7 @@ def to_pdf(
         pdf.set_font("body", "", NOTE_SIZE)
         for note in seg_notes:
             notes_h += NOTE_LINE + 1.5 + float(pdf.multi_cell(
-                MARGIN_COLUMN - 2.5, NOTE_LINE, _clean(note.text), dry_run=True, output="HEIGHT", align="L"))
+                MARGIN_COLUMN - 2.5, NOTE_LINE, clean_text(note.text), dry_run=True, output="HEIGHT", align="L"))
         need = max(text_h, notes_h)
         if pdf.get_y() + min(need, usable) > pdf.page_break_trigger:
             pdf.add_page()
@@ -138,7 +138,7 @@ def to_pdf(
         pdf.set_xy(left, y0)
         pdf.set_font("body", "B", HEADING_SIZE)
         pdf.set_text_color(60, 60, 60)
-        pdf.cell(main_w, LINE, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
+        pdf.cell(main_w, LINE, head, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         pdf.set_text_color(0, 0, 0)
         pdf.set_font("body", "", BODY_SIZE)
         pdf.multi_cell(main_w, LINE, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
@@ -163,13 +163,13 @@ def to_pdf(
                 pdf.set_text_color(0, 0, 0)
                 pdf.set_font("body", "", NOTE_SIZE)
                 pdf.set_x(note_x + 2.5)
-                pdf.multi_cell(MARGIN_COLUMN - 2.5, NOTE_LINE, _clean(note.text),
+                pdf.multi_cell(MARGIN_COLUMN - 2.5, NOTE_LINE, clean_text(note.text),
                                new_x=XPos.LEFT, new_y=YPos.NEXT, align="L")
                 if pdf.page == npage:
                     pdf.set_fill_color(*note.rgb())
                     pdf.rect(note_x, ny, 1.2, pdf.get_y() - ny, style="F")
                 # the same note as a PDF comment, its icon in the page margin
-                pdf.text_annotation(pdf.w - PAGE_MARGIN + 3, ny + NOTE_LINE, _clean(note.text),
+                pdf.text_annotation(pdf.w - PAGE_MARGIN + 3, ny + NOTE_LINE, clean_text(note.text),
                                     title=_span_label(note))
                 pdf.set_xy(note_x, pdf.get_y() + 1.5)
             notes_end = (pdf.page, pdf.get_y())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from io import BytesIO
 from typing import Any
 
-from tapeworks.transcripts.exporters import _clean, speaker_label
+from tapeworks.transcripts.labels import clean_text, speaker_label
 from tapeworks.transcripts.model import Transcript
 from tapeworks.transcripts.notes import ExportNote, notes_for_segment
 
@@ -56,14 +56,14 @@ def to_xlsx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
     wb = Workbook()
     ws = wb.active
     ws.title = "Transcript"
-    wb.properties.title = (_clean(title) or "transcript")[:255]
+    wb.properties.title = (clean_text(title) or "transcript")[:255]
     wb.properties.creator = "tapeworks"
     header(ws, ["Segment", "Start (s)", "End (s)", "Time", "Speaker", "Role", "Text", "Notes"],
            [10, 10, 10, 10, 20, 10, 80, 40])
     spanned = [n for n in notes if not n.on_session]
     row = 1
     for seg in t.segments:
-        text = _clean(seg.text)
+        text = clean_text(seg.text)
         if not text:
             continue
         row += 1
@@ -78,7 +78,7 @@ def to_xlsx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
         ws.cell(row=row, column=7).alignment = Alignment(wrap_text=True, vertical="top")
         covering = notes_for_segment(seg, spanned)
         if covering:
-            text_cell(ws, row, 8, "\n".join(_clean(n.text) for n in covering))
+            text_cell(ws, row, 8, "\n".join(clean_text(n.text) for n in covering))
             ws.cell(row=row, column=8).alignment = Alignment(wrap_text=True, vertical="top")
     if row > 1:
         ws.auto_filter.ref = f"A1:H{row}"
@@ -95,7 +95,7 @@ def to_xlsx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
             number_cell(ns, r, 3, None if note.start is None else note.start / 86400.0,
                         CLOCK_FORMAT)
             text_cell(ns, r, 4, note.colour)
-            text_cell(ns, r, 5, _clean(note.text))
+            text_cell(ns, r, 5, clean_text(note.text))
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

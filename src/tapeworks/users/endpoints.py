@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from tapeworks.deps import CurrentUser, DbDep, SettingsDep
+from tapeworks.http.deps import DbDep, SettingsDep
 from tapeworks.users import service
+from tapeworks.users.deps import CurrentUser
 from tapeworks.users.schemas import (
     CreateTokenRequest,
     LoginRequest,

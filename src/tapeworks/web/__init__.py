@@ -14,23 +14,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from tapeworks.web import account, auth, common, episodes, security, sessions
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
-    from tapeworks.web import pages, security
-
     app.state.cookie_reader = security.cookie_reader
-    app.include_router(pages.router)
+    for module in (auth, sessions, episodes, account):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.exception_handler(pages.PageError)
-    async def _page_error(request: Request, exc: pages.PageError) -> HTMLResponse:
-        principal = pages.current_user(request)
-        return pages.render(request, "error.html", {"title": exc.title, "message": exc.message,
-                                                    "code": exc.status_code},
-                            status_code=exc.status_code, principal=principal)
+    @app.exception_handler(common.PageError)
+    async def _page_error(request: Request, exc: common.PageError) -> HTMLResponse:
+        principal = common.current_user(request)
+        return common.render(request, "error.html", {"title": exc.title, "message": exc.message,
+                                                     "code": exc.status_code},
+                             status_code=exc.status_code, principal=principal)
 
-    @app.exception_handler(pages.LoginRequired)
-    async def _login_required(request: Request, exc: pages.LoginRequired) -> Response:
+    @app.exception_handler(common.LoginRequired)
+    async def _login_required(request: Request, exc: common.LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)

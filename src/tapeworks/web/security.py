@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from tapeworks.deps import READ_METHODS, SESSION_COOKIE
 from tapeworks.errors import Forbidden
-from tapeworks.runtime import Runtime
+from tapeworks.http.deps import READ_METHODS
+from tapeworks.users.deps import SESSION_COOKIE
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
 
 PRE_COOKIE = "tw_pre"
 CSRF_HEADER = "x-csrf-token"

@@ -58,7 +58,7 @@ def _state(api: Api) -> tuple[list[tuple[str, str, str, bool]], int, float]:
 
 
 def test_no_route_lets_a_normal_user_change_plans_or_usage(api: Api, tmp_path: Any) -> None:
-    from tests.fixtures import audio
+    from tests.helpers import audio
 
     api.create_user("root@example.com", role="admin", plan="unlimited")
     alice = api.create_user("alice@example.com", plan="free")

@@ -21,7 +21,7 @@ from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
 from tapeworks.users import service as users
 from tests.conftest import Api
-from tests.fixtures import audio
+from tests.helpers import audio
 
 
 def _ledger(rt: Any) -> tuple[int, float]:
@@ -115,7 +115,7 @@ def _wait_job(api: Api, sid: str, want: tuple[str, ...], timeout: float = 60.0) 
     deadline = time.monotonic() + timeout
     while True:
         with api.runtime.database.transaction(write=False) as db:
-            job = db.scalar(select(Job).where(Job.session_id == sid))
+            job = db.scalar(select(Job).where(Job.owner_kind == "session", Job.owner_id == sid))
         if (job is not None and job.status in want) or time.monotonic() > deadline:
             assert job is not None
             return job

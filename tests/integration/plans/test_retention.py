@@ -14,22 +14,16 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from tapeworks.retention import service as retention
+from tapeworks.runtime import Runtime
 from tapeworks.sessions.models import RecordingSession
 from tests.conftest import Api
-from tests.fixtures import audio
+from tests.helpers import audio
+from tests.helpers.api import upload_ok, wait_status
 
 
 def _completed_session(api: Api, headers: dict[str, str], tmp_path: Path, name: str = "t") -> str:
-    tone = audio.write_tone(tmp_path / f"{name}.wav", seconds=1.0)
-    with open(tone, "rb") as fh:
-        r = api.client.post("/api/v1/sessions", headers=headers, files={"file": (f"{name}.wav", fh)})
-    assert r.status_code == 201, r.text
-    sid = str(r.json()["id"])
-    deadline = time.monotonic() + 60
-    while api.client.get(f"/api/v1/sessions/{sid}/status", headers=headers).json()["status"] \
-            != "completed":
-        assert time.monotonic() < deadline, "transcription did not complete"
-        time.sleep(0.05)
+    sid = upload_ok(api.client, headers, audio.write_tone(tmp_path / f"{name}.wav", seconds=1.0))
+    wait_status(api.client, headers, sid, timeout=60, fail=True)
     return sid
 
 
@@ -154,15 +148,16 @@ def test_purge_cli_and_the_periodic_thread(worker_api: Api, tmp_path: Path,
     plans = runner.invoke(cli.app, ["plans", "list"])
     assert plans.exit_code == 0 and "monthly_audio_seconds" in plans.output
 
-    purger = retention.Purger(api.runtime, interval=0.05)
-    purger.start()
+    # the periodic purge listed in the composition root runs next to the reconciler
+    worker = Runtime(api.runtime.settings.model_copy(update={"purge_interval_seconds": 0.05}))
+    worker.queue.start({"long": 0, "short": 0})
     try:
         deadline = time.monotonic() + 10
         while _row(api, sid).source_key is not None:
             assert time.monotonic() < deadline, "the periodic purge did not run"
             time.sleep(0.05)
     finally:
-        purger.stop()
+        worker.close()
     assert _row(api, sid).source_purged_at is not None
     done = runner.invoke(cli.app, ["purge"])
     assert done.exit_code == 0 and "deleted 0" in done.output

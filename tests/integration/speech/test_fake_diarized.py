@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
-from tests.unit.speech.audio import write_bursts
+from tests.helpers.audio import write_bursts
 
 
 def test_fake_engine_with_real_diarization(tmp_path: Path) -> None:

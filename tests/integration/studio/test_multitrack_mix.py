@@ -18,8 +18,8 @@ import pytest
 from tapeworks.production.multitrack import TrackSpec, common_silence, merge_track_transcripts
 from tapeworks.production.pipeline import CleaningSettings, RenderSettings
 from tapeworks.production.studio import produce_multitrack
+from tests.helpers.audio import decode_all, true_peak_dbtp
 
-from ...unit.production.audio_helpers import decode_all, true_peak_dbtp
 from .voices import phrase_transcript, write_track
 
 RATE = 44100

@@ -8,12 +8,11 @@ import numpy as np
 import pyloudnorm
 import pytest
 
+from tapeworks.audio.probe import read_info
 from tapeworks.narrators import EspeakEngine, Narrators, PiperEngine
-from tapeworks.production.audio import probe
 from tapeworks.production.pipeline import RenderSettings, Template, produce
 from tapeworks.transcripts.model import Transcript
-
-from ...unit.production.audio_helpers import decode_all
+from tests.helpers.audio import decode_all
 
 
 def test_piper_intro_opens_the_episode_at_the_programme_loudness(
@@ -21,7 +20,7 @@ def test_piper_intro_opens_the_episode_at_the_programme_loudness(
 ) -> None:
     narrators = Narrators([PiperEngine(), EspeakEngine()])
     intro = narrators.narrate("piper-joe", "Welcome to Tapeworks Weekly. Here is today's talk.", tmp_path)
-    intro_seconds = probe(intro.path).duration
+    intro_seconds = read_info(intro.path).duration_seconds
     result = produce(speech_dir / "jfk.flac", Transcript(), tmp_path / "episode.wav",
                      template=Template(intro=intro.path), render=RenderSettings(format="wav"))
     assert result.layout["intro"] == pytest.approx(intro_seconds, abs=0.01)

@@ -8,8 +8,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tapeworks.audio.decode import decode_blocks
+from tapeworks.audio.probe import read_info
 from tapeworks.narrators import EspeakEngine, Narrators, PiperEngine
-from tapeworks.production.audio import decode_blocks, probe
 from tapeworks.transcripts.model import Segment, Transcript, Word
 
 _SPEECH_DB = -45.0  # a 10 ms frame louder than this is speech
@@ -25,7 +26,7 @@ class Phrase:
 def narrate(tmp: Path, narrator: str, text: str) -> tuple[np.ndarray, int]:
     narrators = Narrators([PiperEngine(), EspeakEngine()])
     result = narrators.narrate(narrator, text, tmp)
-    info = probe(result.path)
+    info = read_info(result.path)
     audio = np.concatenate(list(decode_blocks(result.path, info.sample_rate, 1, info.sample_rate)), axis=1)
     return audio[0], info.sample_rate
 

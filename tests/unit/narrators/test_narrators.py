@@ -16,6 +16,8 @@ import av
 import numpy as np
 import pytest
 
+from tapeworks.audio.decode import decode_blocks
+from tapeworks.audio.probe import read_info
 from tapeworks.errors import ValidationFailed
 from tapeworks.narrators import (
     MAX_TEXT_CHARS,
@@ -28,7 +30,6 @@ from tapeworks.narrators import (
     build_narrators,
 )
 from tapeworks.narrators import piper as piper_module
-from tapeworks.production.audio import decode_blocks, probe
 
 KEY = "xi-test-key"
 VOICES = [
@@ -41,12 +42,12 @@ VOICES = [
 
 def _speech_rms(path: Path) -> tuple[float, float]:
     """(duration seconds, RMS dBFS of the loudest 100 ms) of an audio file."""
-    info = probe(path)
+    info = read_info(path)
     loudest = -np.inf
     for block in decode_blocks(path, 22050, 1, 2205):
         rms = float(np.sqrt(np.mean(block.astype(np.float64) ** 2)) + 1e-12)
         loudest = max(loudest, 20 * np.log10(rms))
-    return info.duration, loudest
+    return info.duration_seconds, loudest
 
 
 # --- espeak-ng (the fallback) ------------------------------------------------------------
@@ -85,7 +86,7 @@ def test_piper_speaks_with_the_packaged_voice(tmp_path: Path) -> None:
     assert narrators.default().id == "piper-joe"
     result = narrators.narrate(None, "Welcome to the show. This is the intro.", tmp_path)
     assert result.narrator.id == "piper-joe" and result.format == "wav"
-    info = probe(result.path)
+    info = read_info(result.path)
     assert info.sample_rate == 22050 and info.channels == 1
     duration, loudest = _speech_rms(result.path)
     assert 1.5 < duration < 6.0 and loudest > -30.0
@@ -251,7 +252,7 @@ def test_cloud_lists_narrators_and_speaks(eleven: tuple[str, dict[str, Any]], tm
     assert query == {"output_format": ["mp3_44100_128"]}
     assert body == {"text": "Welcome to the show.", "model_id": "eleven_multilingual_v2"}
     assert result.format == "mp3" and result.path.read_bytes() == state["mp3"]
-    assert abs(probe(result.path).duration - 1.0) < 0.1
+    assert abs(read_info(result.path).duration_seconds - 1.0) < 0.1
     narrators.list()
     assert state["lists"] == 1  # the voice list is cached
 

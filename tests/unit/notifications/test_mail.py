@@ -18,7 +18,7 @@ from tapeworks.notifications.messages import (
     content_for,
 )
 from tapeworks.notifications.smtp import MailError, SmtpConfig, send_message
-from tests.fixtures.smtp_server import MailServer, free_port
+from tests.helpers.smtp_server import MailServer, free_port
 
 PUBLIC = "https://tapes.example.org"
 SESSION = {"id": "3f2a9c", "title": "Coaching with Ana", "status": "completed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tapeworks.plans.catalogue import (
     write_overrides_file,
 )
 from tapeworks.runtime import Runtime
+from tapeworks.users import service as users
 from tests.conftest import make_settings
 
 
@@ -143,19 +145,18 @@ def test_each_action_meets_its_limit() -> None:
     assert enf.decide_action(unlimited, snap(used=10**9), "transcribe", {"seconds": 10**6}).allowed
 
 
-def test_checks_given_only_a_db_use_their_own_runtimes_catalogue(tmp_path: Path) -> None:
-    one = Runtime(make_settings(tmp_path / "1", f"sqlite:///{tmp_path / '1.db'}",
-                                plan_overrides='{"free": {"monthly_audio_seconds": 1}}'))
-    two = Runtime(make_settings(tmp_path / "2", f"sqlite:///{tmp_path / '2.db'}",
-                                plan_overrides='{"free": {"monthly_audio_seconds": 2}}'))
+def test_checks_use_the_catalogue_of_the_runtime_they_are_given(
+        tmp_path: Path, fresh_db_url: Callable[[str], str]) -> None:
+    """No process-global runtime: two runtimes in one process keep their own plans."""
+    runtimes = [Runtime(make_settings(tmp_path / str(n), fresh_db_url("sqlite"),
+                                      plan_overrides=f'{{"free": {{"monthly_audio_seconds": {n}}}}}'))
+                for n in (1, 2)]
     try:
-        for rt in (one, two):
-            for write in (True, False):
-                db = rt.database.session(write=write)
-                try:
-                    assert enf.catalogue_of(None, db) is rt.plans
-                finally:
-                    db.close()
+        for n, rt in zip((1, 2), runtimes, strict=True):
+            with rt.database.transaction() as db:
+                uid = users.create_user(db, email=f"u{n}@example.com", password="password123").id
+            with rt.database.transaction(write=False) as db:
+                assert enf.plan_for(db, rt, uid).monthly_audio_seconds == n
     finally:
-        one.close()
-        two.close()
+        for rt in runtimes:
+            rt.close()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from .audio_helpers import JFK
+from tests.helpers.paths import JFK
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tapeworks.audio.decode import rechunk
 from tapeworks.errors import ValidationFailed
-from tapeworks.production.audio import rechunk
 from tapeworks.production.bleep import (
     BLEEP_TEXT,
     BleepSpan,
@@ -19,8 +19,7 @@ from tapeworks.production.bleep import (
     match_bleeps,
 )
 from tapeworks.transcripts.model import Segment, Transcript, Word
-
-from .audio_helpers import RATE, speechlike, write_wav
+from tests.helpers.audio import RATE, speechlike, write_wav
 
 
 def _words(*items: tuple[str, float, float], speaker: str = "S1") -> list[Word]:

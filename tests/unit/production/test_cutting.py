@@ -17,8 +17,7 @@ from tapeworks.production.render import EditRenderer
 from tapeworks.production.retime import retime_transcript
 from tapeworks.production.settings import CleaningSettings, UserCut
 from tapeworks.transcripts.model import Segment, Transcript, Word
-
-from .audio_helpers import RATE, write_wav
+from tests.helpers.audio import RATE, write_wav
 
 # (text, duration, pause after) -- pauses cover short, long, and long-with-filler gaps
 SCRIPT = [
@@ -177,8 +176,7 @@ def test_speech_regions_protect_untranscribed_sound() -> None:
 
 def test_produce_without_loudness_keeps_words_bit_identical(tmp_path: Path) -> None:
     from tapeworks.production.pipeline import LoudnessSettings, RenderSettings, produce
-
-    from .audio_helpers import decode_all
+    from tests.helpers.audio import decode_all
 
     path, transcript, src = build_recording(tmp_path)
     out_path = tmp_path / "ep.wav"

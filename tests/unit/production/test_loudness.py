@@ -11,8 +11,7 @@ from tapeworks.production.loudness import (
     measure_loudness,
     measure_true_peak,
 )
-
-from .audio_helpers import RATE, decode_all, speechlike, true_peak_dbtp
+from tests.helpers.audio import RATE, decode_all, speechlike, true_peak_dbtp
 
 
 def _blocks(x: np.ndarray, n: int = 3000):

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tapeworks.audio.decode import decode_blocks
+from tapeworks.audio.probe import read_info
 from tapeworks.errors import InvalidAudio, ValidationFailed
-from tapeworks.production.audio import decode_blocks, probe
 from tapeworks.production.bleep import BleepSpan
 from tapeworks.production.loudness import measure_loudness
 from tapeworks.production.multitrack import (
@@ -30,8 +31,7 @@ from tapeworks.production.multitrack import (
     write_mixdown,
 )
 from tapeworks.transcripts.model import Segment, Transcript, Word
-
-from .audio_helpers import RATE, decode_all, speechlike, write_wav
+from tests.helpers.audio import RATE, decode_all, speechlike, write_wav
 
 
 def _track(path: Path, seconds: float, bursts: list[tuple[float, float]], level: float,
@@ -137,8 +137,8 @@ def test_write_mixdown_is_exact_and_streams(tmp_path: Path) -> None:
     assert write_mixdown(mixdown_blocks(placed, RATE, 2, 4096, edits), out, RATE, 2) == expected.shape[1]
     got, rate = decode_all(out)
     assert rate == RATE and np.array_equal(got, expected)
-    info = probe(out)
-    assert info.channels == 2 and info.duration == pytest.approx(5.0, abs=1e-3)
+    info = read_info(out)
+    assert info.channels == 2 and info.duration_seconds == pytest.approx(5.0, abs=1e-3)
     assert sum(bl.shape[1] for bl in decode_blocks(out, RATE, 2, 4096)) == expected.shape[1]
 
 

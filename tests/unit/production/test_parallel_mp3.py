@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tapeworks.production.audio import decode_blocks, rechunk
+from tapeworks.audio.decode import decode_blocks, rechunk
 from tapeworks.production.encode import Tags, encode
 from tapeworks.production.mp3_worker import encode_segment
 from tapeworks.production.parallel_mp3 import FRAME, EncoderFailed, encode_mp3_parallel
-
-from .audio_helpers import RATE, speechlike, write_wav
+from tests.helpers.audio import RATE, speechlike, write_wav
 
 
 def _decode(path: Path, channels: int) -> np.ndarray:

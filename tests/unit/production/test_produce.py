@@ -19,8 +19,7 @@ from tapeworks.production.pipeline import (
     produce,
 )
 from tapeworks.transcripts.model import Segment, Transcript, Word
-
-from .audio_helpers import RATE, decode_all, speechlike, true_peak_dbtp, write_wav
+from tests.helpers.audio import RATE, decode_all, speechlike, true_peak_dbtp, write_wav
 
 
 def _talk(seconds: float = 12.0) -> Transcript:

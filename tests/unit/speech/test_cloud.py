@@ -13,8 +13,7 @@ import pytest
 
 from tapeworks.errors import EngineError
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
-
-from .audio import write_bursts
+from tests.helpers.audio import write_bursts
 
 KEY = "secret-key"
 WORDS = [

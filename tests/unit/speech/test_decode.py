@@ -9,8 +9,7 @@ import pytest
 from tapeworks.audio.decode import SPEECH_RATE, iter_chunks, read_all
 from tapeworks.audio.probe import read_info
 from tapeworks.errors import InvalidAudio
-
-from .audio import encode, tone_bursts
+from tests.helpers.audio import encode, tone_bursts
 
 CASES = [
     ("a.wav", "pcm_s16le", 44_100),

@@ -12,8 +12,7 @@ from tapeworks.errors import EngineError, InvalidAudio
 from tapeworks.speech import diarization, pipeline
 from tapeworks.speech.diarization import DiarizationUnavailable
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
-
-from .audio import write_bursts
+from tests.helpers.audio import write_bursts
 
 BURSTS = [(1.0, 2.0), (3.5, 6.0), (40.0, 41.0), (70.0, 72.5)]
 

@@ -9,8 +9,7 @@ from tapeworks.speech.alignment import align_words
 from tapeworks.speech.engines.base import EngineWord
 from tapeworks.speech.vad import BackedVad, EnergyVad, Region, iter_speech_regions, merge_regions
 from tapeworks.speech.windows import iter_windows
-
-from .audio import tone_bursts
+from tests.helpers.audio import tone_bursts
 
 BURSTS = [(1.0, 2.0), (3.5, 6.0), (9.0, 9.6), (30.0, 33.0), (47.0, 48.5)]
 

@@ -17,10 +17,12 @@ def test_layout() -> None:
     assert K.session_source(1, 2, "flac") == "users/1/sessions/2/source.flac"
     assert K.session_transcript(1, 2) == "users/1/sessions/2/transcript.json"
     assert K.session_transcript(1, 2, version=3) == "users/1/sessions/2/transcript.v3.json"
-    assert K.episode_prefix(1, "e9") == "users/1/episodes/e9/"
-    assert K.episode_audio(1, "e9", "mp3") == "users/1/episodes/e9/audio.mp3"
-    assert K.episode_transcript(1, "e9") == "users/1/episodes/e9/transcript.json"
-    assert K.episode_transcript(1, "e9", 2) == "users/1/episodes/e9/transcript.v2.json"
+    assert K.episode_prefix(1, 2, "e9") == "users/1/sessions/2/episodes/e9/"
+    assert K.episode_audio(1, 2, "e9", "mp3") == "users/1/sessions/2/episodes/e9/audio.mp3"
+    assert K.episode_transcript(1, 2, "e9") == "users/1/sessions/2/episodes/e9/transcript.json"
+    assert K.episode_edit_list(1, 2, "e9") == "users/1/sessions/2/episodes/e9/editlist.json"
+    # everything made from a session is under its prefix (deleted with it)
+    assert K.episode_audio(1, 2, "e9", "mp3").startswith(K.session_prefix(1, 2))
     assert K.asset_key(5, "a1b2", "wav") == "users/5/assets/a1b2.wav"
     assert K.user_prefix(5) == "users/5/"
     uid = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -34,7 +36,7 @@ def test_ids_are_validated(bad: object) -> None:
     with pytest.raises(InvalidKey):
         K.session_prefix(bad, 1)  # type: ignore[arg-type]
     with pytest.raises(InvalidKey):
-        K.episode_audio(1, bad, "mp3")  # type: ignore[arg-type]
+        K.episode_audio(1, 2, bad, "mp3")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", ["", ".mp3", "MP3", "mpeg4a", "mp 3", "mp3/", "../x", "é"])
@@ -101,7 +103,7 @@ def test_helpers_always_build_valid_keys(user: int | str, session: int | str, ex
         K.session_source(user, session, ext),
         K.session_transcript(user, session),
         K.session_transcript(user, session, 7),
-        K.episode_audio(user, session, ext),
+        K.episode_audio(user, session, session, ext),
         K.asset_key(user, session, ext),
     ):
         assert validate_key(key) == key

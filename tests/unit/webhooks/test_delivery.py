@@ -27,7 +27,7 @@ from tapeworks.webhooks.delivery import (
     parse_retry_after,
 )
 from tapeworks.webhooks.ssrf import AddressPolicy
-from tests.fixtures.webhook_receiver import Receiver, Reply
+from tests.helpers.webhook_receiver import Receiver, Reply
 
 LOOPBACK = AddressPolicy(allow_private=True)
 

@@ -16,7 +16,7 @@ import pytest
 
 from tapeworks.webhooks.delivery import Message, WebhookSender, event_body, new_secret
 from tapeworks.webhooks.ssrf import AddressPolicy, AddressRefused, address_problem, parse_target
-from tests.fixtures.webhook_receiver import Receiver
+from tests.helpers.webhook_receiver import Receiver
 
 
 @dataclass

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from tapeworks.db.engine import make_engine
-from tapeworks.db.models import metadata
+from tapeworks.models import metadata
 
 config = context.config
 

@@ -8,7 +8,6 @@ engine* (cloud) takes the whole file and returns words for all of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -50,15 +49,4 @@ class WindowEngine(Protocol):
         self, samples: np.ndarray, *, language: str | None, prompt: str | None
     ) -> EngineResult:
         """Words of one window; times relative to the window start."""
-        ...
-
-
-@runtime_checkable
-class FileEngine(Protocol):
-    info: ModelInfo
-
-    def transcribe_path(
-        self, path: Path, *, language: str | None, speakers: int | None, diarize: bool
-    ) -> EngineResult:
-        """Words of a whole file; times in seconds from the file start."""
         ...

@@ -9,21 +9,17 @@ milliseconds with a speaker letter. The API key goes in the `authorization` head
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
 from tapeworks.errors import EngineError
-from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
-from tapeworks.transcripts.model import Diarization, ModelInfo, Transcript
-
-if TYPE_CHECKING:
-    from tapeworks.speech.pipeline import TranscribeOptions
+from tapeworks.transcripts.model import ModelInfo
 
 UPLOAD_BLOCK = 1 << 20
 POLL_SECONDS = 1.0
@@ -117,39 +113,3 @@ def _result(body: dict[str, Any]) -> EngineResult:
     ]
     segment = EngineSegment(str(body.get("text") or ""), 0.0, words[-1].end if words else 0.0, words)
     return EngineResult([segment] if words else [], body.get("language_code"))
-
-
-def _speaker_map(words: list[EngineWord]) -> dict[str | None, str]:
-    mapping: dict[str | None, str] = {}
-    for w in words:
-        if w.speaker not in mapping:
-            mapping[w.speaker] = f"S{len(mapping) + 1}"
-    return mapping
-
-
-def transcribe_cloud(
-    path: Path, options: TranscribeOptions, report: Callable[[float], None], duration: float
-) -> Transcript:
-    """The whole file through the cloud API (its own diarization); progress jumps 0 -> end."""
-    if not options.cloud_url or not options.cloud_api_key:
-        raise EngineError("the cloud engine needs cloud_url and cloud_api_key set for this deployment")
-    engine = CloudEngine(options.cloud_url, options.cloud_api_key, poll_seconds=POLL_SECONDS)
-    diarize = options.diarize and options.num_speakers != 1
-    report(0.0)
-    result = engine.transcribe_path(
-        path, language=options.language, speakers=options.num_speakers, diarize=diarize
-    )
-    words = result.words()
-    labelled = diarize and any(w.speaker is not None for w in words)
-    mapping = _speaker_map(words) if labelled else {}
-    ids = [mapping.get(w.speaker, "S1") for w in words]
-    diarization = (
-        Diarization(status="ok", num_speakers=len(set(ids))) if labelled
-        else Diarization(status="disabled" if not diarize else "unavailable",
-                         reason=None if not diarize else "the API returned no speaker labels",
-                         num_speakers=1)
-    )
-    end = max([duration] + [w.end for w in words])
-    report(end)
-    return assemble_transcript(words, ids, language=result.language, duration=end,
-                               model=engine.info, diarization=diarization)

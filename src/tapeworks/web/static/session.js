@@ -258,7 +258,7 @@
     var form = document.getElementById("episode-form");
     if (!form) return;
     var errorBox = document.getElementById("episode-error");
-    if (form.getAttribute("data-templates")) {
+    {
       TW.api("GET", "/api/v1/templates").then(function (body) {
         var sel = document.getElementById("ep-template");
         listOf(body).forEach(function (t) { sel.appendChild(TW.el("option", { value: t.id, text: t.name || t.id })); });

@@ -34,7 +34,7 @@
   function init() {
     var form = document.getElementById("template-form");
     if (!form) return;
-    if (form.getAttribute("data-assets")) {
+    {
       TW.api("GET", "/api/v1/assets").then(function (body) {
         listOf(body).forEach(function (a) {
           form.querySelectorAll(".js-assets").forEach(function (sel) {

@@ -1,4 +1,5 @@
-"""Imports every ORM model so `metadata` describes the whole schema (for Alembic)."""
+"""Every ORM model, so `metadata` describes the whole schema (for Alembic's env.py and the
+drift check). A composition module: it imports every domain's models."""
 
 from tapeworks.db.base import Base
 from tapeworks.episodes import models as _episodes  # noqa: F401

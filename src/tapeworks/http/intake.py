@@ -1,5 +1,7 @@
-"""Streaming multipart uploads: bytes go to a scratch file as they arrive, counted, and the
-upload is refused the moment it passes the size limit (never read whole into memory)."""
+"""Upload intake shared by every route that takes audio (recordings, assets): streaming
+multipart bodies (bytes go to a scratch file as they arrive, counted, and the upload is
+refused the moment it passes the size limit, never read whole into memory), then the probe
+that decides whether it is audio we can use."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import IO, Any
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from tapeworks.audio.probe import AudioInfo, probe_audio, sniff_extension
 from tapeworks.errors import BadRequest, PayloadTooLarge
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -29,6 +32,26 @@ class ReceivedUpload:
     def discard(self) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class NewRecording:
+    """A received audio file that passed the probe: what it is and how to store it."""
+
+    path: Path
+    filename: str
+    info: AudioInfo
+    ext: str  # from the real container, never from the user's file name
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+def probe_upload(path: Path, filename: str) -> NewRecording:
+    """Probe a received file (InvalidAudio, a 415 naming the problem, when it is not audio)."""
+    info = probe_audio(path, filename=filename)
+    return NewRecording(path, filename, info, sniff_extension(info))
 
 
 def clean_filename(name: str) -> str:

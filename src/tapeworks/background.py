@@ -1,0 +1,33 @@
+"""The composition root for background work: every job handler, job owner, admission
+check and periodic job, in one list (the queue itself knows no domain, rule 15).
+
+`serve`, `tapeworks worker` and the CLI build their `Runtime` with `registry()`, so every
+process runs the same kinds. A new job kind is a handler class in its own domain's
+`tasks.py` plus one line here; a new periodic job is one `PeriodicJob` line.
+"""
+
+from __future__ import annotations
+
+from tapeworks.episodes import service as episodes_service
+from tapeworks.episodes.models import Episode
+from tapeworks.episodes.tasks import RenderEpisodeHandler
+from tapeworks.plans.enforcement import may_start_job
+from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
+from tapeworks.retention.service import purge
+from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.tasks import TranscribeHandler
+
+
+def registry() -> Registry:
+    r = Registry(admission=may_start_job)
+    # job kinds
+    r.add_handler(TranscribeHandler())
+    r.add_handler(RenderEpisodeHandler())
+    # what jobs run for (their status is mirrored onto these rows)
+    r.add_owner(OwnerKind("session", RecordingSession,
+                          children=episodes_service.episode_owners_of_session))
+    r.add_owner(OwnerKind("episode", Episode))
+    # periodic jobs (the reconciler always runs next to them)
+    r.periodic.append(PeriodicJob("retention.purge", lambda s: s.purge_interval_seconds,
+                                  lambda rt: purge(rt)))
+    return r

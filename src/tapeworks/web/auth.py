@@ -1,0 +1,115 @@
+"""Sign in, first-run setup, sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.errors import Conflict, Unauthorized, ValidationFailed
+from tapeworks.users import service as users
+from tapeworks.web import security
+from tapeworks.web.common import (
+    ctx,
+    current_user,
+    log,
+    redirect,
+    render,
+    require_csrf,
+    runtime_of,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- sign in, setup, sign out -------------------------------------------------------------
+def _user_count(request: Request) -> int:
+    with runtime_of(request).database.transaction(write=False) as db:
+        return users.count_users(db)
+
+
+def _sign_in(request: Request, db: DbSession, user: Any, next_path: str) -> Response:
+    _token, plain = users.issue_token(db, user, kind="access", name="web sign-in",
+                                      ttl_seconds=runtime_of(request).settings.access_token_ttl_seconds)
+    response = redirect(safe_next(next_path))
+    security.set_session_cookie(request, response, plain)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    if _user_count(request) == 0:
+        return redirect("/setup")
+    if current_user(request) is not None:
+        return redirect(safe_next(next))
+    return render(request, "login.html", ctx(request, next=safe_next(next), email="", error=None))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    require_csrf(request, csrf_token)
+    rt = runtime_of(request)
+    try:
+        with rt.database.transaction() as db:
+            user = users.authenticate(db, email, password)
+            return _sign_in(request, db, user, next)
+    except Unauthorized as exc:
+        return render(request, "login.html", ctx(request, next=safe_next(next), email=email,
+                                                 error=exc.message), status_code=401)
+
+
+@router.get("/setup", response_class=HTMLResponse)
+def setup_page(request: Request) -> Response:
+    if _user_count(request) > 0:
+        return redirect("/login")
+    return render(request, "setup.html", ctx(request, email="", name="", error=None))
+
+
+@router.post("/setup", response_class=HTMLResponse)
+def setup_submit(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    password_again: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    require_csrf(request, csrf_token)
+    rt = runtime_of(request)
+    error: str | None = None
+    if password != password_again:
+        error = "The two passwords are not the same."
+    else:
+        try:
+            with rt.database.transaction() as db:
+                if users.count_users(db) > 0:
+                    return redirect("/login")
+                user = users.create_user(db, email=email, password=password, name=name,
+                                         role="admin", plan="unlimited")
+                log.info("web.first_admin_created", user_id=user.id)
+                return _sign_in(request, db, user, "/")
+        except (ValidationFailed, Conflict) as exc:
+            error = exc.message
+    return render(request, "setup.html", ctx(request, email=email, name=name, error=error),
+                  status_code=422)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    require_csrf(request, csrf_token)
+    principal = current_user(request)
+    if principal is not None and principal.token_id:
+        with runtime_of(request).database.transaction() as db:
+            users.revoke_token(db, principal.user_id, principal.token_id)
+    response = redirect("/login")
+    security.clear_session_cookie(request, response)
+    return response
