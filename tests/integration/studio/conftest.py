@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SPEECH_DIR
+from tests.helpers.paths import SPEECH_DIR
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,7 @@ from tapeworks.production.multitrack import TrackSpec, common_silence, merge_tra
 from tapeworks.production.pipeline import CleaningSettings, RenderSettings
 from tapeworks.production.studio import produce_multitrack
 from tests.helpers.audio import decode_all, true_peak_dbtp
-
-from .voices import phrase_transcript, write_track
+from tests.helpers.voices import phrase_transcript, write_track
 
 RATE = 44100
 CLIP_CHECK = 0.02

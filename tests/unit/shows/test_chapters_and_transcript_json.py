@@ -19,8 +19,7 @@ from tapeworks.shows.chapters import (
 )
 from tapeworks.shows.transcript_json import to_podcast_json
 from tapeworks.transcripts.model import Segment, Speaker, Transcript, Word
-
-from ..transcripts.transcript_factories import make_transcript
+from tests.helpers.transcripts import make_transcript
 
 
 def test_chapters_are_validated_and_sorted() -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from transcript_factories import make_transcript
+from tests.helpers.transcripts import make_transcript
 
 from tapeworks.transcripts.editing import edit_segment_text, update_speaker
 from tapeworks.transcripts.fonts import FontsMissing, find_fonts

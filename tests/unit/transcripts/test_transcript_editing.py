@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from transcript_factories import make_transcript, transcripts
+from tests.helpers.transcripts import make_transcript, transcripts
 
 from tapeworks.errors import NotFound, ValidationFailed
 from tapeworks.transcripts.editing import (

@@ -8,7 +8,7 @@ import pytest
 from docx import Document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from transcript_factories import make_transcript, transcripts
+from tests.helpers.transcripts import make_transcript, transcripts
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.transcripts.editing import edit_segment_text
