@@ -1,0 +1,101 @@
+"""Shows, the publication of an episode in a show, and share links of a session.
+
+* `Show`: a podcast. Its `podcast_guid` is fixed when it is created (from the feed URL of
+  that moment) and never changes. A private show's feed and media need a token; only its
+  SHA-256 is stored (`feed_token_hash`), replaced by a new one at once.
+* `Publication`: one per episode that was ever published; it keeps the item's `guid`
+  for good (unpublishing and publishing again keeps it; a guid is never reused, since
+  it is random). `state` is `published` or `unpublished`; a future `publish_at` keeps a
+  published item out of the feed until then.
+* `ShareLink`: a read-only link to one session's transcript and audio; the token is long,
+  random and only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
+
+SHOW_TYPES = ("episodic", "serial")
+EPISODE_TYPES = ("full", "trailer", "bonus")
+PUBLICATION_STATES = ("published", "unpublished")
+ARTWORK_FORMATS = ("jpg", "png")
+
+
+class Show(IdMixin, TimestampMixin, Base):
+    __tablename__ = "shows"
+    __table_args__ = (
+        CheckConstraint(check_in("type", SHOW_TYPES), name="type"),
+        CheckConstraint(f"artwork_format IS NULL OR {check_in('artwork_format', ARTWORK_FORMATS)}",
+                        name="artwork_format"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(35))
+    category: Mapped[str] = mapped_column(String(64))
+    subcategory: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+    author: Mapped[str] = mapped_column(String(300), default="")
+    owner_name: Mapped[str] = mapped_column(String(300), default="")
+    owner_email: Mapped[str] = mapped_column(String(320), default="")
+    link: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    copyright: Mapped[str] = mapped_column(String(300), default="")
+    type: Mapped[str] = mapped_column(String(16), default="episodic")
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=True)
+    podcast_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    artwork_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    artwork_format: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    artwork_size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Bumped by every change that alters the feed document (not by a publish_at passing,
+    # which the feed's ETag covers through the visible item set).
+    feed_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Publication(IdMixin, TimestampMixin, Base):
+    __tablename__ = "publications"
+    __table_args__ = (
+        CheckConstraint(check_in("state", PUBLICATION_STATES), name="state"),
+        CheckConstraint(check_in("episode_type", EPISODE_TYPES), name="episode_type"),
+        CheckConstraint("season IS NULL OR season >= 0", name="season"),
+        CheckConstraint("number IS NULL OR number >= 0", name="number"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    episode_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("episodes.id", ondelete="CASCADE"), unique=True)
+    show_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("shows.id", ondelete="SET NULL"), nullable=True, index=True)
+    guid: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="published")
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")  # sanitised HTML
+    season: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    episode_type: Mapped[str] = mapped_column(String(16), default="full")
+    explicit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ShareLink(IdMixin, TimestampMixin, Base):
+    __tablename__ = "share_links"
+
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    allow_download: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
