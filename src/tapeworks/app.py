@@ -28,6 +28,7 @@ from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.runtime import Runtime
 from tapeworks.sessions.endpoints import router as sessions_router
+from tapeworks.shows.endpoints import router as shows_router
 from tapeworks.users.endpoints import router as auth_router
 from tapeworks.web import install_web
 
@@ -253,7 +254,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
-    return [auth_router, sessions_router, episodes_router, plan_router, admin_router]
+    return [auth_router, sessions_router, episodes_router, plan_router, admin_router,
+            shows_router]
 
 
 def install_consumers(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from tapeworks.episodes import models as _episodes  # noqa: F401
 from tapeworks.plans import models as _plans  # noqa: F401
 from tapeworks.queue import models as _jobs  # noqa: F401
 from tapeworks.sessions import models as _sessions  # noqa: F401
+from tapeworks.shows import models as _shows  # noqa: F401
 from tapeworks.users import models as _users  # noqa: F401
 
 metadata = Base.metadata

@@ -9,7 +9,7 @@ document is what keeps polling cheap. ``If-None-Match`` wins over ``If-Modified-
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -38,10 +38,11 @@ def _tags(header: str) -> Iterable[str]:
             yield tag
 
 
-def not_modified(headers: dict[str, str] | object, etag: str,
+def not_modified(headers: Mapping[str, str], etag: str,
                  last_modified: datetime | None) -> bool:
-    """True when the request's validators say the client's copy is current."""
-    get = headers.get  # type: ignore[attr-defined]
+    """True when the request's validators say the client's copy is current (``headers``
+    with lower-case names, as Starlette's are)."""
+    get = headers.get
     inm = get("if-none-match")
     if inm is not None:
         return any(t == "*" or t == etag for t in _tags(inm))

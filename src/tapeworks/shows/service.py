@@ -22,7 +22,7 @@ from tapeworks.shows import validation as v
 from tapeworks.shows.artwork import ArtworkInfo, validate_artwork
 from tapeworks.shows.categories import validate_category
 from tapeworks.shows.feed import podcast_guid
-from tapeworks.shows.models import SHOW_TYPES, Show, ShareLink
+from tapeworks.shows.models import SHOW_TYPES, ShareLink, Show
 from tapeworks.storage import keys
 from tapeworks.storage.base import Store
 from tapeworks.users.service import hash_token
@@ -39,6 +39,27 @@ def new_token() -> str:
 
 def feed_path(show_id: str) -> str:
     return f"/feeds/{show_id}.xml"
+
+
+def share_path(token: str) -> str:
+    return f"/s/{token}"
+
+
+def _with_token(url: str, token: str | None) -> str:
+    return f"{url}?token={token}" if token else url
+
+
+def feed_url(show: Show, base_url: str, token: str | None = None) -> str:
+    """The absolute feed URL; a private show's carries its token when the caller has it
+    (only in the answer that made the token: it is not stored)."""
+    return _with_token(base_url.rstrip("/") + feed_path(show.id), token)
+
+
+def artwork_url(show: Show, base_url: str, token: str | None = None) -> str | None:
+    if not show.artwork_key or not show.artwork_format:
+        return None
+    return _with_token(f"{base_url.rstrip('/')}/media/shows/{show.id}/artwork."
+                       f"{show.artwork_format}", token)
 
 
 def artwork_key(user_id: str, show_id: str, ext: str) -> str:
@@ -183,11 +204,14 @@ def show_by_feed_token(db: DbSession, show_id: str, token: str | None) -> Show:
     show = db.get(Show, show_id)
     if show is None:
         raise NotFound("feed not found")
-    if show.private:
-        if not token or show.feed_token_hash is None or \
-                not secrets.compare_digest(hash_token(token), show.feed_token_hash):
-            raise NotFound("feed not found")
+    if show.private and not _token_matches(show, token):
+        raise NotFound("feed not found")
     return show
+
+
+def _token_matches(show: Show, token: str | None) -> bool:
+    return bool(token) and show.feed_token_hash is not None and \
+        secrets.compare_digest(hash_token(token or ""), show.feed_token_hash)
 
 
 # --- share links ------------------------------------------------------------------------------
