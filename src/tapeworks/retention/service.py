@@ -1,11 +1,12 @@
 """Retention: delete source audio that no work needs any more, never earlier (rule 8).
 
 A source is deleted only when its session is `completed`, no job is queued or running on
-it, no episode made from it is unfinished, and it was completed longer ago than the
-plan's `retention_days_source_audio`. Everything else is kept and reported with a reason:
-uploaded, queued and processing sessions (work pending), failed and cancelled ones (they
-can be retried), sessions of users whose plan is missing from the catalogue (fail closed),
-and plans that keep audio forever.
+it, no episode made from it is unfinished or published in a show (scheduled included), and
+it was completed longer ago than the plan's `retention_days_source_audio`. Everything else
+is kept and reported with a reason: uploaded, queued and processing sessions (work
+pending), failed and cancelled ones (they can be retried), sessions with a published
+episode (``published``), sessions of users whose plan is missing from the catalogue (fail
+closed), and plans that keep audio forever. Episode audio itself is never purged here.
 
 Crash safety: **mark, then delete, then clear.** One short transaction per session re-checks
 every condition under the session's lock and sets `source_purged_at` (from then on the API
@@ -37,6 +38,7 @@ from tapeworks.logging import get_logger
 from tapeworks.plans.catalogue import Catalogue, Plan
 from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
 from tapeworks.sessions.service import has_active_job
+from tapeworks.shows.models import Publication
 from tapeworks.users.models import User
 
 if TYPE_CHECKING:
@@ -54,6 +56,15 @@ def has_unfinished_episode(db: DbSession, session_id: str) -> bool:
     return bool(n)
 
 
+def has_published_episode(db: DbSession, session_id: str) -> bool:
+    """True while an episode made from this session is published in a show (scheduled
+    included): its audio, and the source it was made from, stay."""
+    n = db.scalar(select(func.count()).select_from(Publication)
+                  .join(Episode, Episode.id == Publication.episode_id)
+                  .where(Episode.session_id == session_id, Publication.state == "published"))
+    return bool(n)
+
+
 def source_needed(db: DbSession, session_id: str) -> bool:
     """Work still pending on this session's source audio (any job, any unfinished episode)."""
     return has_active_job(db, session_id) or has_unfinished_episode(db, session_id)
@@ -68,6 +79,7 @@ class SourceState:
     completed_at: datetime | None
     plan_name: str
     source_needed: bool
+    published: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,9 @@ def decide(state: SourceState, plans: Catalogue, now: datetime) -> Verdict:
         return Verdict(False, "unknown_status", f"status {state.status!r} is not known to retention")
     if state.source_needed:
         return Verdict(False, "work_pending", "an episode or job still needs the source audio")
+    if state.published:
+        return Verdict(False, "published", "an episode made from it is published; kept while "
+                       "it is")
     try:
         plan: Plan = plans.get_plan(state.plan_name)
     except QuotaExceeded:
@@ -140,7 +155,7 @@ class PurgeReport:
 
 def _state(db: DbSession, s: RecordingSession, plan_name: str) -> SourceState:
     return SourceState(s.id, s.user_id, s.status, s.completed_at, plan_name,
-                       source_needed(db, s.id))
+                       source_needed(db, s.id), has_published_episode(db, s.id))
 
 
 def _candidates(db: DbSession) -> list[tuple[str, str]]:

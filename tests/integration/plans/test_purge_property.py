@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
@@ -25,6 +25,7 @@ from tapeworks.queue.models import JOB_STATUSES, Job
 from tapeworks.retention import service as retention
 from tapeworks.runtime import Runtime
 from tapeworks.sessions.models import SESSION_STATUSES, RecordingSession
+from tapeworks.shows.models import PUBLICATION_STATES, Publication
 from tapeworks.users.models import User
 from tests.conftest import make_settings
 
@@ -41,6 +42,7 @@ class Case:
     job_status: str | None
     episodes: tuple[str, ...]
     already_purged: bool
+    publication: str | None = None  # state of a publication of the first episode, if any
 
 
 cases = st.builds(
@@ -53,6 +55,7 @@ cases = st.builds(
     job_status=st.one_of(st.none(), st.sampled_from(JOB_STATUSES)),
     episodes=st.lists(st.sampled_from(EPISODE_STATES), max_size=3).map(tuple),
     already_purged=st.booleans(),
+    publication=st.one_of(st.none(), st.sampled_from(PUBLICATION_STATES)),
 )
 
 
@@ -73,6 +76,8 @@ def expected_delete(c: Case, rt: Runtime) -> bool:
         return False
     if any(e not in ("completed", "cancelled") for e in c.episodes):
         return False  # queued/processing need it; failed (retryable) or unknown: kept too
+    if c.episodes and c.publication == "published":
+        return False  # an episode made from it is in a feed
     if c.plan not in rt.plans:
         return False
     days = rt.plans[c.plan].retention_days_source_audio
@@ -81,7 +86,7 @@ def expected_delete(c: Case, rt: Runtime) -> bool:
 
 def _reset(rt: Runtime) -> None:
     with rt.database.transaction() as db:
-        for model in (Episode, Job, UsageEntry, RecordingSession, User):
+        for model in (Publication, Episode, Job, UsageEntry, RecordingSession, User):
             db.execute(delete(model))
     rt.store.delete_prefix("users/")
 
@@ -89,6 +94,8 @@ def _reset(rt: Runtime) -> None:
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(cases, min_size=1, max_size=10))
+@example([Case("completed", timedelta(days=400), plan, None, ("completed",), False, state)
+          for plan in ("free", "pro") for state in ("published", "unpublished")])
 def test_purge_never_deletes_needed_sources_and_always_deletes_expired(
         rt: Runtime, batch: list[Case]) -> None:
     _reset(rt)
@@ -113,8 +120,13 @@ def test_purge_never_deletes_needed_sources_and_always_deletes_expired(
             if c.job_status is not None:
                 db.add(Job(kind="transcribe", user_id=users[c.plan], owner_kind="session", owner_id=sid,
                            status=c.job_status))
-            for e in c.episodes:
-                db.add(Episode(user_id=users[c.plan], session_id=sid, title="ep", status=e))
+            for n, e in enumerate(c.episodes):
+                ep = Episode(user_id=users[c.plan], session_id=sid, title="ep", status=e)
+                db.add(ep)
+                db.flush()
+                if n == 0 and c.publication is not None:
+                    db.add(Publication(user_id=users[c.plan], episode_id=ep.id, guid=ep.id,
+                                       title="ep", state=c.publication))
             rows[sid] = (c, key)
     want = {sid for sid, (c, _) in rows.items() if expected_delete(c, rt)}
 
