@@ -1,0 +1,187 @@
+"""Publishing an episode in a show, what a feed shows at a given time, and the feed itself.
+
+Rules (issue 13): only a completed episode can be published (409 with the reason); another
+user's episode or show is 404; publishing is idempotent: publishing again, editing the
+metadata or re-rendering never makes a second item and never changes the item's `guid`;
+publishing to another show while published is 409 (unpublish first); unpublishing and
+publishing again keeps the guid. A future `publish_at` schedules the item: it is in the
+feed only from then on. Time is passed in (``now``), never read here.
+
+The feed's ETag covers the visible item set and everything the document says, so it is
+computed from a few columns without building the document, and a `publish_at` passing
+changes it.
+
+Not wired to HTTP yet: the episode endpoints follow issue 11 (episode versions), the
+public feed and media routes follow issue 12 (trusted proxies, security headers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.episodes import service as episodes
+from tapeworks.episodes.models import Episode
+from tapeworks.errors import Conflict, ValidationFailed
+from tapeworks.http.ranges import media_type_for
+from tapeworks.shows import service as shows
+from tapeworks.shows import validation as v
+from tapeworks.shows.conditional import etag_of
+from tapeworks.shows.feed import (
+    Enclosure,
+    FeedItem,
+    FeedShow,
+    TranscriptLink,
+    render_feed,
+)
+from tapeworks.shows.models import EPISODE_TYPES, Publication, Show
+from tapeworks.shows.notes import sanitise_notes
+from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
+
+PUBLISH_FIELDS = ("show_id", "title", "description", "season", "number", "episode_type",
+                  "explicit", "publish_at")
+
+
+def get_publication(db: DbSession, episode_id: str) -> Publication | None:
+    return db.scalar(select(Publication).where(Publication.episode_id == episode_id))
+
+
+def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], *,
+            now: datetime) -> Publication:
+    unknown = sorted(set(data) - set(PUBLISH_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"unknown fields {unknown}; allowed: {list(PUBLISH_FIELDS)}")
+    ep = episodes.get_episode(db, user_id, episode_id, for_update=True)
+    show = shows.get_show(db, user_id, str(data.get("show_id") or ""), for_update=True)
+    if ep.status != "completed" or not ep.audio_key:
+        raise Conflict(f"only a completed episode can be published; this one is {ep.status}",
+                       details={"status": ep.status})
+    pub = get_publication(db, ep.id)
+    if pub is not None and pub.state == "published" and pub.show_id not in (None, show.id):
+        raise Conflict("this episode is published in another show; unpublish it first",
+                       details={"show_id": pub.show_id})
+    if pub is None:
+        pub = Publication(user_id=user_id, episode_id=ep.id, guid=str(uuid.uuid4()))
+        db.add(pub)
+    if "title" in data or pub.id is None:
+        pub.title = v.title(data.get("title") or ep.title)
+    if "description" in data:
+        pub.description = sanitise_notes(v.notes(data.get("description")))
+    elif pub.description is None:
+        pub.description = ""
+    for name in ("season", "number"):
+        if name in data:
+            setattr(pub, name, v.count(data.get(name), name))
+    if "episode_type" in data or pub.episode_type is None:
+        pub.episode_type = v.choice(data.get("episode_type"), EPISODE_TYPES, "episode_type",
+                                    pub.episode_type or "full")
+    if "explicit" in data:
+        pub.explicit = data["explicit"] if isinstance(data["explicit"], bool) else None
+    if "publish_at" in data:
+        pub.publish_at = v.aware(data.get("publish_at"), "publish_at")
+    was_live = pub.state == "published" and pub.published_at is not None
+    pub.state = "published"
+    pub.show_id = show.id
+    if not was_live or "publish_at" in data:
+        # pubDate: the scheduled time, or now; kept across later edits of the metadata
+        pub.published_at = pub.publish_at if pub.publish_at and pub.publish_at > now else now
+    show.feed_changed_at = now
+    db.flush()
+    return pub
+
+
+def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime) -> Publication | None:
+    """Take the item out of its feed (idempotent); the guid is kept for a later publish."""
+    episodes.get_episode(db, user_id, episode_id, for_update=True)
+    pub = get_publication(db, episode_id)
+    if pub is None or pub.state == "unpublished":
+        return pub
+    if pub.show_id:
+        show = db.get(Show, pub.show_id)
+        if show is not None:
+            show.feed_changed_at = now
+    pub.state = "unpublished"
+    db.flush()
+    return pub
+
+
+# --- what a feed shows ------------------------------------------------------------------------
+def _visible(show_id: str, now: datetime) -> Any:
+    return (select(Publication, Episode)
+            .join(Episode, Episode.id == Publication.episode_id)
+            .where(Publication.show_id == show_id, Publication.state == "published",
+                   Episode.status == "completed", Episode.audio_key.is_not(None),
+                   or_(Publication.publish_at.is_(None), Publication.publish_at <= now)))
+
+
+def visible_items(db: DbSession, show_id: str, now: datetime) -> list[tuple[Publication, Episode]]:
+    rows = db.execute(_visible(show_id, now)).all()
+    return [(p, e) for p, e in rows]
+
+
+def feed_etag(db: DbSession, show: Show, now: datetime) -> tuple[str, datetime]:
+    """(ETag, Last-Modified) of the feed at ``now``, from a narrow query (no document)."""
+    q = (select(Publication.guid, Publication.updated_at, Episode.updated_at)
+         .join(Episode, Episode.id == Publication.episode_id)
+         .where(Publication.show_id == show.id, Publication.state == "published",
+                Episode.status == "completed", Episode.audio_key.is_not(None),
+                or_(Publication.publish_at.is_(None), Publication.publish_at <= now))
+         .order_by(Publication.guid))
+    rows = db.execute(q).all()
+    last = max([show.feed_changed_at, show.updated_at]
+               + [max(r[1], r[2]) for r in rows])
+    return etag_of(show.id, show.feed_changed_at, show.updated_at,
+                   [(r[0], r[1], r[2]) for r in rows]), last
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    content: bytes
+    etag: str
+    last_modified: datetime
+
+
+def _media(base: str, token: str | None, path: str) -> str:
+    url = f"{base.rstrip('/')}{path}"
+    return f"{url}?token={token}" if token else url
+
+
+def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
+               now: datetime) -> FeedDocument:
+    """The feed document of ``show`` as it stands at ``now``."""
+    etag, last = feed_etag(db, show, now)
+    feed_url = shows.feed_url(show, base_url, token)
+    items = []
+    for pub, ep in visible_items(db, show.id, now):
+        ext = ep.format or (ep.audio_key or "").rsplit(".", 1)[-1]
+        media = f"/media/episodes/{ep.id}/v1"
+        transcripts: tuple[TranscriptLink, ...] = ()
+        if ep.transcript_key:
+            transcripts = tuple(
+                TranscriptLink(_media(base_url, token, f"{media}/transcript.{fmt}"), mt,
+                               captions=fmt in ("vtt", "srt"))
+                for fmt, mt in TRANSCRIPT_MEDIA_TYPES.items())
+        items.append(FeedItem(
+            guid=pub.guid, title=pub.title, notes_html=pub.description,
+            enclosure=Enclosure(_media(base_url, token, f"{media}/audio.{ext}"),
+                                int(ep.size_bytes or 0), media_type_for(f"audio.{ext}")),
+            published_at=pub.published_at or pub.created_at,
+            duration_seconds=float(ep.duration_seconds or 0.0), explicit=pub.explicit,
+            season=pub.season, number=pub.number, episode_type=pub.episode_type,
+            transcripts=transcripts,
+        ))
+    doc = FeedShow(
+        title=show.title, description=show.description, language=show.language,
+        feed_url=feed_url, podcast_guid=show.podcast_guid, category=show.category,
+        subcategory=show.subcategory, link=show.link, explicit=show.explicit,
+        author=show.author or None, owner_name=show.owner_name or None,
+        owner_email=show.owner_email or None, copyright=show.copyright or None,
+        type=show.type, locked=show.locked, private=show.private,
+        image_url=shows.artwork_url(show, base_url, token), built_at=last,
+    )
+    return FeedDocument(render_feed(doc, items), etag, last)
