@@ -11,8 +11,9 @@ Every cut keeps `margin_seconds` away from kept words.
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from tapeworks.errors import ValidationFailed
@@ -23,7 +24,7 @@ from tapeworks.transcripts.model import Transcript, Word
 Interval = tuple[float, float]
 _PUNCT = re.compile(r"[^\w']+")
 _MIN_CUT_SECONDS = 0.02  # shorter cuts are not worth a join
-_JOIN_GAP_SECONDS = 0.02  # kept slivers shorter than this between cuts are cut too
+JOIN_GAP_SECONDS = 0.02  # kept slivers shorter than this between cuts are cut too
 
 
 def normalise_word(text: str) -> str:
@@ -36,21 +37,45 @@ def build_edit_list(
     speech_regions: Sequence[Interval] | None = None,
     settings: CleaningSettings | None = None,
 ) -> EditList:
+    """The edit list the words alone ask for (production/verify.py checks it against the
+    audio before anything is rendered)."""
+    cuts = plan_cuts(transcript, duration, speech_regions, settings)
+    return EditList.build(duration, cuts, join_gap=JOIN_GAP_SECONDS)
+
+
+def plan_cuts(
+    transcript: Transcript,
+    duration: float,
+    speech_regions: Sequence[Interval] | None = None,
+    settings: CleaningSettings | None = None,
+    keep_words: Collection[int] = (),
+) -> list[Cut]:
+    """Every cut the words ask for, each with its stable id, not yet merged.
+
+    `keep_words` are indices of words to keep even if they are fillers (the audio check
+    refused to cut them)."""
     settings = settings or CleaningSettings()
     settings.validate()
     words = transcript.words()
     removed = _removed_words(words, settings)
+    for i in keep_words:
+        if removed.get(i) == "filler":
+            del removed[i]
     cuts = _word_cuts(words, removed, duration, settings)
     cuts += [
-        Cut(float(u.start), float(u.end), "user", u.reason)
+        Cut(float(u.start), float(u.end), "user", u.reason,
+            id=f"user-{_ms(float(u.start))}-{_ms(float(u.end))}")
         for u in settings.user_cuts
         if u.start is not None and u.end is not None
     ]
     if settings.shorten_pauses:
         anchors = _anchors(words, removed, speech_regions or (), settings.margin_seconds)
         cuts += _pause_cuts(anchors, merge_cuts(cuts, duration), duration, settings)
-    cuts = [c for c in cuts if c.kind == "user" or c.duration >= _MIN_CUT_SECONDS]
-    return EditList.build(duration, cuts, join_gap=_JOIN_GAP_SECONDS)
+    return [c for c in cuts if c.kind == "user" or c.duration >= _MIN_CUT_SECONDS]
+
+
+def _ms(t: float) -> int:
+    return math.floor(t * 1000 + 0.5)
 
 
 def filler_indices(words: Sequence[Word], settings: CleaningSettings) -> list[int]:
@@ -107,7 +132,16 @@ def _word_cuts(
     by_time = [words[k] for k in order]
     position = {k: i for i, k in enumerate(order)}
     cuts = _ordered_word_cuts(by_time, {position[k]: v for k, v in removed.items()}, duration, s)
-    return [replace(c, word_indices=tuple(sorted(order[i] for i in c.word_indices))) for c in cuts]
+    out = []
+    for c in cuts:
+        indices = tuple(sorted(order[i] for i in c.word_indices))
+        out.append(replace(c, word_indices=indices, id=_word_cut_id(c.kind, indices)))
+    return out
+
+
+def _word_cut_id(kind: str, indices: Sequence[int]) -> str:
+    """`filler-12` (the filler cut starting at word 12), `user-w3-5` (words 3 to 5)."""
+    return f"filler-{min(indices)}" if kind == "filler" else f"user-w{min(indices)}-{max(indices)}"
 
 
 def _ordered_word_cuts(
@@ -146,7 +180,8 @@ def _ordered_word_cuts(
             kinds = {removed[k] for k in range(i, j + 1)}
             kind: CutKind = "user" if "user" in kinds else "filler"
             text = " ".join(words[k].text.strip() for k in range(i, j + 1))
-            cuts.append(Cut(start, end, kind, f"{kind}: {text}", tuple(range(i, j + 1))))
+            indices = tuple(range(i, j + 1))
+            cuts.append(Cut(start, end, kind, f"{kind}: {text}", indices, id=_word_cut_id(kind, indices)))
         i = j + 1
     return cuts
 
@@ -216,7 +251,7 @@ def _pause_cuts(
             c1 = min(c1, g1 - s.margin_seconds)
         if c1 > c0:
             reason = f"pause {kept:.2f}s -> {keep_before + keep_after:.2f}s"
-            out.append(Cut(c0, c1, "pause", reason))
+            out.append(Cut(c0, c1, "pause", reason, id=f"pause-{_ms(g0)}"))
     return out
 
 

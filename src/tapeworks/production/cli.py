@@ -65,7 +65,8 @@ def produce_command(
     side = out.with_name(out.stem + ".transcript.json")
     side.write_text(result.transcript.model_dump_json(indent=2), encoding="utf-8")
     _console.print(f"[green]wrote[/green] {out} ({result.duration_seconds:.1f} s) and {side}")
-    _console.print(json.dumps({"loudness": result.loudness, "cuts": result.cuts}, indent=2))
+    _console.print(json.dumps({"loudness": result.loudness, "cuts": result.cuts,
+                               "kept": [c.to_dict() for c in result.edit_list.kept]}, indent=2))
 
 
 def _run(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from tapeworks.errors import ValidationFailed
 
@@ -26,34 +26,70 @@ _KIND_PRIORITY: dict[str, int] = {"user": 0, "filler": 1, "pause": 2}
 
 @dataclass(frozen=True)
 class Cut:
-    """Remove source audio in [start, end) seconds."""
+    """Remove source audio in [start, end) seconds.
+
+    `id` is stable for the same transcript, audio and settings (`filler-12`: the filler
+    cut starting at word 12; `pause-5230`: the pause after 5.230 s; `user-...`); cuts
+    merged into one carry their ids joined with `+`. A cut the audio check refused is
+    listed in `EditList.kept` with `applied=False` and its reason; `planned` is the span
+    asked for when the check trimmed the cut.
+    """
 
     start: float
     end: float
     kind: CutKind
     reason: str = ""
     word_indices: tuple[int, ...] = ()
+    id: str = ""
+    applied: bool = True
+    planned: tuple[float, float] | None = None
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids of the cuts this one was merged from (itself when not merged)."""
+        return tuple(i for i in self.id.split("+") if i)
+
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
+            "id": self.id,
             "start": self.start,
             "end": self.end,
             "kind": self.kind,
             "reason": self.reason,
             "word_indices": list(self.word_indices),
+            "applied": self.applied,
         }
+        if self.planned is not None:
+            out["planned"] = {"start": self.planned[0], "end": self.planned[1]}
+        return out
+
+    @classmethod
+    def from_dict(cls, c: dict[str, Any]) -> Cut:
+        planned = c.get("planned")
+        return cls(
+            start=float(c["start"]),
+            end=float(c["end"]),
+            kind=c["kind"],
+            reason=str(c.get("reason", "")),
+            word_indices=tuple(int(i) for i in c.get("word_indices", [])),
+            id=str(c.get("id", "")),
+            applied=bool(c.get("applied", True)),
+            planned=(float(planned["start"]), float(planned["end"])) if planned else None,
+        )
 
 
 @dataclass(frozen=True)
 class EditList:
-    """Ordered, non-overlapping cuts inside [0, source_duration]."""
+    """Ordered, non-overlapping cuts inside [0, source_duration]; `kept` lists the
+    automatic cuts the audio check refused (never applied, shown to the user)."""
 
     source_duration: float
     cuts: tuple[Cut, ...] = ()
+    kept: tuple[Cut, ...] = ()
     _cut_starts: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
     _removed_before: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
 
@@ -77,13 +113,17 @@ class EditList:
         object.__setattr__(self, "_removed_before", tuple(removed))
 
     @classmethod
-    def build(cls, source_duration: float, cuts: Iterable[Cut], join_gap: float = 0.0) -> EditList:
+    def build(
+        cls, source_duration: float, cuts: Iterable[Cut], join_gap: float = 0.0,
+        kept: Iterable[Cut] = (),
+    ) -> EditList:
         """Clamp cuts to the source, sort them and merge overlapping or nearly touching ones.
 
         Cuts separated by less than `join_gap` seconds of kept audio are merged too: a
         sliver of kept audio that short cannot hold a word and only adds a join.
         """
-        return cls(source_duration, tuple(merge_cuts(cuts, source_duration, join_gap)))
+        return cls(source_duration, tuple(merge_cuts(cuts, source_duration, join_gap)),
+                   tuple(sorted(kept, key=lambda c: (c.start, c.end))))
 
     @property
     def removed_duration(self) -> float:
@@ -162,27 +202,20 @@ class EditList:
             "source_duration": self.source_duration,
             "episode_duration": self.episode_duration,
             "cuts": [c.to_dict() for c in self.cuts],
+            "kept": [c.to_dict() for c in self.kept],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> EditList:
         raw_cuts = data.get("cuts", [])
-        if not isinstance(raw_cuts, list):
+        raw_kept = data.get("kept", [])
+        if not isinstance(raw_cuts, list) or not isinstance(raw_kept, list):
             raise ValidationFailed("edit list cuts must be a list")
-        cuts = [
-            Cut(
-                start=float(c["start"]),
-                end=float(c["end"]),
-                kind=c["kind"],
-                reason=str(c.get("reason", "")),
-                word_indices=tuple(int(i) for i in c.get("word_indices", [])),
-            )
-            for c in raw_cuts
-        ]
         duration = data.get("source_duration")
         if not isinstance(duration, int | float):
             raise ValidationFailed("edit list needs a numeric source_duration")
-        return cls(float(duration), tuple(cuts))
+        return cls(float(duration), tuple(Cut.from_dict(c) for c in raw_cuts),
+                   tuple(replace(Cut.from_dict(c), applied=False) for c in raw_kept))
 
 
 def merge_cuts(cuts: Iterable[Cut], source_duration: float, join_gap: float = 0.0) -> list[Cut]:
@@ -210,6 +243,7 @@ def _combine(a: Cut, b: Cut) -> Cut:
         kind=kind,
         reason="; ".join(dict.fromkeys(reasons)),
         word_indices=tuple(sorted(set(a.word_indices) | set(b.word_indices))),
+        id="+".join(dict.fromkeys(a.ids + b.ids)),
     )
 
 
@@ -224,10 +258,15 @@ def cuts_in_samples(edit_list: EditList, rate: int) -> list[tuple[int, int]]:
 
 
 def with_boundaries(edit_list: EditList, boundaries: Sequence[tuple[float, float]]) -> EditList:
-    """The same cuts with moved boundaries (e.g. snapped to zero crossings)."""
+    """The same cuts with moved boundaries (e.g. snapped to zero crossings or to samples).
+
+    A boundary moved past the end of the source (a cut reaching the end, rounded up to
+    a whole sample) is clipped to it, and cuts that come to touch or overlap are merged:
+    moving boundaries never makes an edit list invalid.
+    """
     if len(boundaries) != len(edit_list.cuts):
         raise ValidationFailed("one boundary pair per cut is needed")
-    cuts = tuple(
+    cuts = [
         replace(c, start=s, end=e) for c, (s, e) in zip(edit_list.cuts, boundaries, strict=True)
-    )
-    return EditList(edit_list.source_duration, cuts)
+    ]
+    return EditList.build(edit_list.source_duration, cuts, kept=edit_list.kept)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from tapeworks.audio.decode import Block, decode_blocks
 from tapeworks.audio.probe import read_info
-from tapeworks.production.cleaning import build_edit_list
 from tapeworks.production.editlist import EditList
 from tapeworks.production.encode import Tags, encode
 from tapeworks.production.loudness import (
@@ -50,6 +49,7 @@ from tapeworks.production.settings import (
     Template,
     UserCut,
 )
+from tapeworks.production.verify import VerifySettings, verified_edit_list
 from tapeworks.transcripts.model import Transcript
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "RenderSettings",
     "Template",
     "UserCut",
+    "VerifySettings",
     "produce",
 ]
 
@@ -113,6 +114,7 @@ def produce(
     render: RenderSettings | None = None,
     speech_regions: Sequence[tuple[float, float]] | None = None,
     progress: ProgressCallback | None = None,
+    verify: VerifySettings | None = None,
 ) -> ProduceResult:
     cleaning = cleaning or CleaningSettings()
     loudness = loudness or LoudnessSettings()
@@ -126,7 +128,9 @@ def produce(
     rate = render.sample_rate
     channels = render.channels or min(info.channels, 2)
     block = round(render.block_seconds * rate)
-    edit_list = build_edit_list(transcript, info.duration_seconds, speech_regions, cleaning)
+    # planned from the words, then checked against the source audio (rule 12)
+    edit_list = verified_edit_list(source, transcript, info.duration_seconds, speech_regions, cleaning,
+                                   verify).edit_list
     assets = {
         name: _measure_asset(path, rate, channels, block)
         for name, path in (("intro", template.intro), ("outro", template.outro), ("music", template.music))

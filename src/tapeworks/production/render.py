@@ -56,7 +56,9 @@ class EditRenderer:
             for i, (a, b) in zip(self._cut_index, self.snapped, strict=True)
             if b > a
         ]
-        return EditList(self.edit_list.source_duration, tuple(cuts))
+        # A cut reaching the end of a source whose duration is not a whole number of
+        # samples at this rate ends up to half a sample past it: clip, never fail.
+        return EditList.build(self.edit_list.source_duration, cuts, kept=self.edit_list.kept)
 
     def render(self, blocks: Iterable[Block]) -> Iterator[Block]:
         reader = BlockReader(blocks, self.channels)

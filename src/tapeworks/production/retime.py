@@ -21,7 +21,7 @@ def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float
         words: list[Word] = []
         for word in seg.words:
             i, index = index, index + 1
-            mapped = None if i in removed else edit_list.map_word(word.start, word.end)
+            mapped = None if i in removed else _mapped(edit_list, word)
             if mapped is not None:
                 words.append(word.model_copy(update={"start": mapped[0] + offset, "end": mapped[1] + offset}))
         new_seg = _retimed_segment(seg, words, edit_list, offset)
@@ -30,6 +30,22 @@ def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float
     return transcript.model_copy(
         update={"segments": segments, "duration": edit_list.episode_duration + offset}
     )
+
+
+def _mapped(edit_list: EditList, word: Word) -> tuple[float, float] | None:
+    """Episode times of a word that no cut removes by name.
+
+    Only cuts that name their words (fillers, user cuts) remove words. A pause cut
+    covering a word's timing was checked against the audio and found silent there, so the
+    word's sound is elsewhere and survives: the word stays, at the join."""
+    mapped = edit_list.map_word(word.start, word.end)
+    if mapped is not None:
+        return mapped
+    lo, hi = min(word.start, word.end), max(word.start, word.end)
+    covering = [c for c in edit_list.cuts if c.start <= hi and c.end >= lo]
+    if covering and all(c.kind == "pause" for c in covering):
+        return (edit_list.source_to_episode(lo), edit_list.source_to_episode(hi))
+    return None
 
 
 def _retimed_segment(

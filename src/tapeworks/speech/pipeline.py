@@ -9,7 +9,7 @@ speech regions and 256-float speaker vectors.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -20,11 +20,13 @@ from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
 from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
+from tapeworks.speech.energy import EnvelopeBuilder
 from tapeworks.speech.engines import cloud
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
 from tapeworks.speech.engines.cloud import CloudEngine
 from tapeworks.speech.engines.fake import FakeEngine
-from tapeworks.speech.vad import BackedVad, EnergyVad, SpeechDetector
+from tapeworks.speech.timing import mark_engine_times, repair_word_timings
+from tapeworks.speech.vad import BackedVad, EnergyVad, Region, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
 from tapeworks.transcripts.model import Diarization, Transcript
 
@@ -105,15 +107,20 @@ class _Run:
     diarization: Diarization
     words: list[EngineWord]
     prompt: str | None = None
+    regions: list[Region] = field(default_factory=list)  # for the timing repair
+    envelope: EnvelopeBuilder = field(default_factory=EnvelopeBuilder)
 
     def window(self, window: Window) -> None:
+        self.envelope.add(window.samples)
+        self.regions.extend(window.regions)
         if not window.regions:
             return  # silence: nothing to transcribe, nothing invented
         result: EngineResult = self.engine.transcribe_window(
             window.samples, language=self.language, prompt=self.prompt
         )
         self.language = self.language or result.language
-        words = align_words(_offset(result.words(), window.start), window.regions)
+        raw = mark_engine_times(_offset(result.words(), window.start))
+        words = align_words(raw, window.regions)
         self.words.extend(words)
         if words and PROMPT_WORDS:
             self.prompt = " ".join(w.text for w in self.words[-PROMPT_WORDS:])
@@ -195,6 +202,7 @@ def transcribe_file(
         run.window(window)
         end = window.end
         report(end)
+    run.words = repair_word_timings(run.words, run.regions, run.envelope.envelope())
     ids, diarization = _speaker_ids(run, options)
     report(end)
     transcript = assemble_transcript(run.words, ids, language=run.language, duration=end,

@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+# 2: words may carry the speech engine's own times (`engine_start`, `engine_end`) beside the
+#    repaired `start`/`end` (speech/timing.py); documents of version 1 read unchanged.
+SCHEMA_VERSION = 2
 
 SpeakerRole = Literal["coach", "client", "host", "guest", "other"]
 SPEAKER_ROLES: tuple[str, ...] = ("coach", "client", "host", "guest", "other")
@@ -28,6 +30,10 @@ class Word(_Model):
     end: float
     confidence: float = 1.0
     speaker: str | None = None
+    # The speech engine's own times when they differ from start/end (repaired at
+    # transcription time); absent for words typed by the user or read from old documents.
+    engine_start: float | None = None
+    engine_end: float | None = None
 
 
 class Segment(_Model):

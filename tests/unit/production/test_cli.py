@@ -25,5 +25,10 @@ def test_produce_command_writes_audio_and_retimed_transcript(tmp_path: Path, jfk
     assert result.exit_code == 0, result.output
     assert out.exists()
     retimed = Transcript.model_validate_json((tmp_path / "ep.transcript.json").read_text())
-    assert [w.text for w in retimed.words()] == ["and", "ask"]
-    assert retimed.words()[1].start < 7.0
+    # The made-up timings claim an "um" at 1.0-1.3 s and a 5.7 s pause before "ask", but
+    # the audio there is "my fellow Americans ask not what your country ...": the audio
+    # check keeps all of it, lists the filler cut as kept, and nothing is lost.
+    assert [w.text for w in retimed.words()] == ["and", "um", "ask"]
+    assert abs(retimed.words()[2].start - 7.0) < 0.05
+    assert "kept: speech found" in result.output
+    assert abs(retimed.duration - 11.0) < 0.3

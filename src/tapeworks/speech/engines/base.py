@@ -22,6 +22,8 @@ class EngineWord:
     end: float
     confidence: float = 1.0
     speaker: str | None = None  # only engines that diarize themselves (cloud) set this
+    engine_start: float | None = None  # the engine's own times, kept when a word is moved
+    engine_end: float | None = None
 
 
 @dataclass
