@@ -5,13 +5,15 @@ fillers) are planned from the words (production/cleaning.py) and then checked he
 against the voice activity and the short-time energy of the SOURCE audio:
 
 1. The audio around every planned cut (plus `context_seconds`) is decoded in one
-   sequential pass (frames elsewhere are decoded but never converted) and analysed:
-   energy above the speech threshold (speech/energy.py) or Silero voice activity is
-   speech. Parts of the source that were not analysed count as speech (fail closed).
+   sequential pass (frames elsewhere are decoded but never converted) to 16 kHz mono
+   and analysed: a 10 ms frame is speech when its energy is above the speech threshold
+   (speech/energy.py), or when Silero finds voice activity there and the energy is above
+   the quiet threshold. Parts of the source not analysed count as speech (fail closed).
 2. Filler cuts: speech that crosses a cut's edge belongs to a kept neighbour, so the
-   edge is moved back into the silence before it. A filler cut with no speech left
-   wholly inside it no longer removes the filler: it is not applied and is listed as
-   "kept: speech found".
+   edge is moved back into the silence before it; speech inside the cut away from the
+   fillers' own timings (a mis-timed word between two fillers) is left in place, the cut
+   split around it. A filler cut with none of the fillers' sound left in it no longer
+   removes a filler: it is not applied and is listed as "kept: speech found".
 3. Pauses are planned again with the speech found as anchors, so a pause next to
    speech the transcript missed (a mis-timed or untranscribed word) still keeps its
    natural length around it; a pause cut that would still touch speech is trimmed back
@@ -33,25 +35,28 @@ from pathlib import Path
 
 import av
 import numpy as np
-from scipy import signal
 
 from tapeworks.errors import InvalidAudio
-from tapeworks.production.audio import frame_to_float
 from tapeworks.production.cleaning import JOIN_GAP_SECONDS, plan_cuts
 from tapeworks.production.editlist import Cut, EditList
 from tapeworks.production.settings import CleaningSettings
 from tapeworks.speech.energy import (
     FRAME_SECONDS,
+    QUIET_ABOVE_FLOOR,
+    QUIET_ABSOLUTE,
     SAMPLE_RATE,
     Span,
     frame_rms,
+    levels,
     merge_spans,
+    quiet_threshold,
     speech_threshold,
     subtract_spans,
 )
 from tapeworks.transcripts.model import Transcript, Word
 
 KEPT_SPEECH = "kept: speech found"
+FRAME = round(SAMPLE_RATE * FRAME_SECONDS)
 AUTOMATIC = ("pause", "filler")
 
 
@@ -62,7 +67,7 @@ class VerifySettings:
     min_cut_seconds: float = 0.1  # a trimmed pause cut shorter than this is not worth it
     context_seconds: float = 0.3  # audio analysed beyond each cut (VAD context, noise)
     vad: bool = True  # Silero voice activity besides energy
-    energy_bridge_seconds: float = 0.05
+    bridge_seconds: float = 0.02  # speech this close together is one span
     vad_min_silence_ms: int = 100
 
 
@@ -93,16 +98,26 @@ class SourceSpeech:
         return sum(b - a for a, b in self.zones)
 
 
+MAX_EXCERPT_SECONDS = 30.0  # longer zones are analysed in pieces (memory, rule 11)
+
+
 def _zones(cuts: Sequence[Cut], duration: float, context: float) -> list[Span]:
     spans = [(max(0.0, c.start - context), min(duration, c.end + context)) for c in cuts]
-    return merge_spans(spans, gap=2 * context)
+    pieces: list[Span] = []
+    for a, b in merge_spans(spans, gap=2 * context):
+        n = max(1, math.ceil((b - a) / MAX_EXCERPT_SECONDS))
+        pieces += [(a + (b - a) * k / n, a + (b - a) * (k + 1) / n) for k in range(n)]
+    return pieces
 
 
-def decode_excerpts(path: Path, zones: Sequence[Span]) -> Iterator[tuple[float, np.ndarray, int]]:
-    """(start seconds, mono float32 samples, rate) of each zone, at the source's own rate.
+def decode_excerpts(path: Path, zones: Sequence[Span]) -> Iterator[tuple[float, np.ndarray]]:
+    """(start seconds, 16 kHz mono float32 samples) of each zone (sorted, disjoint).
 
-    One sequential pass (so positions count samples exactly as the renderer's decoder
-    does); frames outside every zone are decoded but never converted.
+    One sequential pass, so positions count the source's samples exactly as the
+    renderer's decoder does; frames outside every zone are decoded but never converted.
+    Each zone's frames go through their own resampler (FFmpeg's, as for transcription),
+    whose sample grid starts at the first frame of the zone: within 1/16000 s of a
+    whole-file decode, far below the 10 ms frames the analysis works in.
     """
     if not zones:
         return
@@ -115,97 +130,140 @@ def decode_excerpts(path: Path, zones: Sequence[Span]) -> Iterator[tuple[float, 
             raise InvalidAudio(f"{path.name} has no audio stream")
         stream = container.streams.audio[0]
         rate = int(stream.rate)
-        position = 0
+        position = 0  # samples of the source decoded so far
         k = 0
-        parts: list[np.ndarray] = []
-        first = 0
+        excerpt: _Excerpt | None = None
         try:
             for frame in container.decode(stream):
-                n = frame.samples
-                lo, hi = position, position + n
-                position = hi
+                lo = position
+                position += frame.samples
                 while k < len(zones):
-                    z0, z1 = round(zones[k][0] * rate), round(zones[k][1] * rate)
-                    if lo >= z1:  # this zone is complete
-                        yield _excerpt(zones[k][0], parts, first, z0, z1, rate)
-                        parts, k = [], k + 1
+                    z0, z1 = zones[k]
+                    if lo >= round(z1 * rate):  # the zone is complete
+                        yield _finish(excerpt, z0, z1)
+                        excerpt, k = None, k + 1
                         continue
-                    if hi > z0:
-                        if not parts:
-                            first = lo
-                        parts.append(frame_to_float(frame).mean(axis=0))
+                    if position > round(z0 * rate):
+                        if excerpt is None:
+                            excerpt = _Excerpt(lo / rate)
+                        excerpt.add(frame)
                     break
                 if k >= len(zones):
                     break
         except av.FFmpegError as exc:
             raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
-        for zone in zones[k:]:  # zones reaching the end of the audio
-            z0, z1 = round(zone[0] * rate), round(zone[1] * rate)
-            yield _excerpt(zone[0], parts, first, z0, z1, rate)
-            parts = []
+        for z0, z1 in zones[k:]:  # zones reaching the end of the audio
+            yield _finish(excerpt, z0, z1)
+            excerpt = None
 
 
-def _excerpt(start: float, parts: list[np.ndarray], first: int, z0: int, z1: int,
-             rate: int) -> tuple[float, np.ndarray, int]:
-    data = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    a = max(0, z0 - first)
-    return start, data[a : a + (z1 - z0)].astype(np.float32, copy=False), rate
+class _Excerpt:
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.parts: list[np.ndarray] = []
+        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+
+    def add(self, frame: av.AudioFrame) -> None:
+        frame.pts = None  # frames of one zone are contiguous; no timestamps needed
+        for out in self.resampler.resample(frame):
+            self.parts.append(out.to_ndarray().reshape(-1))
+
+    def samples(self) -> np.ndarray:
+        for out in self.resampler.resample(None):
+            self.parts.append(out.to_ndarray().reshape(-1))
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
 
 
-def _to_speech_rate(samples: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
-        return samples
-    g = math.gcd(SAMPLE_RATE, rate)
-    return signal.resample_poly(samples, SAMPLE_RATE // g, rate // g).astype(np.float32)
+def _finish(excerpt: _Excerpt | None, z0: float, z1: float) -> tuple[float, np.ndarray]:
+    if excerpt is None:
+        return z0, np.zeros(0, np.float32)
+    data = excerpt.samples()
+    a = max(0, round((z0 - excerpt.start) * SAMPLE_RATE))
+    return z0, data[a : a + round((z1 - z0) * SAMPLE_RATE)].astype(np.float32, copy=False)
 
 
-def _vad_spans(samples16: np.ndarray, start: float, settings: VerifySettings) -> list[Span]:
+def _vad_spans(samples: np.ndarray, start: float, settings: VerifySettings) -> list[Span]:
+    """Silero voice activity, run only where the excerpt is above its own floor (plus
+    context): over deep silence it could only find what the energy rules out anyway."""
     from tapeworks.speech.vad import SileroVad
 
+    rms = frame_rms(samples, FRAME)
+    floor, _ = levels(rms)
+    live = rms > max(QUIET_ABSOLUTE, floor * QUIET_ABOVE_FLOOR)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], live.astype(np.int8), [0]))))
+    ctx = settings.context_seconds
+    wanted = merge_spans([(max(0.0, s * FRAME_SECONDS - ctx), e * FRAME_SECONDS + ctx)
+                          for s, e in zip(edges[::2], edges[1::2], strict=True)])
     vad = SileroVad(min_silence_ms=settings.vad_min_silence_ms)
-    return [(r.start, r.end) for r in vad.detect(samples16, start)]
+    out: list[Span] = []
+    for a, b in wanted:
+        i, j = round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)
+        out += [(r.start, r.end) for r in vad.detect(samples[i:j], start + i / SAMPLE_RATE)]
+    return out
 
 
 def analyse_source(
     path: Path, cuts: Sequence[Cut], duration: float, settings: VerifySettings | None = None
 ) -> SourceSpeech:
-    """Speech in the source around `cuts` (voice activity and energy)."""
+    """Speech in the source around `cuts`: frames louder than the speech threshold, and
+    frames inside voice activity that are louder than the quiet threshold."""
     settings = settings or VerifySettings()
     zones = _zones(cuts, duration, settings.context_seconds)
-    envelopes: list[tuple[float, np.ndarray, float]] = []
-    vad: list[Span] = []
-    for start, samples, rate in decode_excerpts(path, zones):
-        frame = max(1, round(rate * FRAME_SECONDS))
-        envelopes.append((start, frame_rms(samples, frame), frame / rate))
-        if settings.vad and len(samples):
-            vad += _vad_spans(_to_speech_rate(samples, rate), start, settings)
-    all_rms = np.concatenate([e for _, e, _ in envelopes]) if envelopes else np.zeros(0)
-    threshold = speech_threshold(all_rms)
-    loud: list[Span] = []
-    for start, rms, step in envelopes:
-        flags = np.concatenate(([0], (rms > threshold).astype(np.int8), [0]))
-        edges = np.flatnonzero(np.diff(flags))
-        loud += [(start + s * step, start + e * step) for s, e in zip(edges[::2], edges[1::2], strict=True)]
-    speech = merge_spans(merge_spans(loud, settings.energy_bridge_seconds) + vad)
-    return SourceSpeech(tuple(zones), tuple(speech), threshold)
+    excerpts: list[tuple[float, np.ndarray, list[Span]]] = []
+    for start, samples in decode_excerpts(path, zones):
+        vad = _vad_spans(samples, start, settings) if settings.vad and len(samples) else []
+        excerpts.append((start, frame_rms(samples, FRAME), vad))
+    all_rms = np.concatenate([e[1] for e in excerpts]) if excerpts else np.zeros(0, np.float32)
+    loud_level, quiet_level = speech_threshold(all_rms), quiet_threshold(all_rms)
+    found: list[Span] = []
+    step = FRAME_SECONDS
+    for start, rms, vad in excerpts:
+        voiced = rms > loud_level
+        if vad:
+            active = np.zeros(len(rms), bool)
+            for a, b in vad:
+                active[max(0, int((a - start) / step)) : max(0, int(np.ceil((b - start) / step)))] = True
+            voiced |= active & (rms > quiet_level)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], voiced.astype(np.int8), [0]))))
+        found += [(start + s * step, start + e * step) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+    speech = merge_spans(found, settings.bridge_seconds)
+    return SourceSpeech(tuple(zones), tuple(speech), loud_level)
 
 
 # ---------------------------------------------------------------- the checks
 
 
-def _check_filler(cut: Cut, speech: SourceSpeech, guard: float) -> Cut:
+def _check_filler(cut: Cut, speech: SourceSpeech, guard: float, words: Sequence[Word]) -> list[Cut]:
+    """The filler cut shrunk to leave kept speech alone: out of speech that crosses its
+    edges, around speech inside it that is not where the fillers are (a mis-timed word
+    between two fillers); refused when none of the fillers' own sound is left in it."""
     a, b = cut.start, cut.end
     for s, e in speech.overlapping(a - guard, b + guard):
-        if s < a + guard:  # continues into the cut from the kept audio before it
+        if s < cut.start:  # kept audio before the cut: stay `guard` clear of it
             a = max(a, e + guard)
-        if e > b - guard:  # continues out of the cut into the kept audio after it
+        if e > cut.end:  # kept audio after the cut
             b = min(b, s - guard)
-    inside = [(s, e) for s, e in speech.overlapping(a, b) if s >= a and e <= b]
-    if b <= a or not inside:
-        return replace(cut, applied=False, reason=f"{KEPT_SPEECH} ({cut.reason})")
-    if (a, b) != (cut.start, cut.end):
-        return replace(cut, start=a, end=b, planned=(cut.start, cut.end))
-    return cut
+    own = [(words[i].start - guard, words[i].end + guard) for i in cut.word_indices if i < len(words)]
+
+    def is_filler(span: Span) -> bool:  # mostly where a filler was timed
+        inside = sum(max(0.0, min(span[1], w1) - max(span[0], w0)) for w0, w1 in own)
+        return inside >= 0.5 * (span[1] - span[0])
+
+    tol = FRAME_SECONDS  # spans are whole 10 ms frames: a filler may end in the last one
+    inside = [sp for sp in speech.overlapping(a, b) if sp[0] >= a - tol and sp[1] <= b + tol]
+    foreign = [(s - guard, e + guard) for s, e in inside if not is_filler((s, e))]
+    pieces = [p for p in subtract_spans((a, b), foreign) if p[1] > p[0]] if b > a else []
+    pieces = [p for p in pieces
+              if any(p[0] - tol <= s and e <= p[1] + tol and is_filler((s, e)) for s, e in inside)]
+    if not pieces:
+        return [replace(cut, applied=False, reason=f"{KEPT_SPEECH} ({cut.reason})")]
+    if pieces == [(cut.start, cut.end)]:
+        return [cut]
+    return [
+        replace(cut, start=p0, end=p1, planned=(cut.start, cut.end),
+                id=cut.id if len(pieces) == 1 else f"{cut.id}.{n + 1}")
+        for n, (p0, p1) in enumerate(pieces)
+    ]
 
 
 def _check_pause(cut: Cut, speech: SourceSpeech, s: VerifySettings) -> list[Cut]:
@@ -266,7 +324,7 @@ def verified_edit_list(
     words = transcript.words()
     g = verify.guard_seconds
 
-    fillers = [_check_filler(c, speech, g) for c in planned if c.kind == "filler"]
+    fillers = [p for c in planned if c.kind == "filler" for p in _check_filler(c, speech, g, words)]
     refused = {i for c in fillers if not c.applied for i in c.word_indices}
     found = list(speech.speech)
     regions = [*(speech_regions or ()), *found]
@@ -276,8 +334,8 @@ def verified_edit_list(
     kept: list[Cut] = [c for c in fillers if not c.applied]
     for c in replanned:
         if c.kind == "filler":
-            checked = _check_filler(c, speech, g)
-            (cuts if checked.applied else kept).append(checked)
+            for checked in _check_filler(c, speech, g, words):
+                (cuts if checked.applied else kept).append(checked)
         elif c.kind == "pause":
             for piece in _check_pause(c, speech, verify):
                 (cuts if piece.applied else kept).append(piece)

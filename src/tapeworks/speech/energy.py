@@ -24,6 +24,8 @@ FRAME_SECONDS = 0.01
 ABSOLUTE_THRESHOLD = 10 ** (-50 / 20)  # -50 dBFS
 ABOVE_FLOOR = 10 ** (10 / 20)  # 10 dB above the noise floor ...
 BELOW_LOUD = 10 ** (-26 / 20)  # ... but at most 26 dB under loud speech
+QUIET_ABSOLUTE = 10 ** (-60 / 20)
+QUIET_ABOVE_FLOOR = 10 ** (6 / 20)
 _DIGITAL_SILENCE = 1e-5
 
 Span = tuple[float, float]
@@ -38,14 +40,29 @@ def frame_rms(samples: np.ndarray, frame: int) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", x, x) / frame).astype(np.float32)
 
 
-def speech_threshold(rms: np.ndarray) -> float:
-    """The frame RMS above which a frame counts as speech (see the module docstring)."""
+def levels(rms: np.ndarray) -> tuple[float, float]:
+    """(noise floor, loud speech): the 10th and 95th percentile of the frames that are not
+    digital silence (0, 0 when all are)."""
     live = rms[rms > _DIGITAL_SILENCE]
     if len(live) == 0:
+        return 0.0, 0.0
+    return float(np.percentile(live, 10)), float(np.percentile(live, 95))
+
+
+def speech_threshold(rms: np.ndarray) -> float:
+    """The frame RMS above which a frame counts as speech (see the module docstring)."""
+    floor, loud = levels(rms)
+    if loud == 0.0:
         return ABSOLUTE_THRESHOLD
-    floor = float(np.percentile(live, 10))
-    loud = float(np.percentile(live, 95))
     return max(ABSOLUTE_THRESHOLD, min(floor * ABOVE_FLOOR, loud * BELOW_LOUD))
+
+
+def quiet_threshold(rms: np.ndarray) -> float:
+    """A lower level (6 dB above the floor, at least -60 dBFS): where voice activity says
+    speech, a frame above it counts as speech too (quiet speech, a soft word end), while
+    the floor between words does not (the detector's padding and hangover)."""
+    floor, _ = levels(rms)
+    return max(QUIET_ABSOLUTE, floor * QUIET_ABOVE_FLOOR)
 
 
 @dataclass(frozen=True)

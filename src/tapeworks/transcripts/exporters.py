@@ -8,24 +8,25 @@ each spanned note as a Word comment on the segment it covers, PDF has them in th
 Speaker labels are the names (and roles) stored in the transcript, i.e. the user's own
 words; the only fallback is the speaker id. Nothing here is hard-coded English.
 
-Subtitle cues (srt, vtt): a segment becomes one cue, or several when it is longer than
-``MAX_CUE_SECONDS`` or ``MAX_CUE_CHARS``. It is split only at spaces of the segment text,
-and the times at a split come from the word timings (the cue ends with its last word,
-the next cue starts with its first word); the first cue starts at the segment start and
-the last ends at the segment end. Segments without word timings are split with times
-proportional to the characters.
+Subtitle cues (srt, vtt) follow broadcast rules (transcripts/cues.py): at most two lines
+of 42 characters, at most 7 s, at least 0.8 s where the audio allows (a short cue is
+merged with a neighbour of the same speaker or extended into the silence after it), no
+cue across a speaker change. A segment is split only at spaces of its text, with times
+from the word timings; the first cue of a segment starts at the segment start and the
+last ends at its end (unless extended into silence). Every time is rounded once, half
+up to the millisecond (`cues.to_ms`); headings show whole seconds rounded the same way,
+as the page does.
 
 What "round trip" means (and what the tests check):
 
 * cue level, both formats: ``parse_srt(srt, speakers=names)`` and ``parse_vtt(vtt)``
   return exactly ``subtitle_cues(t)``: start and end to the millisecond, speaker name,
-  text (whitespace-normalised);
-* segment level, VTT: the first cue of a segment has the segment id as its cue
-  identifier and continuation cues ``<id>#2``, ``#3``...; ``group_cues(parse_vtt(vtt))``
-  gives one cue per segment with the segment's start, end (ms), speaker name and text.
-* segment level, SRT: SRT has no cue ids, so this holds when no segment needed splitting
-  (each SRT cue then is one segment). Every SRT cue carries the ``Name: `` prefix so each
-  subtitle reads on its own.
+  text (lines joined by a space);
+* VTT cue identifiers: the first cue of a segment has the segment id, continuation cues
+  ``<id>#2``, ``#3``...; a short cue merged into the one before it leaves no id of its
+  own, so ``group_cues(parse_vtt(vtt))`` gives one cue per segment whenever no cue was
+  merged across segments. Every SRT cue carries the ``Name: `` prefix so each subtitle
+  reads on its own.
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ from io import BytesIO
 from urllib.parse import quote
 
 from tapeworks.errors import ValidationFailed
+from tapeworks.transcripts import cues
 from tapeworks.transcripts.labels import clean_text, format_clock, heading, speaker_label
 from tapeworks.transcripts.model import Segment, Transcript
 from tapeworks.transcripts.notes import ExportNote, place_notes
 from tapeworks.transcripts.parsers import Cue
 from tapeworks.transcripts.pdf import to_pdf
-from tapeworks.transcripts.segmentation import join_words_with_spans
 from tapeworks.transcripts.xlsx import to_xlsx
 
 EXPORT_FORMATS: tuple[str, ...] = ("json", "txt", "srt", "vtt", "docx", "pdf", "xlsx")
@@ -57,8 +58,10 @@ MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-MAX_CUE_SECONDS = 7.0
-MAX_CUE_CHARS = 84
+MAX_CUE_SECONDS = cues.MAX_CUE_SECONDS
+MAX_LINE_CHARS = cues.MAX_LINE_CHARS
+MAX_CUE_LINES = cues.MAX_LINES
+MIN_CUE_SECONDS = cues.MIN_CUE_SECONDS
 MAX_FILENAME_STEM = 80
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
@@ -84,13 +87,9 @@ class ExportResult:
 # ---------------------------------------------------------------- helpers
 
 
-def _ms(seconds: float) -> int:
-    return max(0, round(seconds * 1000))
-
-
 def format_timestamp(seconds: float, sep: str = ",") -> str:
-    """``HH:MM:SS,mmm`` (SRT) or with ``sep="."`` ``HH:MM:SS.mmm`` (VTT)."""
-    ms = _ms(seconds)
+    """``HH:MM:SS,mmm`` (SRT) or with ``sep="."`` ``HH:MM:SS.mmm`` (VTT), rounded half up."""
+    ms = cues.to_ms(seconds)
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
@@ -113,85 +112,9 @@ def safe_filename(title: str, ext: str) -> str:
 # ---------------------------------------------------------------- cues
 
 
-def _token_times(seg: Segment, tokens: list[str]) -> list[tuple[float, float]]:
-    """Start/end of each space-separated token of the segment text."""
-    words = seg.words
-    joined, spans = join_words_with_spans(w.text for w in words)
-    if words and joined == " ".join(tokens):
-        times: list[tuple[float, float]] = []
-        pos = 0
-        for tok in tokens:
-            lo, hi = pos, pos + len(tok)
-            pos = hi + 1
-            hits = [
-                (w.start, w.end)
-                for w, sp in zip(words, spans, strict=True)
-                if sp is not None and sp[0] < hi and sp[1] > lo
-            ]
-            if not hits:
-                break
-            times.append((min(h[0] for h in hits), max(h[1] for h in hits)))
-        if len(times) == len(tokens):
-            return times
-    # proportional to characters over the segment span
-    total = sum(len(x) + 1 for x in tokens) or 1
-    span = max(0.0, seg.end - seg.start)
-    out, pos = [], 0
-    for tok in tokens:
-        a = seg.start + span * pos / total
-        pos += len(tok) + 1
-        out.append((a, seg.start + span * (pos - 1) / total))
-    return out
-
-
-def segment_cues(
-    t: Transcript,
-    seg: Segment,
-    *,
-    max_seconds: float = MAX_CUE_SECONDS,
-    max_chars: int = MAX_CUE_CHARS,
-) -> list[Cue]:
-    text = clean_text(seg.text)
-    speaker = speaker_label(t, seg.speaker)
-    start, end = seg.start, max(seg.start, seg.end)
-    if not text:
-        return []
-    tokens = text.split(" ")
-    times = _token_times(seg, tokens)
-    groups: list[list[int]] = [[]]
-    for k, tok in enumerate(tokens):
-        g = groups[-1]
-        if g:
-            g_start = start if len(groups) == 1 else times[g[0]][0]
-            chars = sum(len(tokens[i]) + 1 for i in g) + len(tok)
-            if chars > max_chars or times[k][1] - g_start > max_seconds:
-                groups.append([])
-        groups[-1].append(k)
-    cues: list[Cue] = []
-    for n, g in enumerate(groups):
-        c_start = start if n == 0 else min(max(times[g[0]][0], cues[-1].end), end)
-        c_end = end if n == len(groups) - 1 else min(max(times[g[-1]][1], c_start), end)
-        cues.append(
-            Cue(
-                start=c_start,
-                end=c_end,
-                speaker=speaker,
-                text=" ".join(tokens[i] for i in g),
-                identifier=seg.id if n == 0 else f"{seg.id}#{n + 1}",
-            )
-        )
-    return cues
-
-
-def subtitle_cues(
-    t: Transcript, *, max_seconds: float = MAX_CUE_SECONDS, max_chars: int = MAX_CUE_CHARS
-) -> list[Cue]:
-    """The cues the SRT and VTT exports contain, in order."""
-    return [
-        c
-        for seg in t.segments
-        for c in segment_cues(t, seg, max_seconds=max_seconds, max_chars=max_chars)
-    ]
+def subtitle_cues(t: Transcript) -> list[Cue]:
+    """The cues the SRT and VTT exports contain, in order (rules: transcripts/cues.py)."""
+    return cues.subtitle_cues(t, clean_text, speaker_label)
 
 
 # ---------------------------------------------------------------- formats
@@ -229,7 +152,8 @@ def to_txt(t: Transcript, title: str) -> str:
 def to_srt(t: Transcript) -> str:
     out = []
     for n, c in enumerate(subtitle_cues(t), start=1):
-        body = f"{c.speaker}: {c.text}" if c.speaker else c.text
+        text = "\n".join(c.lines) if c.lines else c.text
+        body = f"{c.speaker}: {text}" if c.speaker else text
         out.append(f"{n}\n{format_timestamp(c.start)} --> {format_timestamp(c.end)}\n{body}\n")
     return "\n".join(out)
 
@@ -244,7 +168,7 @@ def to_vtt(t: Transcript, title: str) -> str:
         ident = c.identifier or ""
         if "-->" in ident or not ident.strip() or ident != ident.strip():
             ident = ""
-        body = _vtt_escape(c.text)
+        body = "\n".join(_vtt_escape(line) for line in (c.lines or (c.text,)))
         if c.speaker:
             body = f"<v {_vtt_escape(c.speaker)}>{body}</v>"
         block = f"{format_timestamp(c.start, '.')} --> {format_timestamp(c.end, '.')}\n{body}\n"

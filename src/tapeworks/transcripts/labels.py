@@ -3,16 +3,16 @@ and text cleaned of control characters."""
 
 from __future__ import annotations
 
-import math
 import unicodedata
 
+from tapeworks.transcripts.cues import round_seconds
 from tapeworks.transcripts.model import Segment, Transcript
 from tapeworks.transcripts.segmentation import normalise_space
 
 
 def format_clock(seconds: float) -> str:
-    """``HH:MM:SS`` (whole seconds, rounded down) for paragraph headings."""
-    total = max(0, math.floor(seconds + 1e-9))
+    """``HH:MM:SS`` (whole seconds, rounded half up as on the page) for headings."""
+    total = round_seconds(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h:02d}:{m:02d}:{s:02d}"

@@ -33,6 +33,7 @@ class Cue:
     speaker: str | None
     text: str
     identifier: str | None = None  # VTT cue id, SRT index
+    lines: tuple[str, ...] = ()  # as displayed (exports); `text` is them joined by a space
 
     def key(self) -> tuple[int, int, str | None, str]:
         """Millisecond-exact comparison key (ignores the identifier)."""

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from tests.helpers.transcripts import make_transcript, transcripts
 
 from tapeworks.errors import ValidationFailed
+from tapeworks.transcripts.cues import MAX_LINE_CHARS, MIN_CUE_SECONDS
 from tapeworks.transcripts.editing import edit_segment_text
 from tapeworks.transcripts.exporters import (
     EXPORT_FORMATS,
-    MAX_CUE_CHARS,
     MAX_CUE_SECONDS,
     export,
+    format_clock,
     format_timestamp,
     safe_filename,
     subtitle_cues,
@@ -105,8 +106,9 @@ def test_txt_has_names_roles_and_times():
     txt = export(t, "txt", title="Séance").content.decode("utf-8")
     assert txt.startswith("Séance\n")
     assert "Zoë Ünal-Łukasiewicz (coach) [00:00:00]\nHello and welcome to the show." in txt
-    ts = format_timestamp(t.segments[1].start).split(",")[0]
-    assert f"山田 太郎 (client) [{ts}]\nThanks for having me here today." in txt
+    assert t.segments[1].start == 3.9  # headings round (as the page does), never truncate
+    assert "山田 太郎 (client) [00:00:04]\nThanks for having me here today." in txt
+    assert format_clock(6.75) == "00:00:07" and format_clock(6.49) == "00:00:06"
     assert txt.count("\n\n") >= 3
 
 
@@ -146,8 +148,20 @@ def test_srt_and_vtt_round_trip_segments():
     assert [c.key() for c in parse_srt(srt, speakers=names)] == seg_keys(t)
     vtt = export(t, "vtt").content.decode()
     assert vtt.startswith("WEBVTT\n")
-    assert "<v Zoë Ünal-Łukasiewicz>Hello and welcome to the show.</v>" in vtt
+    # "Zoë Ünal-Łukasiewicz: " takes 22 of the 42 characters of the first line
+    assert "<v Zoë Ünal-Łukasiewicz>Hello and welcome\nto the show.</v>" in vtt
     assert [c.key() for c in group_cues(parse_vtt(vtt))] == seg_keys(t)
+
+
+def _line_budget(label: str | None) -> int:
+    return max(12, MAX_LINE_CHARS - len(label) - 2) if label else MAX_LINE_CHARS
+
+
+def _assert_broadcast_lines(c) -> None:
+    assert 1 <= len(c.lines) <= 2 and " ".join(c.lines) == c.text
+    for n, line in enumerate(c.lines):
+        limit = _line_budget(c.speaker) if n == 0 else MAX_LINE_CHARS
+        assert len(line) <= limit or " " not in line, (line, c)
 
 
 def test_long_segments_are_split_at_word_boundaries_with_word_times():
@@ -158,17 +172,25 @@ def test_long_segments_are_split_at_word_boundaries_with_word_times():
     words = t.segments[0].words
     starts, ends = {ms(w.start) for w in words}, {ms(w.end) for w in words}
     for c in first:
-        assert len(c.text) <= MAX_CUE_CHARS and c.end - c.start <= MAX_CUE_SECONDS + 1e-9
+        _assert_broadcast_lines(c)
+        assert c.end - c.start <= MAX_CUE_SECONDS + 1e-9
         assert ms(c.start) in starts and ms(c.end) in ends
     assert " ".join(c.text for c in first) == t.segments[0].text
     assert [c.identifier for c in first] == ["seg-0001"] + [
         f"seg-0001#{i}" for i in range(2, len(first) + 1)
     ]
-    srt_cues = parse_srt(export(t, "srt").content.decode(), speakers=["Anna", "Ben"])
+    srt = export(t, "srt").content.decode()
+    assert "\nAnna: word0 word1 word2 word3 word4 word5\nword6 word7" in srt  # "Anna: " counted
+    text_lines = [x for x in srt.splitlines() if x and "-->" not in x and not x.isdigit()]
+    assert text_lines and max(len(x) for x in text_lines) <= MAX_LINE_CHARS
+    srt_cues = parse_srt(srt, speakers=["Anna", "Ben"])
     assert [c.key() for c in srt_cues] == [c.key() for c in cues]
     assert all(c.speaker == "Anna" for c in srt_cues[: len(first)])
     vtt = export(t, "vtt").content.decode()
-    assert [c.key() for c in group_cues(parse_vtt(vtt))] == seg_keys(t)
+    # "short one" (0.7 s, the last turn) is extended into the silence after it to 0.8 s
+    expected = seg_keys(t)
+    expected[-1] = (expected[-1][0], expected[-1][0] + 800, *expected[-1][2:])
+    assert [c.key() for c in group_cues(parse_vtt(vtt))] == expected
 
 
 def test_segment_without_words_splits_proportionally():
@@ -235,7 +257,7 @@ texts_st = st.text(
 @given(
     transcripts(max_words=60), st.lists(names_st, min_size=3, max_size=3, unique=True), st.data()
 )
-def test_property_subtitles_round_trip(t, names, data):
+def test_property_subtitles_round_trip_to_broadcast_rules(t, names, data):
     for sp, name in zip(t.speakers, names, strict=False):
         sp.name = name
     # some segments get free text (possibly without matching words)
@@ -250,11 +272,73 @@ def test_property_subtitles_round_trip(t, names, data):
     ]
     parsed_vtt = parse_vtt(vtt)
     assert [c.key() for c in parsed_vtt] == [c.key() for c in cues]
-    assert [c.key() for c in group_cues(parsed_vtt)] == seg_keys(t)
+    # nothing lost, nothing repeated, in order
+    clean = [" ".join(seg.text.split()) for seg in t.segments]
+    assert " ".join(c.text for c in cues) == " ".join(x for x in clean if x)
+    limit = t.duration if t.duration is not None else float("inf")
+    for k, c in enumerate(cues):
+        _assert_broadcast_lines(c)
+        assert c.start == ms(c.start) / 1000 and c.end == ms(c.end) / 1000  # rounded once
+        if len(c.text.split(" ")) > 1:
+            assert c.end - c.start <= MAX_CUE_SECONDS + 0.002
+        if c.end - c.start < MIN_CUE_SECONDS - 0.0005:  # short only with no silence left
+            nxt = cues[k + 1] if k + 1 < len(cues) else None
+            assert (nxt is not None and nxt.start - c.end <= 0.001) or c.end >= limit - 0.001, (c, nxt)
     for a, b in itertools.pairwise(cues):
         assert a.start <= a.end <= b.start + 1e-9
-    for c in cues:
-        assert len(c.text) <= MAX_CUE_CHARS or " " not in c.text
+    # a speaker change always ends a cue: every cue's text lies within one speaker's turn
+    turn_texts: list[tuple[str | None, str]] = []
+    for seg, text in zip(t.segments, clean, strict=True):
+        if not text:
+            continue
+        label = next((s.name for s in t.speakers if s.id == seg.speaker), seg.speaker)
+        if turn_texts and turn_texts[-1][0] == label:
+            turn_texts[-1] = (label, turn_texts[-1][1] + " " + text)
+        else:
+            turn_texts.append((label, text))
+    k = 0
+    for label, text in turn_texts:
+        got = []
+        while k < len(cues) and len(" ".join(got)) < len(text):
+            assert cues[k].speaker == label
+            got.append(cues[k].text)
+            k += 1
+        assert " ".join(got) == text
+
+
+def test_a_twenty_millisecond_cue_is_merged_or_extended():
+    t = make_transcript([("S1", "Right."), ("S1", "So we begin here."), ("S2", "Yes."), ("S1", "Good.")])
+    t.segments[0].words[0].end = t.segments[0].words[0].start + 0.02
+    t.segments[0].end = t.segments[0].words[0].end
+    cues = subtitle_cues(t)
+    # "Right." (20 ms) is 1.9 s before the next cue of the same speaker: too far to merge,
+    # so it is extended into the silence after it
+    assert cues[0].text == "Right." and cues[0].end - cues[0].start == MIN_CUE_SECONDS
+    assert all(c.end - c.start >= MIN_CUE_SECONDS - 1e-9 for c in cues)
+    # a short turn straight into another speaker keeps its length: no silence to take
+    t2 = make_transcript([("S1", "So."), ("S2", "And then we went home.")])
+    t2.segments[1] = t2.segments[1].model_copy(update={"start": t2.segments[0].end})
+    first, second = subtitle_cues(t2)
+    assert first.speaker != second.speaker and first.end == round(t2.segments[0].end, 3)
+
+
+def test_short_cue_merges_with_a_close_neighbour_of_the_same_speaker():
+    t = make_transcript([("S1", "So."), ("S1", "we begin")])
+    t.segments[1] = t.segments[1].model_copy(update={"start": t.segments[0].end + 0.1})
+    words = [w.model_copy(update={"start": w.start - 1.4, "end": w.end - 1.4}) for w in t.segments[1].words]
+    t.segments[1] = t.segments[1].model_copy(update={"words": words, "start": words[0].start,
+                                                      "end": words[-1].end})
+    (cue,) = subtitle_cues(t)
+    assert cue.text == "So. we begin" and cue.identifier == "seg-0001"
+
+
+def test_rounding_is_half_up_everywhere():
+    from tapeworks.transcripts.cues import ROUNDING, round_seconds, round_time, to_ms
+
+    assert to_ms(1.0005) == 1001 and to_ms(0.0004) == 0 and to_ms(-3) == 0
+    assert round_time(6.7496) == 6.75 and round_seconds(6.5) == 7 and round_seconds(6.49) == 6
+    assert format_timestamp(1.0005) == "00:00:01,001"
+    assert "Math.round" in ROUNDING["javascript"]
 
 
 def test_cue_dataclass_key_ignores_identifier():
