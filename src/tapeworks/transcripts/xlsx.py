@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from io import BytesIO
 from typing import Any
 
+from tapeworks.transcripts.cues import round_time
 from tapeworks.transcripts.labels import clean_text, speaker_label
 from tapeworks.transcripts.model import Transcript
 from tapeworks.transcripts.notes import ExportNote, notes_for_segment
@@ -69,8 +70,8 @@ def to_xlsx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
         row += 1
         sp = t.speaker(seg.speaker) if seg.speaker else None
         text_cell(ws, row, 1, seg.id)
-        number_cell(ws, row, 2, round(seg.start, 3), SECONDS_FORMAT)
-        number_cell(ws, row, 3, round(seg.end, 3), SECONDS_FORMAT)
+        number_cell(ws, row, 2, round_time(seg.start), SECONDS_FORMAT)
+        number_cell(ws, row, 3, round_time(seg.end), SECONDS_FORMAT)
         number_cell(ws, row, 4, seg.start / 86400.0, CLOCK_FORMAT)
         text_cell(ws, row, 5, speaker_label(t, seg.speaker))
         text_cell(ws, row, 6, sp.role if sp and sp.role else None)
@@ -88,9 +89,9 @@ def to_xlsx(t: Transcript, title: str, notes: Sequence[ExportNote] = ()) -> byte
         header(ns, ["Start (s)", "End (s)", "Time", "Colour", "Note"], [10, 10, 10, 10, 80])
         ordered = sorted(notes, key=lambda n: (n.start is not None, n.start or 0.0))
         for r, note in enumerate(ordered, start=2):
-            number_cell(ns, r, 1, None if note.start is None else round(note.start, 3),
+            number_cell(ns, r, 1, None if note.start is None else round_time(note.start),
                         SECONDS_FORMAT)
-            number_cell(ns, r, 2, None if note.end is None else round(note.end, 3),
+            number_cell(ns, r, 2, None if note.end is None else round_time(note.end),
                         SECONDS_FORMAT)
             number_cell(ns, r, 3, None if note.start is None else note.start / 86400.0,
                         CLOCK_FORMAT)
