@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tapeworks.audio.decode import SPEECH_RATE, read_all, write_wav
+from tapeworks.audio.vad import SileroVad
 from tapeworks.speech.engines.models import resolve_model
 from tapeworks.speech.engines.whisper import BEAM_SIZE, load_whisper
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
@@ -36,7 +37,6 @@ from tapeworks.speech.scoring import (
     speaker_accuracy,
     word_error_rate,
 )
-from tapeworks.speech.vad import SileroVad
 from tapeworks.transcripts.model import Transcript
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

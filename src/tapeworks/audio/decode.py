@@ -9,7 +9,7 @@ decoder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,3 +236,71 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = SPEECH_RATE) ->
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(pcm.tobytes())
+
+
+def decode_excerpts(path: str | Path, zones: Sequence[tuple[float, float]]) -> Iterator[tuple[float, np.ndarray]]:
+    """(start seconds, 16 kHz mono float32 samples) of each zone (sorted, disjoint): the
+    parts of a recording that production checks against voice activity before cutting.
+
+    One sequential pass, so positions count the source's samples exactly as the
+    renderer's decoder does; frames outside every zone are decoded but never converted.
+    Each zone's frames go through their own resampler (FFmpeg's, as for transcription),
+    whose sample grid starts at the first frame of the zone: within 1/16000 s of a
+    whole-file decode, far below the 10 ms frames the analysis works in.
+    """
+    path = Path(path)
+    if not zones:
+        return
+    with _open(path) as container:
+        stream = container.streams.audio[0]
+        rate = int(stream.rate)
+        position = 0  # samples of the source decoded so far
+        k = 0
+        excerpt: _Excerpt | None = None
+        try:
+            for frame in container.decode(stream):
+                lo = position
+                position += frame.samples
+                while k < len(zones):
+                    z0, z1 = zones[k]
+                    if lo >= round(z1 * rate):  # the zone is complete
+                        yield _finish(excerpt, z0, z1)
+                        excerpt, k = None, k + 1
+                        continue
+                    if position > round(z0 * rate):
+                        if excerpt is None:
+                            excerpt = _Excerpt(lo / rate)
+                        excerpt.add(frame)
+                    break
+                if k >= len(zones):
+                    break
+        except av.FFmpegError as exc:
+            raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+        for z0, z1 in zones[k:]:  # zones reaching the end of the audio
+            yield _finish(excerpt, z0, z1)
+            excerpt = None
+
+
+class _Excerpt:
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.parts: list[np.ndarray] = []
+        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=SPEECH_RATE)
+
+    def add(self, frame: av.AudioFrame) -> None:
+        frame.pts = None  # frames of one zone are contiguous; no timestamps needed
+        for out in self.resampler.resample(frame):
+            self.parts.append(out.to_ndarray().reshape(-1))
+
+    def samples(self) -> np.ndarray:
+        for out in self.resampler.resample(None):
+            self.parts.append(out.to_ndarray().reshape(-1))
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+
+
+def _finish(excerpt: _Excerpt | None, z0: float, z1: float) -> tuple[float, np.ndarray]:
+    if excerpt is None:
+        return z0, np.zeros(0, np.float32)
+    data = excerpt.samples()
+    a = max(0, round((z0 - excerpt.start) * SPEECH_RATE))
+    return z0, data[a : a + round((z1 - z0) * SPEECH_RATE)].astype(np.float32, copy=False)

@@ -7,7 +7,7 @@ against the voice activity and the short-time energy of the SOURCE audio:
 1. The audio around every planned cut (plus `context_seconds`) is decoded in one
    sequential pass (frames elsewhere are decoded but never converted) to 16 kHz mono
    and analysed: a 10 ms frame is speech when its energy is above the speech threshold
-   (speech/energy.py), or when Silero finds voice activity there and the energy is above
+   (audio/energy.py), or when Silero finds voice activity there and the energy is above
    the quiet threshold. Parts of the source not analysed count as speech (fail closed).
 2. Filler cuts: speech that crosses a cut's edge belongs to a kept neighbour, so the
    edge is moved back into the silence before it; speech inside the cut away from the
@@ -29,18 +29,14 @@ found, enough for the crossfade and the zero-crossing snap of the renderer.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import numpy as np
 
-from tapeworks.errors import InvalidAudio
-from tapeworks.production.cleaning import JOIN_GAP_SECONDS, plan_cuts
-from tapeworks.production.editlist import Cut, EditList
-from tapeworks.production.settings import CleaningSettings
-from tapeworks.speech.energy import (
+from tapeworks.audio.decode import decode_excerpts
+from tapeworks.audio.energy import (
     FRAME_SECONDS,
     QUIET_ABOVE_FLOOR,
     QUIET_ABSOLUTE,
@@ -53,6 +49,9 @@ from tapeworks.speech.energy import (
     speech_threshold,
     subtract_spans,
 )
+from tapeworks.production.cleaning import JOIN_GAP_SECONDS, plan_cuts
+from tapeworks.production.editlist import Cut, EditList
+from tapeworks.production.settings import CleaningSettings
 from tapeworks.transcripts.model import Transcript, Word
 
 KEPT_SPEECH = "kept: speech found"
@@ -110,82 +109,10 @@ def _zones(cuts: Sequence[Cut], duration: float, context: float) -> list[Span]:
     return pieces
 
 
-def decode_excerpts(path: Path, zones: Sequence[Span]) -> Iterator[tuple[float, np.ndarray]]:
-    """(start seconds, 16 kHz mono float32 samples) of each zone (sorted, disjoint).
-
-    One sequential pass, so positions count the source's samples exactly as the
-    renderer's decoder does; frames outside every zone are decoded but never converted.
-    Each zone's frames go through their own resampler (FFmpeg's, as for transcription),
-    whose sample grid starts at the first frame of the zone: within 1/16000 s of a
-    whole-file decode, far below the 10 ms frames the analysis works in.
-    """
-    if not zones:
-        return
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise InvalidAudio(f"{path.name} is not a readable audio file") from exc
-    with container:
-        if not container.streams.audio:
-            raise InvalidAudio(f"{path.name} has no audio stream")
-        stream = container.streams.audio[0]
-        rate = int(stream.rate)
-        position = 0  # samples of the source decoded so far
-        k = 0
-        excerpt: _Excerpt | None = None
-        try:
-            for frame in container.decode(stream):
-                lo = position
-                position += frame.samples
-                while k < len(zones):
-                    z0, z1 = zones[k]
-                    if lo >= round(z1 * rate):  # the zone is complete
-                        yield _finish(excerpt, z0, z1)
-                        excerpt, k = None, k + 1
-                        continue
-                    if position > round(z0 * rate):
-                        if excerpt is None:
-                            excerpt = _Excerpt(lo / rate)
-                        excerpt.add(frame)
-                    break
-                if k >= len(zones):
-                    break
-        except av.FFmpegError as exc:
-            raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
-        for z0, z1 in zones[k:]:  # zones reaching the end of the audio
-            yield _finish(excerpt, z0, z1)
-            excerpt = None
-
-
-class _Excerpt:
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.parts: list[np.ndarray] = []
-        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-
-    def add(self, frame: av.AudioFrame) -> None:
-        frame.pts = None  # frames of one zone are contiguous; no timestamps needed
-        for out in self.resampler.resample(frame):
-            self.parts.append(out.to_ndarray().reshape(-1))
-
-    def samples(self) -> np.ndarray:
-        for out in self.resampler.resample(None):
-            self.parts.append(out.to_ndarray().reshape(-1))
-        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
-
-
-def _finish(excerpt: _Excerpt | None, z0: float, z1: float) -> tuple[float, np.ndarray]:
-    if excerpt is None:
-        return z0, np.zeros(0, np.float32)
-    data = excerpt.samples()
-    a = max(0, round((z0 - excerpt.start) * SAMPLE_RATE))
-    return z0, data[a : a + round((z1 - z0) * SAMPLE_RATE)].astype(np.float32, copy=False)
-
-
 def _vad_spans(samples: np.ndarray, start: float, settings: VerifySettings) -> list[Span]:
     """Silero voice activity, run only where the excerpt is above its own floor (plus
     context): over deep silence it could only find what the energy rules out anyway."""
-    from tapeworks.speech.vad import SileroVad
+    from tapeworks.audio.vad import SileroVad
 
     rms = frame_rms(samples, FRAME)
     floor, _ = levels(rms)

@@ -15,8 +15,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import replace
 
+from tapeworks.audio.vad import Region
 from tapeworks.speech.engines.base import EngineWord
-from tapeworks.speech.vad import Region
 
 SNAP_SECONDS = 0.6
 MIN_WORD_SECONDS = 0.04

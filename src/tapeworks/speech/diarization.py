@@ -23,7 +23,7 @@ import numpy as np
 import structlog
 
 from tapeworks.audio.decode import SPEECH_RATE
-from tapeworks.speech.vad import Region
+from tapeworks.audio.vad import Region
 
 log = structlog.get_logger("tapeworks.speech")
 

@@ -15,18 +15,18 @@ from pathlib import Path
 import structlog
 
 from tapeworks.audio.decode import iter_chunks
+from tapeworks.audio.energy import EnvelopeBuilder
 from tapeworks.audio.probe import read_info
+from tapeworks.audio.vad import BackedVad, EnergyVad, Region, SpeechDetector
 from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
 from tapeworks.speech.assemble import assemble_transcript
 from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
-from tapeworks.speech.energy import EnvelopeBuilder
 from tapeworks.speech.engines import cloud
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
 from tapeworks.speech.engines.cloud import CloudEngine
 from tapeworks.speech.engines.fake import FakeEngine
 from tapeworks.speech.timing import mark_engine_times, repair_word_timings
-from tapeworks.speech.vad import BackedVad, EnergyVad, Region, SpeechDetector
 from tapeworks.speech.windows import Window, iter_windows
 from tapeworks.transcripts.model import Diarization, Transcript
 

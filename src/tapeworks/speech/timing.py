@@ -16,7 +16,7 @@ A word is *suspect* when
 
 A suspect word is re-anchored to the speech between its neighbours: the voiced runs
 (voice activity regions or short-time energy above the speech threshold, see
-speech/energy.py) between the end of the word before it and the start of the next word
+audio/energy.py) between the end of the word before it and the start of the next word
 that is not suspect. The run holding the engine's own placement wins; failing that, the
 nearest run, where runs that merely continue a neighbour's speech come last.
 A word with no speech between its neighbours keeps its time (the audio has no better
@@ -30,9 +30,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from tapeworks.speech.energy import Envelope, Span
+from tapeworks.audio.energy import Envelope, Span
+from tapeworks.audio.vad import Region
 from tapeworks.speech.engines.base import EngineWord
-from tapeworks.speech.vad import Region
 
 MIN_WORD_SECONDS = 0.06
 MIN_SECONDS_PER_LETTER = 0.025

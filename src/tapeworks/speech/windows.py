@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapeworks.audio.decode import SPEECH_RATE, AudioChunk
-from tapeworks.speech.vad import Region, SpeechDetector, clip_regions
+from tapeworks.audio.vad import Region, SpeechDetector, clip_regions
 
 MAX_WINDOW_SECONDS = 30.0  # Whisper's own context: one encoder pass per window
 MIN_WINDOW_SECONDS = 12.0

@@ -44,7 +44,7 @@ from tapeworks.transcripts import cues
 from tapeworks.transcripts.labels import clean_text, format_clock, heading, speaker_label
 from tapeworks.transcripts.model import Segment, Transcript
 from tapeworks.transcripts.notes import ExportNote, place_notes
-from tapeworks.transcripts.parsers import Cue
+from tapeworks.transcripts.parsers import Cue, srt_escape
 from tapeworks.transcripts.pdf import to_pdf
 from tapeworks.transcripts.xlsx import to_xlsx
 
@@ -152,8 +152,8 @@ def to_txt(t: Transcript, title: str) -> str:
 def to_srt(t: Transcript) -> str:
     out = []
     for n, c in enumerate(subtitle_cues(t), start=1):
-        text = "\n".join(c.lines) if c.lines else c.text
-        body = f"{c.speaker}: {text}" if c.speaker else text
+        text = "\n".join(srt_escape(line) for line in (c.lines or (c.text,)))
+        body = f"{srt_escape(c.speaker)}: {text}" if c.speaker else text
         out.append(f"{n}\n{format_timestamp(c.start)} --> {format_timestamp(c.end)}\n{body}\n")
     return "\n".join(out)
 

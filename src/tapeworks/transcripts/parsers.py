@@ -74,6 +74,15 @@ def _join(lines: Iterable[str]) -> str:
     return " ".join(" ".join(line.split()) for line in lines if line.strip())
 
 
+def srt_escape(text: str) -> str:
+    """Text for an SRT file that `parse_srt` reads back unchanged: SRT has no escaping, but
+    readers (ours included) drop <i>/<b>/<u>/<font> tags and decode HTML entities, so text
+    that would be changed by that is written with &, < and > as entities."""
+    if html.unescape(text) == text and not _SRT_TAG.search(text):
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def parse_srt(text: str, *, speakers: Iterable[str] | None = None) -> list[Cue]:
     known = sorted({s for s in speakers or () if s}, key=len, reverse=True)
     cues: list[Cue] = []

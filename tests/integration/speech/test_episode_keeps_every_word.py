@@ -30,15 +30,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tapeworks.audio.decode import read_all, write_wav
 from tapeworks.production.pipeline import ProduceResult, RenderSettings, produce
 from tapeworks.production.settings import DEFAULT_FILLER_WORDS
-from tapeworks.speech.decode import read_all, write_wav
 from tapeworks.speech.engines.models import resolve_model
 from tapeworks.speech.engines.whisper import load_whisper
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.speech.scoring import normalise_text, read_stm
 from tapeworks.transcripts.model import Segment, Transcript, Word
-from tests.fixtures.spliced import (
+from tests.helpers.spliced import (
     JFK_ISSUE_SPLICES,
     JFK_WORDS,
     Spliced,

@@ -9,11 +9,11 @@ import jiwer
 import pytest
 
 from tapeworks.audio.decode import read_all, write_wav
+from tapeworks.audio.vad import SileroVad
 from tapeworks.errors import EngineError
 from tapeworks.speech.engines.models import MODEL_FILE, install_packaged
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.speech.scoring import insert_silences, read_rttm, speaker_accuracy, word_error_rate
-from tapeworks.speech.vad import SileroVad
 
 pytestmark = pytest.mark.slow
 

@@ -14,13 +14,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeworks.production.audio import rechunk
+from tapeworks.audio.decode import rechunk
 from tapeworks.production.editlist import Cut, EditList
 from tapeworks.production.pipeline import LoudnessSettings, RenderSettings, produce
 from tapeworks.production.render import EditRenderer
 from tapeworks.transcripts.model import Segment, Transcript, Word
-
-from .audio_helpers import RATE, decode_all, speechlike, write_wav
+from tests.helpers.audio import RATE, decode_all, speechlike, write_wav
 
 SOURCE_RATE = 48000
 SOURCE_SAMPLES = 2_782_757  # 57.9741 s: N * 44100 / 48000 rounds up

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeworks.production.audio import decode_blocks
+from tapeworks.audio.decode import decode_blocks, decode_excerpts, read_all
+from tapeworks.audio.energy import frame_rms
 from tapeworks.production.editlist import EditList
 from tapeworks.production.pipeline import LoudnessSettings, RenderSettings, produce
 from tapeworks.production.settings import CleaningSettings, UserCut
@@ -17,16 +18,12 @@ from tapeworks.production.verify import (
     KEPT_SPEECH,
     SourceSpeech,
     VerifySettings,
-    decode_excerpts,
     verified_edit_list,
 )
-from tapeworks.speech.decode import read_all
-from tapeworks.speech.energy import frame_rms
 from tapeworks.transcripts.model import Segment, Transcript, Word
-from tests.conftest import SPEECH_DIR
-from tests.fixtures.spliced import JFK_ISSUE_SPLICES, JFK_WORDS, splice_silences
-
-from .audio_helpers import RATE, decode_all, speechlike, write_wav
+from tests.helpers.audio import RATE, decode_all, speechlike, write_wav
+from tests.helpers.paths import SPEECH_DIR
+from tests.helpers.spliced import JFK_ISSUE_SPLICES, JFK_WORDS, splice_silences
 
 SPEECH_THRESHOLD = 0.01  # -40 dBFS: the synthetic words are >= -26 dBFS, the room -60 dBFS
 FRAME = RATE // 100
@@ -250,7 +247,7 @@ def test_parts_not_analysed_count_as_speech() -> None:
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])
 def test_excerpts_are_where_the_whole_file_decodes(tmp_path: Path, fmt: str) -> None:
-    from tests.fixtures.audio import write_speechlike
+    from tests.helpers.audio import write_speechlike
 
     path = write_speechlike(tmp_path / f"s.{fmt}", seconds=6.0, sr=44100, fmt=fmt)
     whole = read_all(path)  # 16 kHz mono, one resampler over the whole file

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tapeworks.audio.decode import SPEECH_RATE as SAMPLE_RATE
+from tapeworks.audio.energy import EnvelopeBuilder, speech_threshold
+from tapeworks.audio.vad import EnergyVad
 from tapeworks.speech import pipeline
-from tapeworks.speech.decode import SAMPLE_RATE
-from tapeworks.speech.energy import EnvelopeBuilder, speech_threshold
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.speech.timing import (
@@ -21,10 +22,8 @@ from tapeworks.speech.timing import (
     min_word_seconds,
     repair_word_timings,
 )
-from tapeworks.speech.vad import EnergyVad
 from tapeworks.transcripts.model import SCHEMA_VERSION, Transcript
-
-from .audio import tone_bursts, write_bursts
+from tests.helpers.audio import tone_bursts, write_bursts
 
 
 def _envelope(bursts: list[tuple[float, float]], total: float):

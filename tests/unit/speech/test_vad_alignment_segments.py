@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 
 from tapeworks.audio.decode import SPEECH_RATE, AudioChunk
+from tapeworks.audio.vad import BackedVad, EnergyVad, Region, iter_speech_regions, merge_regions
 from tapeworks.speech.alignment import align_words
 from tapeworks.speech.engines.base import EngineWord
-from tapeworks.speech.vad import BackedVad, EnergyVad, Region, iter_speech_regions, merge_regions
 from tapeworks.speech.windows import iter_windows
 from tests.helpers.audio import tone_bursts
 

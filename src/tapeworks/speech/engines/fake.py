@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tapeworks.audio.decode import SPEECH_RATE
+from tapeworks.audio.vad import EnergyVad
 from tapeworks.speech.engines.base import EngineResult, EngineSegment, EngineWord
-from tapeworks.speech.vad import EnergyVad
 from tapeworks.transcripts.model import ModelInfo
 
 WORD = "speech"

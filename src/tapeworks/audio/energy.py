@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from tapeworks.audio.decode import SPEECH_RATE as SAMPLE_RATE
+
 FRAME_SECONDS = 0.01
 ABSOLUTE_THRESHOLD = 10 ** (-50 / 20)  # -50 dBFS
 ABOVE_FLOOR = 10 ** (10 / 20)  # 10 dB above the noise floor ...
