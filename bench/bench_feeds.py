@@ -5,7 +5,10 @@
 Prints, side by side in the same run:
 1. render: median and p99 of building the feed document (`render_feed`) for the episodes,
    its size, next to parsing it back with lxml;
-2. HTTP (phase 2, once the shows domain is wired): median and p99 of a full GET of
+2. database (SQLite built by the migrations, 1,000 published episodes): the work of a
+   conditional GET answered 304 (`feed_etag`: one narrow query, no document) and of a full
+   GET (`build_feed`: query, items, document), in the same run;
+3. HTTP (once the public feed route is wired after issue 12): median and p99 of a full GET of
    `/feeds/{show_id}.xml` and of a conditional GET answered 304 (If-None-Match), next to
    `GET /healthz` of the same server in the same run. Goals: 304 p99 within 10 ms, the
    full GET within 100 ms.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -96,13 +100,65 @@ def bench_render(episodes: int, repeats: int) -> None:
     print(_line("lxml parse (reference)", _timed(lambda: etree.fromstring(data), repeats)))
 
 
+def bench_database(episodes: int, repeats: int) -> None:
+    from tapeworks.db import migrate
+    from tapeworks.db.uow import Database
+    from tapeworks.episodes.models import Episode
+    from tapeworks.sessions.models import RecordingSession
+    from tapeworks.shows import publishing
+    from tapeworks.shows import service as shows
+    from tapeworks.shows.models import Publication, Show
+    from tapeworks.users.models import User
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        migrate.upgrade(url)
+        database = Database(url)
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        with database.transaction() as db:
+            user = User(email="bench@example.org", password_hash="x")
+            db.add(user)
+            db.flush()
+            sess = RecordingSession(user_id=user.id, title="s", status="completed")
+            db.add(sess)
+            db.flush()
+            show = shows.create_show(db, user.id, {"title": "Bench", "language": "en",
+                                                   "category": "Technology"},
+                                     base_url=BASE, now=now).show
+            for i in range(episodes):
+                ep = Episode(user_id=user.id, session_id=sess.id, title=f"Episode {i}",
+                             status="completed", audio_key=f"users/x/e{i}/audio.mp3",
+                             transcript_key=f"users/x/e{i}/transcript.json", format="mp3",
+                             size_bytes=40_000_000 + i, duration_seconds=2700.0 + i)
+                db.add(ep)
+                db.flush()
+                db.add(Publication(user_id=user.id, episode_id=ep.id, show_id=show.id,
+                                   guid=f"guid-{i:06d}", title=f"Episode {i}", state="published",
+                                   description="<p>Notes</p>", episode_type="full",
+                                   published_at=now - timedelta(days=i)))
+            show_id = show.id
+        with database.transaction(write=False) as db:
+            show = db.get(Show, show_id)
+            assert show is not None
+            doc = publishing.build_feed(db, show, base_url=BASE, token=None, now=now)
+            print(f"database feed: {doc.content.count(b'<item>')} items, "
+                  f"{len(doc.content) / 1e6:.2f} MB")
+            print(_line("feed_etag (304 path)",
+                        _timed(lambda: publishing.feed_etag(db, show, now), repeats * 10)))
+            print(_line("build_feed (full GET path)",
+                        _timed(lambda: publishing.build_feed(db, show, base_url=BASE,
+                                                             token=None, now=now), repeats)))
+        database.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     bench_render(args.episodes, max(5, args.requests // 10))
-    print("HTTP GET / 304 / healthz: not wired yet (shows domain lands in phase 2)")
+    bench_database(args.episodes, max(5, args.requests // 10))
+    print("HTTP GET / 304 / healthz: not measured yet (the public feed route waits for issue 12)")
 
 
 if __name__ == "__main__":
