@@ -14,14 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tapeworks.web import account, auth, common, episodes, security, sessions
+from tapeworks.web import account, auth, common, episodes, security, sessions, shows
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
     app.state.cookie_reader = security.cookie_reader
-    for module in (auth, sessions, episodes, account):
+    for module in (auth, sessions, episodes, shows, account):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
