@@ -109,7 +109,7 @@ def test_corrupted_model_fails_the_session_readably_and_retry_works_after_the_fi
     st = wait(broken)
     assert st["status"] == "failed", st
     assert "SHA-256" in str(st["error"]) and "model.bin" in str(st["error"])
-    assert st["error_stage"] == "transcribing"
+    assert st["error_stage"] == "loading_model"
 
     shutil.rmtree(cached)  # the operator's fix: remove the broken copy
     r = api.client.post(f"/api/v1/sessions/{broken}/retry", headers=user)

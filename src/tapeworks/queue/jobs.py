@@ -35,6 +35,7 @@ from tapeworks.db.base import utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.errors import TapeworksError
 from tapeworks.logging import get_logger
+from tapeworks.queue.eta import EtaEstimator
 from tapeworks.queue.mirror import mirror_job
 from tapeworks.queue.models import ACTIVE_JOB_STATUSES, FINISHED_JOB_STATUSES, Job
 from tapeworks.queue.registry import Registry
@@ -251,6 +252,7 @@ class JobContext:
     _last_write: float = 0.0
     _started: float = field(default_factory=time.monotonic)
     _abandoned: threading.Event = field(default_factory=threading.Event)
+    _eta: EtaEstimator = field(default_factory=EtaEstimator)
     min_interval: float = 0.5
 
     def check(self) -> None:
@@ -263,14 +265,13 @@ class JobContext:
         pct = max(self._progress, min(99.9, float(percentage)))
         stage_changed = stage is not None and stage != self.stage
         now = time.monotonic()
+        eta = self._eta.update(now - self._started, pct)  # shown only once stable (queue/eta.py)
         if not stage_changed and now - self._last_write < self.min_interval:
             self._progress = pct
             return
         self._progress = pct
         if stage is not None:
             self.stage = stage
-        elapsed = now - self._started
-        eta = elapsed / pct * (100.0 - pct) if pct >= 1.0 else None
         self._last_write = now
         ok = self.rt.database.run(
             lambda db: _write_progress(db, self.rt.registry, self.ref, pct, self.stage, message, eta))

@@ -26,6 +26,14 @@ log = get_logger("tapeworks.sessions.tasks")
 # Share of the progress bar per stage: download, speech (by audio seconds), upload.
 DOWNLOAD_SHARE = 3.0
 SPEECH_SHARE = 94.0
+# What each stage of a transcription says while it runs (the stage field is the code).
+STAGE_MESSAGES = {
+    "downloading": "fetching the recording",
+    "loading_model": "loading the speech model",
+    "transcribing": "transcribing",
+    "finding_speakers": "finding who speaks when",
+    "saving": "saving the transcript",
+}
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,9 @@ class TranscribeHandler:
             ext = Path(p.source_key).suffix
             local = scratch / f"source{ext}"
             rt.store.download_to(p.source_key, local)
-            # until the first window is done: loading (on first use, unpacking) the model
-            ctx.progress(DOWNLOAD_SHARE, "transcribing", "loading the speech model")
             transcript = self._transcribe(ctx, p, local)
             ctx.check()
-            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "uploading", "saving the transcript")
+            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
             transcript = transcript.model_copy(update={"version": 1})
             key = service.write_transcript(rt, p.user_id, p.session_id, transcript)
             model = transcript.model
@@ -98,13 +104,20 @@ class TranscribeHandler:
             fake_realtime_factor=s.fake_realtime_factor,
         )
         started = time.monotonic()
+        done_share = [0.0]
 
         def progress(done: float, total: float) -> None:
             frac = min(1.0, done / total) if total > 0 else 0.0
-            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE * frac, "transcribing",
-                         f"{done:.0f} of {total:.0f} seconds of audio")
+            done_share[0] = frac
+            message = (f"{done:.0f} of {total:.0f} seconds of audio" if ctx.stage == "transcribing"
+                       else STAGE_MESSAGES.get(ctx.stage, ""))
+            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE * frac, None, message)
 
-        transcript = transcribe_file(local, options, progress)
+        def stage(name: str) -> None:  # stages as they happen
+            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE * done_share[0], name,
+                         STAGE_MESSAGES.get(name, ""))
+
+        transcript = transcribe_file(local, options, progress, stage)
         log.info("session.transcribed", session_id=p.session_id,
                  seconds=round(time.monotonic() - started, 2),
                  model=transcript.model.model_dump() if transcript.model else None)

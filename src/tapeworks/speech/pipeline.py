@@ -185,24 +185,35 @@ def _transcribe_cloud(
 
 
 def transcribe_file(
-    path: str | Path, options: TranscribeOptions, progress: Progress | None = None
+    path: str | Path, options: TranscribeOptions, progress: Progress | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> Transcript:
     """Transcribe one audio file. Raises InvalidAudio for undecodable audio and
-    EngineError when the engine cannot run (model missing or corrupted, API refusal)."""
+    EngineError when the engine cannot run (model missing or corrupted, API refusal).
+
+    `stage(name)` is told as each stage begins: "loading_model", "transcribing",
+    "finding_speakers" (only when speakers are told apart)."""
     path = Path(path)
+    tell = stage or (lambda _name: None)
     report = _ProgressReporter(progress, read_info(path).duration_seconds)
     if options.engine == "cloud":
+        tell("transcribing")
         return _transcribe_cloud(path, options, report, report.total)
+    tell("loading_model")
     engine = _window_engine(options)
     embedder, diarization = _embedder(options)
     run = _Run(engine, options.language, embedder, diarization, [])
     report(0.0)
     end = 0.0
-    for window in iter_windows(iter_chunks(path), _detector(options)):
+    for n, window in enumerate(iter_windows(iter_chunks(path), _detector(options))):
+        if n == 0:
+            tell("transcribing")
         run.window(window)
         end = window.end
         report(end)
     run.words = repair_word_timings(run.words, run.regions, run.envelope.envelope())
+    if run.embedder is not None and run.words:
+        tell("finding_speakers")
     ids, diarization = _speaker_ids(run, options)
     report(end)
     transcript = assemble_transcript(run.words, ids, language=run.language, duration=end,

@@ -47,7 +47,8 @@ ACCEPT_AUDIO = ",".join("." + e for e in AUDIO_EXTENSIONS) + ",audio/*"
 # The stages the jobs report, in words.
 STAGE_WORDS = {
     "uploaded": "uploaded", "queued": "waiting for a worker", "starting": "starting",
-    "downloading": "fetching the recording", "transcribing": "transcribing",
+    "downloading": "fetching the recording", "loading_model": "loading the speech model",
+    "transcribing": "transcribing", "finding_speakers": "finding who speaks when",
     "uploading": "saving", "saving": "saving", "analysing": "finding fillers and pauses",
     "measuring": "measuring loudness", "rendering": "rendering", "encoding": "encoding",
     "completed": "done", "failed": "failed", "cancelled": "cancelled",

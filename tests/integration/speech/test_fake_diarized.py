@@ -20,3 +20,22 @@ def test_fake_engine_with_real_diarization(tmp_path: Path) -> None:
 def test_fake_engine_on_real_speech_finds_two_speakers(speech_dir: Path) -> None:
     t = transcribe_file(speech_dir / "sample.wav", TranscribeOptions(engine="fake"))
     assert t.diarization.status == "ok" and t.diarization.num_speakers == 2
+
+
+def test_stages_are_told_as_they_happen(tmp_path: Path) -> None:
+    """Loading the model, transcribing, finding speakers: in that order, each once."""
+    path = write_bursts(tmp_path / "b.wav", [(1.0, 3.0), (4.0, 7.5), (9.0, 12.0)], 14.0)
+    events: list[tuple[str, float]] = []
+    done = [0.0]
+
+    def progress(d: float, _total: float) -> None:
+        done[0] = d
+
+    t = transcribe_file(path, TranscribeOptions(engine="fake"), progress,
+                        lambda name: events.append((name, done[0])))
+    assert [e for e, _ in events] == ["loading_model", "transcribing", "finding_speakers"]
+    assert events[-1][1] == max(d for _, d in events) > 10.0  # speakers come after the words
+    assert t.diarization.status == "ok"
+    one: list[str] = []
+    transcribe_file(path, TranscribeOptions(engine="fake", num_speakers=1), None, one.append)
+    assert one == ["loading_model", "transcribing"]
