@@ -270,6 +270,15 @@ def test_csrf_and_api_tokens(site: Site, new_page: Callable[..., Any], artifacts
     r = page.request.post(f"{site.url}/login",
                           form={"email": "dave@example.com", "password": PASSWORD})
     assert r.status == 403
+    # a wrong password: POST, then redirect to the form with the message (a reload re-sends nothing)
+    page.goto(site.url + "/login")
+    page.get_by_label("Email").fill("dave@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#login-error").wait_for()
+    assert page.get_by_label("Email").input_value() == "dave@example.com"
+    page.reload()
+    assert page.locator("#login-error").count() == 0
     sign_in(page, site.url, "dave@example.com")
 
     # account page: create a token (shown once), it works as a Bearer token, then revoke it
@@ -282,8 +291,11 @@ def test_csrf_and_api_tokens(site: Site, new_page: Callable[..., Any], artifacts
     assert token.startswith("tw_")
     me = httpx.get(f"{site.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["email"] == "dave@example.com"
-    page.goto(site.url + "/account")
+    # the form posted, then redirected: a reload neither creates a second token nor shows it
+    assert page.url.startswith(site.url + "/account")
+    page.reload()
     assert page.locator("#new-token").count() == 0  # never shown again
+    assert page.locator(".token-row", has_text="laptop script").count() == 1
     page.get_by_role("button", name=re.compile("Revoke laptop script")).click()
     page.wait_for_url(re.compile(r"/account"))
     me = httpx.get(f"{site.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})

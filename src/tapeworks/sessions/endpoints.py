@@ -24,6 +24,7 @@ from tapeworks.sessions.schemas import (
     SessionOut,
     SessionPage,
     SpeakersPatch,
+    WaveformOut,
 )
 from tapeworks.transcripts.exporters import export
 from tapeworks.users.deps import CurrentUser
@@ -158,6 +159,22 @@ def session_audio(session_id: str, request: Request, principal: CurrentUser, db:
     key, size = service.source_info(rt, s)
     return stream_object(rt.store, key, size, request.headers.get("range"),
                          filename=s.source_filename or f"{s.title}.{s.source_format}")
+
+
+@router.get("/{session_id}/waveform", response_model=WaveformOut)
+def session_waveform(
+    session_id: str, principal: CurrentUser, rt: RuntimeDep,
+    start: Annotated[float | None, Query(ge=0)] = None,
+    end: Annotated[float | None, Query(gt=0)] = None,
+    buckets: Annotated[int | None, Query(ge=1, le=service.DETAIL_MAX_BUCKETS)] = None,
+) -> WaveformOut:
+    """Peaks of the source audio for drawing it: the whole recording by default, or a span
+    of at most two minutes (`start`, `end`, `buckets`) in more detail."""
+    with rt.database.transaction(write=False) as db:
+        src = service.waveform_source(db, rt, principal.user_id, session_id)
+    peaks = service.waveform(rt, src, start=start, end=end, buckets=buckets)
+    return WaveformOut(duration_seconds=src.duration, start=peaks.start,
+                       bucket_seconds=peaks.bucket_seconds, peaks=peaks.peaks)
 
 
 @router.get("/{session_id}/transcript", response_class=Response,

@@ -106,3 +106,13 @@ class DirectUploadComplete(BaseModel):
     title: str | None = Field(default=None, max_length=300)
     language: str | None = Field(default=None, max_length=16)
     speakers: str | None = Field(default=None, max_length=8)
+
+
+class WaveformOut(BaseModel):
+    """Peaks of the source audio: `peaks[i]` (0..1) is the loudest sample between
+    `start + i * bucket_seconds` and the next bucket."""
+
+    duration_seconds: float
+    start: float
+    bucket_seconds: float
+    peaks: list[float]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -9,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
+from tapeworks.audio.peaks import Peaks, compute_peaks
 from tapeworks.db.base import new_id, utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.errors import (
@@ -260,6 +264,73 @@ def source_info(rt: Runtime, session: RecordingSession) -> tuple[str, int]:
         raise ArtifactMissing(f"the source audio of session {session.id} is missing from the store "
                               f"(key {session.source_key})")
     return session.source_key, head.size
+
+
+# --- waveform (the cut editor's picture of the source) ----------------------------------------
+OVERVIEW_BUCKETS_PER_SECOND = 50
+OVERVIEW_MAX_BUCKETS = 6000
+DETAIL_MAX_SECONDS = 120.0
+DETAIL_MAX_BUCKETS = 4000
+
+
+@dataclass(frozen=True)
+class WaveformSource:
+    """What drawing a session's waveform needs, copied out of a short read transaction:
+    decoding the source then runs with no database session open (rule 5)."""
+
+    user_id: str
+    session_id: str
+    source_key: str
+    duration: float
+
+
+def waveform_source(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> WaveformSource:
+    session = get_session(db, user_id, session_id)
+    key, _size = source_info(rt, session)
+    duration = float(session.duration_seconds or 0.0)
+    if duration <= 0:
+        raise Conflict("this recording has no length yet; try again when it has been read")
+    return WaveformSource(session.user_id, session.id, key, duration)
+
+
+def waveform(rt: Runtime, src: WaveformSource, *, start: float | None = None,
+             end: float | None = None, buckets: int | None = None) -> Peaks:
+    """Peaks of the source audio: the whole recording (computed once, kept in the store
+    next to the source, which never changes) or a span of at most two minutes in more
+    detail (decoded on demand). Memory stays bounded whatever the recording's length
+    (`compute_peaks` folds frames into the buckets as they are decoded)."""
+    detail = start is not None or end is not None
+    cache = keys.session_waveform(src.user_id, src.session_id)
+    if detail:
+        lo = max(0.0, start or 0.0)
+        hi = min(src.duration, end if end is not None else lo + DETAIL_MAX_SECONDS)
+        if not hi > lo:
+            raise ValidationFailed("the span to draw is empty: 'end' must be after 'start' "
+                                   "and inside the recording")
+        if hi - lo > DETAIL_MAX_SECONDS + 1e-6:
+            raise ValidationFailed(f"a detailed waveform covers at most "
+                                   f"{DETAIL_MAX_SECONDS:.0f} seconds; ask for a shorter span")
+        n = min(DETAIL_MAX_BUCKETS, buckets or 1000)
+    else:
+        if rt.store.exists(cache):
+            doc = json.loads(rt.store.get_bytes(cache))
+            return Peaks(start=float(doc["start"]), bucket_seconds=float(doc["bucket_seconds"]),
+                         peaks=[float(v) for v in doc["peaks"]])
+        lo, hi = 0.0, src.duration
+        n = max(1, min(OVERVIEW_MAX_BUCKETS, math.ceil(src.duration * OVERVIEW_BUCKETS_PER_SECOND)))
+    scratch = rt.settings.scratch_dir / "waveforms"
+    scratch.mkdir(parents=True, exist_ok=True)
+    local = scratch / f"{src.session_id}-{new_id()}{Path(src.source_key).suffix}"
+    try:
+        rt.store.download_to(src.source_key, local)
+        peaks = compute_peaks(local, duration=src.duration, buckets=n, start=lo, end=hi)
+    finally:
+        local.unlink(missing_ok=True)
+    if not detail:
+        rt.store.put_bytes(cache, json.dumps({
+            "start": peaks.start, "bucket_seconds": peaks.bucket_seconds,
+            "peaks": peaks.peaks}).encode(), content_type="application/json")
+    return peaks
 
 
 def new_session_id() -> str:

@@ -6,6 +6,7 @@ any machine finds it again from the ids alone::
     users/{user_id}/sessions/{session_id}/source.{ext}
     users/{user_id}/sessions/{session_id}/transcript.json          (current)
     users/{user_id}/sessions/{session_id}/transcript.v{N}.json     (version N)
+    users/{user_id}/sessions/{session_id}/waveform.json            (peaks of the source)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/audio.{ext}
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/transcript.json  (re-timed)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/editlist.json
@@ -131,6 +132,12 @@ def session_transcript(
 ) -> str:
     """``transcript.json`` is the current transcript; ``transcript.v{N}.json`` keeps version N."""
     return _versioned(session_prefix(user_id, session_id), "transcript", version)
+
+
+def session_waveform(user_id: int | str, session_id: int | str) -> str:
+    """Peaks of the source audio for the cut editor (derived from the source, which never
+    changes, so it is computed once)."""
+    return f"{session_prefix(user_id, session_id)}waveform.json"
 
 
 def episode_prefix(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:

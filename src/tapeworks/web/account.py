@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tapeworks.users import service as users
-from tapeworks.users.service import Principal
 from tapeworks.web.common import (
     ctx,
     page_errors,
     plan_summary,
+    pop_flash,
     redirect,
     render,
     require_csrf,
@@ -24,9 +24,12 @@ router = APIRouter(include_in_schema=False)
 
 
 # --- account ---------------------------------------------------------------------------------
-def _account(request: Request, principal: Principal, *, new_token: str | None = None,
-             new_token_name: str = "", error: str | None = None,
-             status_code: int = 200) -> Response:
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request) -> Response:
+    principal = require_user(request)
+    flash = pop_flash(request)
+    if flash.get("user_id") != principal.user_id:
+        flash = {}  # a flash left by another account in this browser is not shown
     rt = runtime_of(request)
     with rt.database.transaction(write=False) as db, page_errors():
         user = users.get_user(db, principal.user_id)
@@ -37,37 +40,35 @@ def _account(request: Request, principal: Principal, *, new_token: str | None = 
         plan = plan_summary(db, rt, principal)
         account = {"email": user.email, "name": user.name, "role": user.role}
     return render(request, "account.html", ctx(
-        request, account=account, tokens=tokens, plan=plan, new_token=new_token,
-        new_token_name=new_token_name, error=error), status_code=status_code,
-        principal=principal)
+        request, account=account, tokens=tokens, plan=plan, new_token=flash.get("new_token"),
+        new_token_name=flash.get("new_token_name", ""), error=flash.get("error"),
+        notice=flash.get("notice"), form=flash.get("form", {})), principal=principal)
 
 
-@router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request) -> Response:
-    return _account(request, require_user(request))
-
-
-@router.post("/account/tokens", response_class=HTMLResponse)
+@router.post("/account/tokens")
 def create_token(
     request: Request,
     name: Annotated[str, Form(max_length=200)] = "",
     expires_in_days: Annotated[str, Form(max_length=6)] = "",
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
+    """Create a token, then redirect: the new token rides a one-time flash, so reloading
+    the page neither creates a second token nor shows this one again."""
     principal = require_user(request)
     require_csrf(request, csrf_token)
     days: int | None = None
     if expires_in_days.strip():
         if not expires_in_days.strip().isdigit() or not 1 <= int(expires_in_days) <= 3650:
-            return _account(request, principal, error="Expiry must be a number of days from "
-                            "1 to 3650, or empty for no expiry.", status_code=422)
+            return redirect("/account#tokens-heading", request, user_id=principal.user_id,
+                            error="Expiry must be a number of days from 1 to 3650, or empty "
+                            "for no expiry.", form={"name": name, "expires_in_days": expires_in_days})
         days = int(expires_in_days)
     with runtime_of(request).database.transaction() as db, page_errors():
         user = users.get_user(db, principal.user_id)
         _tok, plain = users.issue_token(db, user, kind="personal", name=name.strip()[:200],
                                         ttl_seconds=days * 86400 if days else None)
-    # Rendered in this response only: the plain token is never stored or shown again.
-    return _account(request, principal, new_token=plain, new_token_name=name.strip())
+    return redirect("/account#new-token-box", request, user_id=principal.user_id,
+                    new_token=plain, new_token_name=name.strip())
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -77,4 +78,5 @@ def revoke_token(request: Request, token_id: str,
     require_csrf(request, csrf_token)
     with runtime_of(request).database.transaction() as db, page_errors():
         users.revoke_token(db, principal.user_id, token_id)
-    return redirect("/account?revoked=1")
+    return redirect("/account#tokens-heading", request, user_id=principal.user_id,
+                    notice="The token was revoked: it no longer works.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,6 +16,7 @@ from tapeworks.web.common import (
     ctx,
     current_user,
     log,
+    pop_flash,
     redirect,
     render,
     require_csrf,
@@ -45,10 +47,13 @@ def login_page(request: Request, next: str = "/") -> Response:
         return redirect("/setup")
     if current_user(request) is not None:
         return redirect(safe_next(next))
-    return render(request, "login.html", ctx(request, next=safe_next(next), email="", error=None))
+    flash = pop_flash(request)
+    return render(request, "login.html", ctx(request, next=safe_next(next),
+                                             email=flash.get("email", ""), error=flash.get("error")),
+                  status_code=401 if flash.get("error") else 200)
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login")
 def login_submit(
     request: Request,
     email: Annotated[str, Form(max_length=320)] = "",
@@ -63,18 +68,22 @@ def login_submit(
             user = users.authenticate(db, email, password)
             return _sign_in(request, db, user, next)
     except Unauthorized as exc:
-        return render(request, "login.html", ctx(request, next=safe_next(next), email=email,
-                                                 error=exc.message), status_code=401)
+        # POST, then redirect: a reload shows the form again instead of re-sending the password
+        return redirect(f"/login?next={quote(safe_next(next), safe='/')}", request,
+                        error=exc.message, email=email)
 
 
 @router.get("/setup", response_class=HTMLResponse)
 def setup_page(request: Request) -> Response:
     if _user_count(request) > 0:
         return redirect("/login")
-    return render(request, "setup.html", ctx(request, email="", name="", error=None))
+    flash = pop_flash(request)
+    return render(request, "setup.html", ctx(request, email=flash.get("email", ""),
+                                             name=flash.get("name", ""), error=flash.get("error")),
+                  status_code=422 if flash.get("error") else 200)
 
 
-@router.post("/setup", response_class=HTMLResponse)
+@router.post("/setup")
 def setup_submit(
     request: Request,
     email: Annotated[str, Form(max_length=320)] = "",
@@ -99,8 +108,7 @@ def setup_submit(
                 return _sign_in(request, db, user, "/")
         except (ValidationFailed, Conflict) as exc:
             error = exc.message
-    return render(request, "setup.html", ctx(request, email=email, name=name, error=error),
-                  status_code=422)
+    return redirect("/setup", request, error=error, email=email, name=name)
 
 
 @router.post("/logout")

@@ -93,12 +93,17 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "user": principal, "nav": name.split(".")[0], "csrf": csrf, **context},
         status_code=status_code)
     security.persist_pre_nonce(request, response)
+    security.clear_flash_if_read(request, response)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def ctx(request: Request, **values: Any) -> dict[str, Any]:
     return dict(values)
+
+
+def pop_flash(request: Request) -> dict[str, Any]:
+    return security.pop_flash(request)
 
 
 def safe_next(value: str | None) -> str:
@@ -137,8 +142,14 @@ def require_csrf(request: Request, presented: str | None) -> None:
                         "this site, so nothing was changed. Reload the page and try again.")
 
 
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+def redirect(url: str, request: Request | None = None, **flash: Any) -> RedirectResponse:
+    """303 to `url` (POST, then redirect, then GET): a reload never posts again. With
+    `flash` values, the next page shows them once (`security.pop_flash`)."""
+    response = RedirectResponse(url, status_code=303)
+    if flash:
+        assert request is not None, "a flash needs the request (for the key)"
+        security.set_flash(request, response, **flash)
+    return response
 
 
 # --- formatting helpers (also used by templates) -----------------------------------------

@@ -11,11 +11,14 @@ the cookie sends it as the `X-CSRF-Token` header, checked where the cookie is re
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
 
 PRE_COOKIE = "tw_pre"
+FLASH_COOKIE = "tw_flash"
+FLASH_SECONDS = 300
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 _SALT = "tapeworks.web.session"
@@ -145,3 +150,37 @@ def cookie_reader(request: Request) -> str | None:
             raise Forbidden("this request was signed in with the page cookie but has no valid "
                             "X-CSRF-Token header; reload the page and try again")
     return token
+
+
+# --- one-time flash (POST, then redirect, then GET shows it once) ---------------------------
+def _fernet(request: Request) -> Fernet:
+    key = hashlib.sha256(f"tapeworks.web.flash|{_secret(request)}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def set_flash(request: Request, response: Response, **values: Any) -> None:
+    """What the page after a redirect shows once (a message, a form's values, a new API
+    token). Encrypted, not only signed: a new token must not sit readable in a cookie."""
+    token = _fernet(request).encrypt(json.dumps(values).encode()).decode()
+    response.set_cookie(FLASH_COOKIE, token, max_age=FLASH_SECONDS, httponly=True,
+                        samesite="lax", secure=is_https(request), path="/")
+
+
+def pop_flash(request: Request) -> dict[str, Any]:
+    """The flash set by the previous response ({} when none); the page that renders it
+    clears the cookie (`render` does), so a reload shows nothing again."""
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return {}
+    request.state.flash_read = True
+    try:
+        data = json.loads(_fernet(request).decrypt(raw.encode(), ttl=FLASH_SECONDS))
+    except (InvalidToken, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def clear_flash_if_read(request: Request, response: Response) -> None:
+    if getattr(request.state, "flash_read", False):
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="lax",
+                               secure=is_https(request))
