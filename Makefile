@@ -36,11 +36,13 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# torch (for speaker diarization) goes in first as the CPU build, so that nothing
-# pulls the multi-GB GPU build in as a dependency.
+# The default install (`pip install .`) needs no torch: speaker labels run on onnxruntime.
+# The test install adds resemblyzer + torch as the reference the encoder is checked
+# against; torch goes in first as the CPU build, so that nothing pulls the multi-GB GPU
+# build in as a dependency.
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[diarization,dev]"
+	$(PIP) install -q -e ".[dev]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

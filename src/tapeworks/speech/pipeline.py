@@ -21,7 +21,11 @@ from tapeworks.audio.vad import BackedVad, EnergyVad, Region, SpeechDetector
 from tapeworks.errors import EngineError
 from tapeworks.speech.alignment import align_words
 from tapeworks.speech.assemble import assemble_transcript
-from tapeworks.speech.diarization import DiarizationUnavailable, SpeakerEmbedder
+from tapeworks.speech.diarization import (
+    MIN_POINTS_FOR_CLUSTERING,
+    DiarizationUnavailable,
+    SpeakerEmbedder,
+)
 from tapeworks.speech.engines import cloud
 from tapeworks.speech.engines.base import EngineResult, EngineWord, WindowEngine
 from tapeworks.speech.engines.cloud import CloudEngine
@@ -125,12 +129,12 @@ class _Run:
         if words and PROMPT_WORDS:
             self.prompt = " ".join(w.text for w in self.words[-PROMPT_WORDS:])
         if self.embedder is not None:
-            self._embed(window)
+            self._embed(window, words)
 
-    def _embed(self, window: Window) -> None:
+    def _embed(self, window: Window, words: list[EngineWord]) -> None:
         assert self.embedder is not None
         try:
-            self.embedder.add(window.samples, window.start, window.regions)
+            self.embedder.add(window.samples, window.start, window.regions, words)
         except DiarizationUnavailable as exc:
             log.warning("speech.diarization_unavailable", reason=str(exc))
             self.embedder = None
@@ -142,9 +146,25 @@ def _speaker_ids(run: _Run, options: TranscribeOptions) -> tuple[list[str], Diar
         return ["S1"] * len(run.words), run.diarization
     labels = run.embedder.speaker_labels(options.num_speakers, options.max_speakers)
     mids = [(w.start + w.end) / 2 for w in run.words]
-    per_word = run.embedder.label_times(mids, labels) if len(labels) else [0] * len(mids)
+    per_word = run.embedder.word_labels(mids, labels) if len(labels) else [0] * len(mids)
     count = len(set(per_word)) or 1
-    return [f"S{i + 1}" for i in per_word], Diarization(status="ok", num_speakers=count)
+    return [f"S{i + 1}" for i in per_word], Diarization(
+        status="ok", num_speakers=count, reason=_fewer_reason(run.embedder, options, count)
+    )
+
+
+def _fewer_reason(embedder: SpeakerEmbedder, options: TranscribeOptions, count: int) -> str | None:
+    """Why fewer speakers were labelled than were asked for (None when as asked)."""
+    wanted = options.num_speakers
+    if wanted is None or count >= wanted:
+        return None
+    if sum(embedder.full) < MIN_POINTS_FOR_CLUSTERING:
+        return (f"{wanted} speakers were asked for, but the recording has too little clear "
+                f"speech to tell voices apart, so all words are labelled as one speaker"
+                if count == 1 else
+                f"{wanted} speakers were asked for, but only {count} could be told apart "
+                f"in so little speech")
+    return f"{wanted} speakers were asked for, but only {count} could be told apart"
 
 
 def _speaker_map(words: list[EngineWord]) -> dict[str | None, str]:

@@ -134,3 +134,23 @@ def insert_silences(
         out.append(piece.astype(np.float32))
         t += len(piece) / sample_rate
     return GappedSpeech(np.concatenate(out), gaps, onsets)
+
+
+def word_speaker_accuracy(words: Sequence[Word], reference: Sequence[Turn]) -> float:
+    """Share of words (whose middle falls in exactly one reference turn) labelled with the
+    right speaker, under the best one-to-one mapping of our speaker ids to the reference's."""
+    pairs: list[tuple[str, str]] = []
+    for w in words:
+        mid = (w.start + w.end) / 2
+        active = {t.speaker for t in reference if t.start <= mid < t.end}
+        if len(active) == 1 and w.speaker is not None:
+            pairs.append((w.speaker, active.pop()))
+    if not pairs:
+        return 0.0
+    ours = sorted({o for o, _ in pairs})
+    refs = sorted({r for _, r in pairs})
+    best = 0
+    for perm in itertools.permutations(refs, min(len(refs), len(ours))):
+        mapping = dict(zip(ours, perm, strict=False))
+        best = max(best, sum(1 for o, r in pairs if mapping.get(o) == r))
+    return best / len(pairs)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from tapeworks.errors import EngineError, InvalidAudio
 from tapeworks.speech import diarization, pipeline
-from tapeworks.speech.diarization import DiarizationUnavailable
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+from tapeworks.speech.voice_encoder import encoder as voice_encoder_module
 from tests.helpers.audio import write_bursts
 
 BURSTS = [(1.0, 2.0), (3.5, 6.0), (40.0, 41.0), (70.0, 72.5)]
@@ -54,12 +54,13 @@ def test_fake_realtime_factor_sleeps_per_audio_second(bursts: Path, monkeypatch:
 
 
 def test_diarization_unavailable_is_recorded_not_guessed(bursts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(threads: int) -> None:
-        raise DiarizationUnavailable("speaker embeddings need torch and resemblyzer: No module named 'torch'")
-
-    monkeypatch.setattr(diarization, "_load_encoder", broken)
+    monkeypatch.setattr(voice_encoder_module, "_loaded", {})  # as in a fresh process
+    monkeypatch.setattr(voice_encoder_module, "MODEL_FILE", "not-installed.onnx")
     t = transcribe_file(bursts, TranscribeOptions(engine="fake"))
-    assert t.diarization.status == "unavailable" and "torch" in (t.diarization.reason or "")
+    reason = t.diarization.reason or ""
+    assert t.diarization.status == "unavailable"
+    assert "voice model" in reason and "missing or damaged" in reason and "reinstall" in reason
+    assert ".onnx" not in reason and "/" not in reason  # no file names or paths for the user
     assert len(t.speakers) == 1 and t.speakers[0].role is None
     assert {w.speaker for w in t.words()} == {"S1"}
 
