@@ -38,7 +38,7 @@ DEFAULT_PAUSE_SECONDS = 0.4
 REASON = "edit marker"
 
 _SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
-_LETTERS = re.compile(r"[^a-z]+")
+_LETTERS = re.compile(r"[^a-z0-9]+")  # digits stay: "1990 flubber" is not the marker
 _CLASSES = {
     "b": "B", "p": "B", "m": "B",
     "t": "T", "d": "T",

@@ -54,6 +54,8 @@ class TranscribeOptions:
     cloud_api_key: str | None = None
     fake_realtime_factor: float = 0.0  # fake engine only: seconds of sleep per audio second
     threads: int = 2
+    # words the engine should expect (names, the spoken edit marker): Whisper's hotwords
+    hotwords: str | None = None
 
 
 class _ProgressReporter:
@@ -77,9 +79,11 @@ def _window_engine(options: TranscribeOptions) -> WindowEngine:
     if options.engine == "whisper":
         from tapeworks.speech.engines.whisper import WhisperEngine
 
-        return WhisperEngine.open(
+        engine = WhisperEngine.open(
             options.model, options.model_path, options.model_dir, threads=options.threads
         )
+        engine.hotwords = options.hotwords
+        return engine
     raise EngineError(f"unknown speech engine {options.engine!r} (whisper, cloud or fake)")
 
 

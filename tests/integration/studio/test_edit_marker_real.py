@@ -12,7 +12,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from tapeworks.production.markers import marker_edits
+from tapeworks.production.markers import marker_edits, with_marker_hotword
 from tapeworks.production.pipeline import (
     CleaningSettings,
     LoudnessSettings,
@@ -60,3 +60,18 @@ def test_spoken_marker_cuts_the_phrase_before_it(tmp_path: Path, model_dir: Path
                     loudness=LoudnessSettings(enabled=False), render=RenderSettings(format="wav"))
     back = _norm(transcribe_file(whole.output_path, options).text())
     assert back.startswith("i was born in 1990") and back.endswith("i was born in 1980"), back
+
+
+def test_the_marker_as_a_hotword_is_written_as_said(tmp_path: Path, model_dir: Path) -> None:
+    """What Whisper base writes for the spoken marker, without and with the hotword."""
+    recording = espeak(tmp_path / "marker.wav", SAID)
+    heard = {}
+    for hotwords in (None, with_marker_hotword(None, "flubber")):
+        options = TranscribeOptions(model="base", model_dir=str(model_dir), num_speakers=1,
+                                    hotwords=hotwords)
+        words = transcribe_file(recording, options).words()
+        [edit] = marker_edits(words, "flubber")  # found either way: matching is tolerant
+        heard[hotwords] = _norm(edit.marker_text)
+        assert _norm(edit.removed_text) == "i was born in 1990"
+    assert heard["flubber"] == "flubber", heard
+    assert heard[None] != "flubber", heard  # base alone writes e.g. "flummer"

@@ -130,3 +130,9 @@ def test_the_marker_goes_into_the_hotwords_once() -> None:
     assert with_marker_hotword("Tapeworks Auphonic", "flubber") == "Tapeworks Auphonic flubber"
     assert with_marker_hotword("Flubber", "flubber") == "Flubber"
     assert with_marker_hotword("Tapeworks", None) == "Tapeworks"
+
+
+def test_a_number_before_the_marker_is_not_part_of_it() -> None:
+    ws = words("I was born in 1990 flubber I was born in 1980")
+    assert find_markers(ws, "flubber") == [(5, 5)]
+    assert marker_edits(ws)[0].removed_text == "I was born in 1990"

@@ -48,6 +48,7 @@ class WhisperEngine:
     resolved: ResolvedModel
     threads: int = DEFAULT_THREADS
     beam_size: int = BEAM_SIZE
+    hotwords: str | None = None  # words to expect (e.g. the spoken edit marker "flubber")
     info: ModelInfo = field(init=False)
     _model: Any = field(init=False, repr=False)
 
@@ -76,6 +77,7 @@ class WhisperEngine:
                 word_timestamps=True,
                 vad_filter=False,
                 initial_prompt=prompt or None,
+                hotwords=self.hotwords or None,
                 condition_on_previous_text=True,
             )
             out = [_segment(s) for s in segments]
