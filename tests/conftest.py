@@ -23,7 +23,7 @@ import redis
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 
-from tapeworks.app import create_app
+from tapeworks.app import create_app, server_options
 from tapeworks.config import Settings
 from tapeworks.db import migrate
 from tapeworks.runtime import Runtime
@@ -218,7 +218,8 @@ def start_live_server(settings: Settings, runtime: Runtime | None = None) -> Liv
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            **server_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

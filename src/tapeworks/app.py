@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import math
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,23 +17,28 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tapeworks import __version__
 from tapeworks.config import Settings
 from tapeworks.db import migrate
 from tapeworks.episodes.endpoints import router as episodes_router
-from tapeworks.errors import TapeworksError
+from tapeworks.errors import NotFound, TapeworksError
+from tapeworks.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from tapeworks.logging import configure_logging, get_logger
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.runtime import Runtime
 from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
+from tapeworks.users.deps import resolve_principal
 from tapeworks.users.endpoints import router as auth_router
 from tapeworks.web import install_web
 
@@ -123,16 +133,31 @@ def _format_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+# Details a server-side error (status >= 500) may show; the rest (keys, paths) is logged.
+_PUBLIC_SERVER_DETAILS = frozenset({"limit_type"})
+
+
+def tapeworks_error_response(request: Request, exc: TapeworksError) -> JSONResponse:
+    details = exc.details
+    if exc.status_code >= 500:
+        log.error("http.error", code=exc.code, message=exc.message, details=exc.details)
+        details = {k: v for k, v in details.items() if k in _PUBLIC_SERVER_DETAILS}
+    headers: dict[str, str] = {}
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = exc.details.get("retry_after_seconds")
+    if exc.status_code in (429, 503) and isinstance(retry_after, int | float):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse(
+        error_body(exc.code, exc.public_message or exc.message, _request_id(request), **details),
+        status_code=exc.status_code, headers=headers or None,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TapeworksError)
     async def _tapeworks_error(request: Request, exc: TapeworksError) -> JSONResponse:
-        if exc.status_code >= 500:
-            log.error("http.error", code=exc.code, message=exc.message)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message, _request_id(request), **exc.details),
-            status_code=exc.status_code, headers=headers,
-        )
+        return tapeworks_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -143,7 +168,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                 413: "request_too_large"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route for {request.method} {request.url.path}"
@@ -160,19 +186,54 @@ def system_router() -> APIRouter:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "not ready"}})
     def readyz(request: Request) -> JSONResponse:
+        """Ready or not (database at the code's schema, store and queue reachable). Which
+        check failed, and why, only for an administrator's token or the metrics token."""
         rt: Runtime = request.app.state.runtime
         checks = readiness(rt)
         ok = all(c["ok"] for c in checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        body: dict[str, Any] = {"ready": ok}
+        if _may_see_details(request, rt):
+            body["checks"] = checks
+        return JSONResponse(body, status_code=200 if ok else 503)
 
-    @router.get("/metrics", response_class=PlainTextResponse)
+    @router.get("/metrics", response_class=PlainTextResponse,
+                responses={404: {"description": "metrics are not served to this caller"}})
     def metrics(request: Request) -> Response:
+        """Prometheus metrics: with `Authorization: Bearer <TAPEWORKS_METRICS_TOKEN>`, or to
+        anyone when TAPEWORKS_METRICS_PUBLIC=true. Otherwise there is nothing here (404)."""
+        rt: Runtime = request.app.state.runtime
+        if not (rt.settings.metrics_public or _has_metrics_token(request, rt)):
+            raise NotFound(f"no route for GET {request.url.path}")
         m: Metrics = request.app.state.metrics
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _bearer_value(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _has_metrics_token(request: Request, rt: Runtime) -> bool:
+    expected = rt.settings.metrics_token
+    presented = _bearer_value(request)
+    return bool(expected and presented
+                and hmac.compare_digest(presented.encode(), expected.encode()))
+
+
+def _may_see_details(request: Request, rt: Runtime) -> bool:
+    if _has_metrics_token(request, rt):
+        return True
+    if _bearer_value(request) is None:
+        return False
+    try:
+        principal = resolve_principal(request)
+    except (TapeworksError, SQLAlchemyError):  # a bad token, or the database is down
+        return False
+    return principal is not None and principal.is_admin
 
 
 def readiness(rt: Runtime) -> dict[str, dict[str, Any]]:
@@ -194,7 +255,7 @@ def readiness(rt: Runtime) -> dict[str, dict[str, Any]]:
 
     def store() -> str:
         rt.store.ping()
-        return rt.store.url
+        return "s3" if rt.store.url.startswith("s3://") else "local directory"
 
     check("database", database)
     check("store", store)
@@ -225,6 +286,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Transcripts and publish-ready audio from recorded conversations.",
         lifespan=lifespan,
+        docs_url=None,  # our own /docs below, with a Content-Security-Policy for its script
+        redoc_url=None,
     )
     app.state.runtime = rt
     app.state.metrics = Metrics()
@@ -233,13 +296,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
 
     app.include_router(system_router())
+    app.include_router(docs_router(app))
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     install_consumers(app)
     install_web(app)  # pages (outside the API contract), /static, cookie_reader
 
-    # Order matters: the context middleware (with the last-resort 500) is inside CORS, so
-    # every response, errors included, carries the CORS headers for allowed origins.
+    # Order matters (the last added is the outermost): forwarded headers are applied first
+    # (only from trusted proxies), the security headers go on every response (CORS
+    # preflights included), the context middleware (with the last-resort 500) is inside
+    # CORS, so every response, errors included, carries the CORS headers for allowed
+    # origins, and the body limit sits inside it (its 413 has a request id).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         CORSMiddleware,
@@ -247,9 +315,44 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["x-request-id", "content-range", "accept-ranges", "content-disposition"],
+        expose_headers=["x-request-id", "content-range", "accept-ranges", "content-disposition",
+                        "retry-after"],
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware,
+                           trusted_hosts=",".join(settings.trusted_proxies))
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn runs the app (`serve`, and the tests' live servers): no `server` banner,
+    and no forwarded headers believed by uvicorn itself (the app applies them, and only
+    from TAPEWORKS_TRUSTED_PROXIES)."""
+    return {"server_header": False, "proxy_headers": False, "date_header": True}
+
+
+def docs_router(app: FastAPI) -> APIRouter:
+    """`/docs`: Swagger UI for the OpenAPI document. Its page has one inline script (the
+    UI's configuration); the policy allows exactly that script by its hash, plus the UI's
+    files from their CDN, and nothing else."""
+    router = APIRouter(include_in_schema=False)
+    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
+                               title=f"{app.title} - API")
+    html = bytes(page.body).decode()
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL))
+    cdn = "https://cdn.jsdelivr.net"
+    policy = (f"default-src 'none'; script-src {hashes} {cdn}; style-src {cdn} 'unsafe-inline'; "
+              "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+    @router.get("/docs")
+    def docs() -> HTMLResponse:
+        return HTMLResponse(html, headers={"Content-Security-Policy": policy})
+
+    return router
 
 
 def api_routers() -> list[APIRouter]:

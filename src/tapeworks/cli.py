@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tapeworks.app import create_app
+from tapeworks.app import create_app, server_options
 from tapeworks.config import Settings
 from tapeworks.db import migrate
 from tapeworks.errors import TapeworksError
@@ -123,7 +123,7 @@ def serve(
     console.print(f"tapeworks serving on http://{host or s.host}:{port or s.port} "
                   f"(data in {s.data_dir})")
     uvicorn.run(application, host=host or s.host, port=port or s.port, log_level="warning",
-                proxy_headers=True)
+                **server_options(s))
 
 
 def _first_admin(rt: Runtime) -> None:

@@ -6,6 +6,7 @@ at import time, so tests can build as many differently-configured apps as they n
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import secrets
@@ -69,6 +70,20 @@ class Settings(BaseSettings):
     short_workers: int | None = None  # default: 1 when workers > 0, else 0
     access_token_ttl_seconds: int = 12 * 3600
     max_upload_bytes: int = 2 * 1024**3  # hard ceiling, before any plan limit
+    # Longest recording or asset accepted whatever the plan says (a plan without a
+    # per-recording limit still has this one): the probe never decodes past it.
+    max_recording_seconds: float = 24 * 3600.0
+    # Every request body but uploads (which stream with their plan's limit).
+    max_body_bytes: int = 1024 * 1024
+
+    # Operations. /metrics answers only with `Authorization: Bearer <metrics token>`, or to
+    # anyone with TAPEWORKS_METRICS_PUBLIC=true; without either it is a 404. The same token
+    # (or an administrator's) gets the details of /readyz; anyone else gets ready or not.
+    metrics_token: str = ""
+    metrics_public: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # comma-separated, e.g. "127.0.0.1,10.0.0.0/8"); everyone else's are ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Jobs (rule 6)
     job_lease_seconds: float = 60.0
@@ -123,6 +138,20 @@ class Settings(BaseSettings):
     def _split_origins(cls, v: object) -> object:
         if isinstance(v, str):
             return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, list):
+            for item in v:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} in TAPEWORKS_TRUSTED_PROXIES is not an IP "
+                                     "address or network (e.g. 10.0.0.0/8)") from None
         return v
 
     @field_validator("webhook_retry_schedule", mode="before")

@@ -15,11 +15,18 @@ from typing import Any, ClassVar
 class TapeworksError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+    # For errors on the server's side (status >= 500): what a user is told when a job fails
+    # this way. The message itself (paths, hosts, hashes) is for the operator's log only.
+    public_reason: ClassVar[str] = "the server could not finish the work"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 public_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # When `message` is for the operator (it names a storage key, a path or a host):
+        # what an HTTP response says instead (the message and details go to the log).
+        self.public_message = public_message
 
     def __str__(self) -> str:
         return self.message
@@ -93,6 +100,7 @@ class ServiceUnavailable(TapeworksError):
 
     status_code = 503
     code = "service_unavailable"
+    public_reason = "a service it depends on could not be reached"
 
 
 class ArtifactMissing(TapeworksError):
@@ -103,6 +111,7 @@ class ArtifactMissing(TapeworksError):
 
     status_code = 500
     code = "artifact_missing"
+    public_reason = "a stored file it needs is missing"
 
 
 class InvalidAudio(UnsupportedMedia):
@@ -114,8 +123,10 @@ class EngineError(TapeworksError):
 
     status_code = 500
     code = "engine_error"
+    public_reason = "the speech engine could not run"
 
 
 class ConfigError(TapeworksError):
     status_code = 500
     code = "config_error"
+    public_reason = "the server is not configured for it"

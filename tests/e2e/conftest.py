@@ -75,16 +75,23 @@ def site(live_server: Callable[..., LiveServer], fresh_db_url: Callable[[str], s
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
     """Factory: a page in its own browser context (own cookies), desktop size by default."""
     contexts: list[Any] = []
+    violations: list[str] = []
 
     def make(width: int = 1280, height: int = 900) -> Any:
         ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
-        return ctx.new_page()
+        page = ctx.new_page()
+        # The Content-Security-Policy refuses inline script: a page that relies on one shows
+        # up here (Chromium reports every refusal on the console).
+        page.on("console", lambda msg: violations.append(msg.text)
+                if "Content Security Policy" in msg.text else None)
+        return page
 
     yield make
     for ctx in contexts:
         ctx.close()
+    assert not violations, f"the pages broke their Content-Security-Policy: {violations}"
 
 
 def sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:

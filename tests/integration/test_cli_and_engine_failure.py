@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_users_and_tokens_from_the_cli(fresh_db_url: Callable[[str], str], tmp_p
 
 @pytest.mark.slow
 def test_corrupted_model_fails_the_session_readably_and_retry_works_after_the_fix(
-    fresh_db_url: Callable[[str], str], make_api: Callable[..., Api]
+    fresh_db_url: Callable[[str], str], make_api: Callable[..., Api], capfd: Any
 ) -> None:
     """The real engine (Whisper tiny.en): a corrupted model file in the cache fails the job,
     saying which file failed its SHA-256 check; after the operator removes the broken copy,
@@ -108,8 +109,14 @@ def test_corrupted_model_fails_the_session_readably_and_retry_works_after_the_fi
     broken = upload()
     st = wait(broken)
     assert st["status"] == "failed", st
-    assert "SHA-256" in str(st["error"]) and "model.bin" in str(st["error"])
+    # the user reads what failed, in words, without the server's paths; the operator's log
+    # line says which file failed its SHA-256 check
+    assert "speech engine could not run" in str(st["error"]), st
+    assert str(api.runtime.settings.data_dir) not in str(st["error"])
+    assert "model.bin" not in str(st["error"])
     assert st["error_stage"] == "loading_model"
+    logged = [line for line in capfd.readouterr().err.splitlines() if "job.server_error" in line]
+    assert logged and "SHA-256" in logged[-1] and "model.bin" in logged[-1], logged
 
     shutil.rmtree(cached)  # the operator's fix: remove the broken copy
     r = api.client.post(f"/api/v1/sessions/{broken}/retry", headers=user)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi import APIRouter
 
@@ -87,12 +89,14 @@ def test_disallowed_origin_gets_no_cors_header(boom_api: Api) -> None:
         assert "access-control-allow-origin" not in r.headers
 
 
-def test_health_ready_metrics(api: Api) -> None:
+def test_health_ready_metrics(db_url: str, make_api: Callable[..., Api]) -> None:
+    api = make_api(db_url, metrics_token="scrape-" + "x" * 32)
+    scraper = {"Authorization": "Bearer scrape-" + "x" * 32}
     assert api.client.get("/healthz").json()["status"] == "ok"
-    r = api.client.get("/readyz")
+    r = api.client.get("/readyz", headers=scraper)
     assert r.status_code == 200, r.text
     assert r.json()["checks"]["database"]["ok"]
     api.client.get("/healthz")
-    metrics = api.client.get("/metrics")
+    metrics = api.client.get("/metrics", headers=scraper)
     assert metrics.status_code == 200
     assert "tapeworks_http_requests_total" in metrics.text

@@ -21,7 +21,12 @@ What cannot be detected: a file cut exactly where its container does not record 
 length (a plain CBR mp3 without a Xing header, a WAV or Ogg cut anywhere): that is a
 valid, shorter recording, and its decoded duration is what is reported.
 
-The reported `duration_seconds` is always the decoded duration (samples / rate), not the
+Given the longest recording the caller accepts (`max_seconds`, the plan's per-recording
+limit), the probe checks the header's declared duration against it before decoding and
+stops decoding once the decoded length passes it, returning `over_limit=True`: a 100-hour
+file of silence on a 60-minute plan costs at most 60 minutes of decoding, not 100 hours.
+
+Otherwise the reported `duration_seconds` is always the decoded duration (samples / rate), not the
 header's claim. The file's name is used only in messages; the stored extension comes from
 `sniff_extension` (the real container), never from the user's file name.
 """
@@ -77,6 +82,12 @@ class AudioInfo:
     format_name: str  # FFmpeg demuxer name, e.g. "mp3", "wav", "mov,mp4,m4a,3gp,3g2,mj2"
     bit_rate: int | None = None  # container bit rate, bits/s, when known
     has_video: bool = False  # the container also has a video stream (e.g. a screen recording)
+    # `probe_audio` only: seconds of audio it decoded, and whether it stopped because the
+    # recording is longer than the `max_seconds` it was given. Then `duration_seconds` is a
+    # lower bound (the header's claim, or what was decoded before stopping), already over
+    # the limit, and the rest of the file was never decoded.
+    decoded_seconds: float = 0.0
+    over_limit: bool = False
 
 
 def read_info(path: Path) -> AudioInfo:
@@ -106,12 +117,18 @@ def _label(path: Path, filename: str | None) -> str:
     return repr(filename) if filename else "the file"
 
 
-def probe_audio(path: Path, *, filename: str | None = None) -> AudioInfo:
+def probe_audio(path: Path, *, filename: str | None = None,
+                max_seconds: float | None = None) -> AudioInfo:
     """Check that `path` holds decodable audio and describe it; raise `InvalidAudio` if not.
 
     `filename` (the user's name for the upload) is only used in error messages.
     Cost: one full decode of the audio stream (for mp3/aac a few hundred times faster
     than real time on one core), constant memory.
+
+    With `max_seconds` (the longest recording the caller will accept) a refusal costs time
+    proportional to the limit, not to the file: a header that declares more than the limit
+    stops the probe before any decoding, and the decode stops as soon as the decoded length
+    passes the limit. Either way the result says `over_limit=True` and the caller refuses.
     """
     path = Path(path)
     label = _label(path, filename)
@@ -120,16 +137,18 @@ def probe_audio(path: Path, *, filename: str | None = None) -> AudioInfo:
         raise InvalidAudio(f"{label}: the file is empty", details={"problem": "empty"})
     try:
         container = av.open(str(path), mode="r", options=_OPEN_OPTIONS, metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        # FFmpeg's own message names the server's scratch file: never shown.
         raise InvalidAudio(
             f"{label} is not an audio file we can read",
-            details={"problem": "not_media", "reason": str(exc)},
+            details={"problem": "not_media"},
         ) from None
     with container:
-        return _probe_open(container, label)
+        return _probe_open(container, label, max_seconds)
 
 
-def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo:
+def _probe_open(container: av.container.InputContainer, label: str,
+                max_seconds: float | None) -> AudioInfo:
     if not container.streams.audio:
         kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["no streams"]
         raise InvalidAudio(
@@ -140,13 +159,32 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
     ctx: Any = stream.codec_context
     declared = _declared_seconds(container, stream)
 
+    def describe(duration: float, decoded: float, rate: int, channels: int,
+                 over_limit: bool) -> AudioInfo:
+        bit_rate = container.bit_rate or ctx.bit_rate or None
+        return AudioInfo(
+            duration_seconds=round(duration, 6),
+            codec=_CODEC_ALIASES.get(ctx.name, ctx.name),
+            channels=channels or ctx.channels,
+            sample_rate=rate or ctx.sample_rate,
+            format_name=container.format.name,
+            bit_rate=int(bit_rate) if bit_rate else None,
+            has_video=bool(container.streams.video)
+            and any(not _is_cover_art(v) for v in container.streams.video),
+            decoded_seconds=round(decoded, 6),
+            over_limit=over_limit,
+        )
+
+    if max_seconds is not None and declared is not None and declared > max_seconds:
+        # The header says it is too long: refused before a single packet is decoded.
+        return describe(declared, 0.0, 0, 0, over_limit=True)
+
     samples = 0
     seconds = 0.0
     rate = 0
     channels = 0
     packets = 0
     bad = 0
-    first_error = ""
 
     def count(frames: Iterable[Any]) -> None:
         # Only counts are kept; each frame is dropped at once (memory stays flat).
@@ -165,16 +203,19 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
             packets += 1
             try:
                 frames = packet.decode()
-            except av.FFmpegError as exc:
+            except av.FFmpegError:
                 bad += 1
-                first_error = first_error or str(exc)
                 continue
             count(frames)
+            if max_seconds is not None and seconds > max_seconds:
+                # Longer than the caller accepts: stop here, the rest is never decoded.
+                return describe(max(seconds, declared or 0.0), seconds, rate, channels,
+                                over_limit=True)
         with contextlib.suppress(av.FFmpegError):
             count(ctx.decode(None))  # drain the decoder
-    except av.FFmpegError as exc:
+    except av.FFmpegError:
         raise InvalidAudio(
-            f"{label} is truncated or corrupt: reading failed after {seconds:.1f} s of audio ({exc})",
+            f"{label} is truncated or corrupt: reading failed after {seconds:.1f} s of audio",
             details={"problem": "corrupt", "decoded_seconds": round(seconds, 3)},
         ) from None
 
@@ -186,7 +227,7 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
     if bad > max(1, int(packets * _BAD_PACKET_RATIO)):
         raise InvalidAudio(
             f"{label} is truncated or corrupt: {bad} of {packets} audio packets could not be "
-            f"decoded ({first_error})",
+            "decoded",
             details={"problem": "corrupt", "packets": packets, "bad_packets": bad},
         )
     if declared is not None and declared - seconds > max(
@@ -202,17 +243,9 @@ def _probe_open(container: av.container.InputContainer, label: str) -> AudioInfo
             },
         )
 
-    bit_rate = container.bit_rate or ctx.bit_rate or None
-    return AudioInfo(
-        duration_seconds=round(seconds, 6),
-        codec=_CODEC_ALIASES.get(ctx.name, ctx.name),
-        channels=channels or ctx.channels,
-        sample_rate=rate or ctx.sample_rate,
-        format_name=container.format.name,
-        bit_rate=int(bit_rate) if bit_rate else None,
-        has_video=bool(container.streams.video)
-        and any(not _is_cover_art(v) for v in container.streams.video),
-    )
+    if max_seconds is not None and seconds > max_seconds:  # the drained tail passed it
+        return describe(seconds, seconds, rate, channels, over_limit=True)
+    return describe(seconds, seconds, rate, channels, over_limit=False)
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:

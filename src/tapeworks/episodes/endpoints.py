@@ -20,6 +20,7 @@ from tapeworks.episodes.schemas import (
 )
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import ReceivedUpload, probe_upload, receive_upload
+from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.queue.mirror import JobStatusOut
 from tapeworks.sessions import service as sessions
@@ -130,6 +131,7 @@ ASSET_UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/for
 
 @assets.post("", status_code=status.HTTP_201_CREATED, response_model=AssetOut,
              openapi_extra=ASSET_UPLOAD_DOC)
+@own_body_limit
 async def upload_asset(request: Request, principal: CurrentUser) -> JSONResponse:
     """Upload an intro, outro or music file (validated like a recording)."""
     rt: Runtime = request.app.state.runtime

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
+from tapeworks.http.inputs import InputModel, Name, Title
 
 
-class EpisodeCreate(BaseModel):
+class EpisodeCreate(InputModel):
     """Empty body = the defaults: fillers removed, long pauses shortened, loudness levelled."""
 
-    title: str | None = Field(default=None, max_length=300)
+    title: Title | None = None
     template_id: str | None = None
     cleaning: dict[str, Any] | None = None
     loudness: dict[str, Any] | None = None
@@ -84,8 +85,8 @@ class AssetOut(BaseModel):
         return cls.model_validate(a, from_attributes=True)
 
 
-class TemplateIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class TemplateIn(InputModel):
+    name: Annotated[Name, Field(min_length=1)]
     intro_asset_id: str | None = None
     outro_asset_id: str | None = None
     music_asset_id: str | None = None

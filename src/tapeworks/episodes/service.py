@@ -20,6 +20,7 @@ from tapeworks.episodes.models import (
     EpisodeTemplate,
 )
 from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
+from tapeworks.http.inputs import clean_text
 from tapeworks.http.intake import NewRecording
 from tapeworks.logging import get_logger
 from tapeworks.plans import enforcement
@@ -76,7 +77,7 @@ def accept_asset(rt: Runtime, principal: Principal, rec: NewRecording, *, name: 
     asset_id = new_id()
     key = keys.asset_key(principal.user_id, asset_id, rec.ext)
     rt.store.put_file(key, rec.path)
-    name = name.strip()[:200] or rec.filename.rsplit(".", 1)[0]
+    name = clean_text(name, 200) or clean_text(rec.filename.rsplit(".", 1)[0], 200) or "Asset"
     try:
         return rt.database.run(lambda db: create_asset(
             db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
@@ -159,7 +160,7 @@ def save_template(db: DbSession, user_id: str, *, template_id: str | None, name:
         if aid:
             get_asset(db, user_id, aid)  # must be this user's
     tpl = get_template(db, user_id, template_id) if template_id else EpisodeTemplate(user_id=user_id)
-    tpl.name = name.strip()[:200] or "Template"
+    tpl.name = clean_text(name, 200) or "Template"
     tpl.intro_asset_id, tpl.outro_asset_id, tpl.music_asset_id = (
         intro_asset_id or None, outro_asset_id or None, music_asset_id or None)
     tpl.settings = _check_mix(settings)
@@ -258,7 +259,7 @@ def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_
         get_template(db, user_id, template_id)
     settings = normalise_settings(raw_settings)
     ep = Episode(id=new_id(), user_id=user_id, session_id=session.id, template_id=template_id,
-                 title=(title or session.title).strip()[:300] or "Episode", status="queued",
+                 title=clean_text(title or session.title, 300) or "Episode", status="queued",
                  stage="queued", message="waiting for a worker", settings=settings,
                  source_transcript_version=session.transcript_version,
                  format=settings["render"]["format"])

@@ -6,7 +6,6 @@ that decides whether it is audio we can use."""
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from starlette.requests import Request
 
 from tapeworks.audio.probe import AudioInfo, probe_audio, sniff_extension
 from tapeworks.errors import BadRequest, PayloadTooLarge
+from tapeworks.http.inputs import clean_text
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -56,11 +56,9 @@ def probe_upload(path: Path, filename: str) -> NewRecording:
 
 def clean_filename(name: str) -> str:
     """A display name safe anywhere: no directories, no control characters, bounded length."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
-    return name[:200] or "recording"
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in clean_text(name) if unicodedata.category(ch)[0] != "C")
+    return name.strip().lstrip(".")[:200].rstrip() or "recording"
 
 
 async def receive_upload(
@@ -150,7 +148,8 @@ async def receive_upload(
         raise
     except Exception as exc:
         _abort(out, result)
-        raise BadRequest(f"the multipart body could not be read: {exc}") from exc
+        raise BadRequest("the multipart body could not be read: it is not valid "
+                         "multipart/form-data") from exc
     if out["fh"] is not None:
         _abort(out, result)
         raise BadRequest("the upload ended before the file was complete")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import unicodedata
 from urllib.parse import quote
 
 from fastapi.responses import StreamingResponse
 
 from tapeworks.errors import RangeNotSatisfiable
+from tapeworks.http.inputs import clean_text
 from tapeworks.storage.base import Store
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -46,10 +48,25 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
+# RFC 5987 attr-char: what may stand unescaped in `filename*`.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
 def content_disposition(filename: str, inline: bool = True) -> str:
+    """`Content-Disposition` for a download named `filename` (RFC 6266): an ASCII
+    `filename` fallback for old clients and the exact name as UTF-8 in `filename*`
+    (RFC 5987). Control characters (a line break in a title) never reach the header."""
     kind = "inline" if inline else "attachment"
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    name = clean_text(filename, 200) or "download"
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%' else "_"
+                       for ch in folded)
+    fallback = " ".join(fallback.split()) or "download"
+    if fallback.startswith(".") or set(fallback) <= {"_", " ", "."}:
+        ext = name.rsplit(".", 1)[-1] if "." in name else ""
+        safe_ext = "".join(ch for ch in ext if ch.isascii() and ch.isalnum())
+        fallback = f"download.{safe_ext}" if safe_ext else "download"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe=_ATTR_CHARS)}"
 
 
 def stream_object(store: Store, key: str, size: int, range_header: str | None, *,

@@ -63,7 +63,7 @@ def validate_action(body: ValidateActionRequest, request: Request) -> JSONRespon
         log.error("plans.check_failed", action=body.action, stage="authentication",
                   error=f"{type(exc).__name__}: {exc}"[:300])
         return _answer(service.unavailable(
-            body.action, f"the database could not be reached ({type(exc).__name__})"), ran=False)
+            body.action, "the database could not be reached"), ran=False)
     decision, ran = service.validate_action(rt, principal.user_id, body.action,
                                             body.params.model_dump(exclude_none=True))
     return _answer(decision, ran=ran)

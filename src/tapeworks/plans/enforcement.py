@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
 from tapeworks.errors import PayloadTooLarge, QuotaExceeded, ServiceUnavailable, TapeworksError
+from tapeworks.logging import get_logger
 from tapeworks.plans import usage
 from tapeworks.plans.catalogue import Plan
 from tapeworks.queue.models import Job
@@ -37,6 +38,8 @@ from tapeworks.users.service import Principal
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
+
+log = get_logger("tapeworks.plans")
 
 
 def period_start(now: datetime | None = None) -> datetime:
@@ -58,13 +61,15 @@ def failing_closed(action: str) -> Iterator[None]:
     except TapeworksError:
         raise
     except SQLAlchemyError as exc:
-        raise ServiceUnavailable(f"the plan check for {action} could not run (database: "
-                                 f"{type(exc).__name__}); the action was refused, try again",
+        log.error("plans.check_failed", action=action, error=f"{type(exc).__name__}: {exc}"[:300])
+        raise ServiceUnavailable(f"the plan check for {action} could not run (the database "
+                                 "could not be reached); the action was refused, try again",
                                  details={"limit_type": "check_unavailable"}) from exc
     except Exception as exc:
-        raise ServiceUnavailable(f"the plan check for {action} could not run ({type(exc).__name__}); "
-                                 "the action was refused",
-                                 details={"limit_type": "check_unavailable"}) from exc
+        log.error("plans.check_failed", action=action, error=f"{type(exc).__name__}: {exc}"[:300])
+        raise ServiceUnavailable(f"the plan check for {action} could not run; the action was "
+                                 "refused, try again", details={"limit_type": "check_unavailable"}
+                                 ) from exc
 
 
 # --- what a user has used ---------------------------------------------------------------------

@@ -55,10 +55,10 @@ def validate_action(rt: Runtime, user_id: str, action: str, params: dict[str, An
         return unavailable(action, exc.message), False
     except SQLAlchemyError as exc:
         log.error("plans.check_failed", action=action, error=f"{type(exc).__name__}: {exc}"[:300])
-        return unavailable(action, f"the database could not be reached ({type(exc).__name__})"), False
+        return unavailable(action, "the database could not be reached"), False
     except Exception as exc:  # any failure of the check is a refusal, never an allowance
         log.error("plans.check_failed", action=action, error=f"{type(exc).__name__}: {exc}"[:300])
-        return unavailable(action, f"the check failed ({type(exc).__name__})"), False
+        return unavailable(action, "the check failed"), False
 
 
 def unavailable(action: str, why: str) -> Decision:

@@ -387,19 +387,25 @@ def execute(rt: Any, job_id: str) -> str:
         return "abandoned"
     except TapeworksError as exc:
         # An expected, permanent failure (bad audio, broken model): record it for the user.
-        _record_failure(rt, ref, ctx.stage, exc.message)
+        if exc.status_code >= 500:
+            log.error("job.server_error", job_id=ref.id, kind=ref.kind, stage=ctx.stage,
+                      code=exc.code, error=exc.message, details=exc.details)
+        _record_failure(rt, ref, ctx.stage, user_message(exc, ref, ctx.stage))
         return "failed"
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"[:1000]
+        # The user never sees a Python exception: the log has it, the job a plain sentence.
+        log.exception("job.unexpected_error", job_id=ref.id, kind=ref.kind, stage=ctx.stage,
+                      attempt=ref.attempt, error=f"{type(exc).__name__}: {exc}"[:1000])
+        message = user_message(exc, ref, ctx.stage)
         if ref.attempt < ref.max_attempts:
             def _retry(db: DbSession) -> None:
                 job = _owned(db, ref)
-                requeue(db, rt, job, reason=f"attempt {ref.attempt} failed at {ctx.stage}: {message}",
+                requeue(db, rt, job, reason=f"attempt {ref.attempt} of {ref.max_attempts} "
+                        f"failed while {ctx.stage}; trying again",
                         delay=min(30.0, 2.0 ** ref.attempt))
             try:
                 rt.database.run(_retry)
-                log.warning("job.requeued", job_id=ref.id, attempt=ref.attempt, stage=ctx.stage,
-                            error=message)
+                log.warning("job.requeued", job_id=ref.id, attempt=ref.attempt, stage=ctx.stage)
             except JobAbandoned:
                 pass
             except Exception as exc2:  # the lease will expire; the reconciler takes over
@@ -410,6 +416,19 @@ def execute(rt: Any, job_id: str) -> str:
     log.info("job.completed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt,
              seconds=round(time.monotonic() - ctx._started, 2))
     return "completed"
+
+
+def user_message(exc: BaseException, ref: JobRef, stage: str) -> str:
+    """What the user reads when a job fails: an expected refusal in its own words; a
+    problem on the server's side (an unexpected exception, or an error with status >= 500
+    whose message names paths and hosts) as a plain sentence pointing at the log."""
+    if isinstance(exc, TapeworksError) and exc.status_code < 500:
+        return exc.message
+    reason = exc.public_reason if isinstance(exc, TapeworksError) \
+        else "something went wrong on the server"
+    return (f"{reason} while {stage}; this is not a problem with what you sent. The "
+            f"administrator can find the cause in the server log under job {ref.id}; "
+            "retry once it is fixed")
 
 
 def _record_failure(rt: Any, ref: JobRef, stage: str, message: str) -> None:

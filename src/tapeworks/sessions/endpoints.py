@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from tapeworks.errors import ValidationFailed
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import ReceivedUpload, receive_upload
+from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
@@ -53,6 +54,7 @@ UPLOAD_DOC = {
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut,
              openapi_extra=UPLOAD_DOC)
+@own_body_limit
 async def create_session(
     request: Request,
     principal: CurrentUser,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from tapeworks.http.inputs import InputModel, Name, Title
 from tapeworks.sessions.models import RecordingSession
 
 
@@ -65,28 +66,28 @@ class SessionPage(BaseModel):
     offset: int
 
 
-class SpeakerPatch(BaseModel):
+class SpeakerPatch(InputModel):
     id: str
-    name: str | None = Field(default=None, max_length=100)
+    name: Annotated[Name, Field(max_length=100)] | None = None
     role: str | None = None
 
 
-class SpeakersPatch(BaseModel):
+class SpeakersPatch(InputModel):
     speakers: list[SpeakerPatch] = Field(min_length=1)
 
 
-class SegmentPatch(BaseModel):
+class SegmentPatch(InputModel):
     text: str | None = Field(default=None, max_length=20000)
     speaker: str | None = None
 
 
-class EditsRequest(BaseModel):
+class EditsRequest(InputModel):
     """Raw edit operations, e.g. {"op": "merge_segments", "segment_ids": [...]}."""
 
     ops: list[dict[str, Any]] = Field(min_length=1, max_length=200)
 
 
-class DirectUploadIn(BaseModel):
+class DirectUploadIn(InputModel):
     filename: str = Field(default="recording", max_length=300)
     size_bytes: int = Field(gt=0)
     content_type: str | None = Field(default=None, max_length=100)
@@ -101,9 +102,9 @@ class DirectUploadOut(BaseModel):
     complete_url: str
 
 
-class DirectUploadComplete(BaseModel):
+class DirectUploadComplete(InputModel):
     filename: str = Field(default="recording", max_length=300)
-    title: str | None = Field(default=None, max_length=300)
+    title: Title | None = None
     language: str | None = Field(default=None, max_length=16)
     speakers: str | None = Field(default=None, max_length=8)
 

@@ -23,6 +23,7 @@ from tapeworks.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from tapeworks.http.inputs import clean_text
 from tapeworks.http.intake import NewRecording, clean_filename, probe_upload
 from tapeworks.logging import get_logger
 from tapeworks.plans import enforcement
@@ -261,8 +262,9 @@ def source_info(rt: Runtime, session: RecordingSession) -> tuple[str, int]:
                    "the transcript is still available")
     head = rt.store.head(session.source_key)
     if head is None:
-        raise ArtifactMissing(f"the source audio of session {session.id} is missing from the store "
-                              f"(key {session.source_key})")
+        log.error("session.source_missing", session_id=session.id, key=session.source_key)
+        raise ArtifactMissing(f"the source audio of session {session.id} is missing from "
+                              "storage")
     return session.source_key, head.size
 
 
@@ -350,7 +352,8 @@ def accept_recording(
     rec = probe_upload(path, filename)
     info = rec.info
     lang, n_speakers = validate_options(language, speakers)
-    clean_title = (title or "").strip()[:300] or filename.rsplit(".", 1)[0] or "Untitled recording"
+    clean_title = (clean_text(title, 300) or clean_text(filename.rsplit(".", 1)[0], 300)
+                   or "Untitled recording")
     enforcement.precheck_upload(rt, principal, size_bytes=size_bytes, seconds=info.duration_seconds)
     session_id = new_session_id()
     key = store_source(rt, principal.user_id, session_id, rec)

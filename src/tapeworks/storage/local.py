@@ -108,7 +108,8 @@ class LocalStore(StoreHelpers):
 
     def _missing(self, key: str) -> ArtifactMissing:
         return ArtifactMissing(
-            f"object {key!r} is missing from the store ({self.url})", details={"key": key}
+            f"object {key!r} is missing from the store ({self.url})", details={"key": key},
+            public_message="a stored file this needs is missing; the server log names it",
         )
 
     # -- writes ------------------------------------------------------------------------
@@ -290,5 +291,6 @@ class LocalStore(StoreHelpers):
             probe.unlink()
         except OSError as exc:
             raise ServiceUnavailable(
-                f"object store {self.url} is not writable: {exc}", details={"store": self.url}
+                f"object store {self.url} is not writable: {exc}", details={"store": self.url},
+                public_message="the object store is not writable",
             ) from exc

@@ -154,7 +154,8 @@ class S3Store(StoreHelpers):
 
     def _missing(self, key: str) -> ArtifactMissing:
         return ArtifactMissing(
-            f"object {key!r} is missing from the store ({self.url})", details={"key": key}
+            f"object {key!r} is missing from the store ({self.url})", details={"key": key},
+            public_message="a stored file this needs is missing; the server log names it",
         )
 
     # -- writes ------------------------------------------------------------------------
@@ -320,5 +321,6 @@ class S3Store(StoreHelpers):
             self.client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable(
-                f"object store {self.url} is not reachable: {exc}", details={"store": self.url}
+                f"object store {self.url} is not reachable: {exc}", details={"store": self.url},
+                public_message="the object store is not reachable",
             ) from exc

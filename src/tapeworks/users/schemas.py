@@ -4,8 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from tapeworks.http.inputs import InputModel, Name
 
-class LoginRequest(BaseModel):
+
+class LoginRequest(InputModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -16,8 +18,8 @@ class TokenResponse(BaseModel):
     expires_at: datetime | None = None
 
 
-class CreateTokenRequest(BaseModel):
-    name: str = Field(default="api token", max_length=200)
+class CreateTokenRequest(InputModel):
+    name: Name = "api token"
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
 from tapeworks.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from tapeworks.http.inputs import clean_text
 from tapeworks.users.models import ApiToken, User
 
 _hasher = PasswordHasher()
@@ -49,8 +50,9 @@ def hash_token(token: str) -> str:
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 320:
-        raise ValidationFailed(f"{email!r} is not a valid email address")
+    if ("@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 320
+            or any(ch.isspace() or not ch.isprintable() for ch in email)):
+        raise ValidationFailed(f"{clean_text(email, 320)!r} is not a valid email address")
     return email
 
 
@@ -70,7 +72,7 @@ def create_user(
         raise ValidationFailed("role must be 'user' or 'admin'")
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with email {email} already exists")
-    user = User(email=email, name=name or email.split("@")[0], role=role, plan=plan,
+    user = User(email=email, name=clean_text(name, 200) or email.split("@")[0], role=role, plan=plan,
                 password_hash=_hasher.hash(password))
     db.add(user)
     db.flush()
@@ -128,7 +130,7 @@ def issue_token(
     """Create a token; the plain value is returned once and never stored."""
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(seconds=ttl_seconds) if ttl_seconds else None
-    token = ApiToken(user_id=user.id, kind=kind, name=name, token_hash=hash_token(plain),
+    token = ApiToken(user_id=user.id, kind=kind, name=clean_text(name, 200), token_hash=hash_token(plain),
                      prefix=plain[:10], expires_at=expires)
     db.add(token)
     db.flush()

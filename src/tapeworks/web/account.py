@@ -65,7 +65,7 @@ def create_token(
         days = int(expires_in_days)
     with runtime_of(request).database.transaction() as db, page_errors():
         user = users.get_user(db, principal.user_id)
-        _tok, plain = users.issue_token(db, user, kind="personal", name=name.strip()[:200],
+        _tok, plain = users.issue_token(db, user, kind="personal", name=name,
                                         ttl_seconds=days * 86400 if days else None)
     return redirect("/account#new-token-box", request, user_id=principal.user_id,
                     new_token=plain, new_token_name=name.strip())

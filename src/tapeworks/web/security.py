@@ -55,9 +55,10 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
 
 
 def is_https(request: Request) -> bool:
-    if request.url.scheme == "https":
-        return True
-    return request.headers.get("x-forwarded-proto", "").split(",")[0].strip() == "https"
+    """The request came over https. Behind a proxy, its X-Forwarded-Proto says so only when
+    the proxy is in TAPEWORKS_TRUSTED_PROXIES (the app's proxy middleware sets the scheme);
+    the header of anyone else is ignored."""
+    return request.url.scheme == "https"
 
 
 def session_token(request: Request) -> str | None:
