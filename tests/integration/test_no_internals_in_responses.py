@@ -81,7 +81,7 @@ def test_a_job_that_crashes_never_shows_the_exception(
                                                           fmt="wav"))
     seen: list[dict[str, Any]] = []
     st = wait_status(api.client, headers, sid, ("failed",), timeout=60, seen=seen, fail=True)
-    assert st["error_stage"] == "transcribing"
+    assert st["error_stage"] and st["error_stage"] in st["error"]
     assert "went wrong on the server" in st["error"] and "job " in st["error"]
     for status in seen:  # the retry in between said nothing of it either
         for field in ("message", "error"):

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from tapeworks.db.base import utcnow
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import receive_upload
+from tapeworks.http.middleware import own_body_limit
 from tapeworks.shows import service
 from tapeworks.shows.artwork import MAX_ARTWORK_BYTES
 from tapeworks.shows.models import Show
@@ -92,6 +93,7 @@ def rotate_feed_token(show_id: str, request: Request, principal: CurrentUser, db
 
 
 @shows.put("/{show_id}/artwork", response_model=ShowOut, openapi_extra=ARTWORK_DOC)
+@own_body_limit
 async def put_artwork(show_id: str, request: Request, principal: CurrentUser,
                       rt: RuntimeDep) -> ShowOut:
     """Artwork, checked on the real bytes: JPEG or PNG, square, 1400-3000 px, RGB."""
