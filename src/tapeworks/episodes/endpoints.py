@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.episodes import service
+from tapeworks.episodes.models import EpisodeTemplate
 from tapeworks.episodes.schemas import (
     AssetOut,
     CutOut,
     EditListOut,
     EpisodeCreate,
     EpisodeOut,
+    EpisodePatch,
     TemplateIn,
     TemplateOut,
 )
@@ -64,6 +67,12 @@ def list_episodes(principal: CurrentUser, db: DbDep) -> list[EpisodeOut]:
 @episodes.get("/{episode_id}", response_model=EpisodeOut)
 def get_episode(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeOut:
     return EpisodeOut.of(service.get_episode(db, principal.user_id, episode_id))
+
+
+@episodes.patch("/{episode_id}", response_model=EpisodeOut)
+def patch_episode(episode_id: str, body: EpisodePatch, principal: CurrentUser, db: DbDep) -> EpisodeOut:
+    """Set the episode's title (written into the audio's tags at the next render)."""
+    return EpisodeOut.of(service.rename_episode(db, principal.user_id, episode_id, body.title))
 
 
 @episodes.get("/{episode_id}/status", response_model=JobStatusOut)
@@ -169,32 +178,43 @@ def asset_audio(asset_id: str, request: Request, principal: CurrentUser, db: DbD
     return stream_object(rt.store, key, size, request.headers.get("range"), filename=a.filename)
 
 
-@assets.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_asset(asset_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> None:
-    service.delete_asset(db, rt, principal.user_id, asset_id)
+@assets.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={409: {"description": "the asset is used by templates (named in "
+                                               "`error.details.templates`); `?force=true` "
+                                               "takes it out of them and deletes it"}})
+def delete_asset(asset_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
+                 force: bool = False) -> None:
+    service.delete_asset(db, rt, principal.user_id, asset_id, force=force)
 
 
 # --- templates --------------------------------------------------------------------------------
+def _template_out(db: DbSession, user_id: str, tpl: EpisodeTemplate) -> TemplateOut:
+    return TemplateOut.of(tpl, service.assets_of_templates(db, user_id, [tpl]))
+
+
 @templates.post("", status_code=status.HTTP_201_CREATED, response_model=TemplateOut)
 def create_template(body: TemplateIn, principal: CurrentUser, db: DbDep) -> TemplateOut:
-    return TemplateOut.of(service.save_template(db, principal.user_id, template_id=None,
-                                                **body.model_dump()))
+    tpl = service.save_template(db, principal.user_id, template_id=None, **body.model_dump())
+    return _template_out(db, principal.user_id, tpl)
 
 
 @templates.get("", response_model=list[TemplateOut])
 def list_templates(principal: CurrentUser, db: DbDep) -> list[TemplateOut]:
-    return [TemplateOut.of(t) for t in service.list_templates(db, principal.user_id)]
+    """Templates with the assets each holds (`assets`: role, id, name, kind, duration)."""
+    tpls = service.list_templates(db, principal.user_id)
+    held = service.assets_of_templates(db, principal.user_id, tpls)
+    return [TemplateOut.of(t, held) for t in tpls]
 
 
 @templates.get("/{template_id}", response_model=TemplateOut)
 def get_template(template_id: str, principal: CurrentUser, db: DbDep) -> TemplateOut:
-    return TemplateOut.of(service.get_template(db, principal.user_id, template_id))
+    return _template_out(db, principal.user_id, service.get_template(db, principal.user_id, template_id))
 
 
 @templates.put("/{template_id}", response_model=TemplateOut)
 def update_template(template_id: str, body: TemplateIn, principal: CurrentUser, db: DbDep) -> TemplateOut:
-    return TemplateOut.of(service.save_template(db, principal.user_id, template_id=template_id,
-                                                **body.model_dump()))
+    tpl = service.save_template(db, principal.user_id, template_id=template_id, **body.model_dump())
+    return _template_out(db, principal.user_id, tpl)
 
 
 @templates.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -19,6 +19,11 @@ class EpisodeCreate(InputModel):
     render: dict[str, Any] | None = None
 
 
+class EpisodePatch(BaseModel):
+    title: str = Field(min_length=1, max_length=300,
+                       description="the episode's title; written into the audio's tags at the next render")
+
+
 class EpisodeOut(BaseModel):
     id: str
     session_id: str
@@ -93,12 +98,30 @@ class TemplateIn(InputModel):
     settings: dict[str, float] = Field(default_factory=dict)
 
 
+class TemplateAssetOut(BaseModel):
+    """An asset a template holds, and in which role."""
+
+    role: str  # intro, outro, music
+    id: str
+    name: str
+    kind: str
+    duration_seconds: float
+
+
 class TemplateOut(TemplateIn):
     id: str
     created_at: datetime
+    assets: list[TemplateAssetOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, t: EpisodeTemplate) -> TemplateOut:
+    def of(cls, t: EpisodeTemplate, assets: dict[str, Asset] | None = None) -> TemplateOut:
+        held = []
+        for role, aid in (("intro", t.intro_asset_id), ("outro", t.outro_asset_id),
+                          ("music", t.music_asset_id)):
+            a = (assets or {}).get(aid or "")
+            if a is not None:
+                held.append(TemplateAssetOut(role=role, id=a.id, name=a.name, kind=a.kind,
+                                             duration_seconds=a.duration_seconds))
         return cls(id=t.id, name=t.name, intro_asset_id=t.intro_asset_id,
                    outro_asset_id=t.outro_asset_id, music_asset_id=t.music_asset_id,
-                   settings=dict(t.settings or {}), created_at=t.created_at)
+                   settings=dict(t.settings or {}), created_at=t.created_at, assets=held)

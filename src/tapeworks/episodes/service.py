@@ -101,20 +101,65 @@ def create_asset(db: DbSession, *, user_id: str, asset_id: str, key: str, name: 
     return asset
 
 
-def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str) -> None:
+def templates_using(db: DbSession, user_id: str, asset_id: str) -> list[EpisodeTemplate]:
+    return list(db.scalars(
+        select(EpisodeTemplate).where(
+            EpisodeTemplate.user_id == user_id,
+            (EpisodeTemplate.intro_asset_id == asset_id)
+            | (EpisodeTemplate.outro_asset_id == asset_id)
+            | (EpisodeTemplate.music_asset_id == asset_id))
+        .order_by(EpisodeTemplate.name)))
+
+
+def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str, *,
+                 force: bool = False) -> None:
+    """Delete an asset. One that templates use is refused (409 naming them) unless
+    `force`, which first takes it out of those templates."""
     asset = get_asset(db, user_id, asset_id)
+    users = templates_using(db, user_id, asset.id)
+    if users and not force:
+        names = ", ".join(f"“{t.name}”" for t in users)
+        raise Conflict(
+            f"“{asset.name}” is used by the template{'s' if len(users) > 1 else ''} {names}; "
+            "delete it anyway to take it out of them",
+            details={"templates": [{"id": t.id, "name": t.name} for t in users]})
     busy = db.scalar(select(func.count()).select_from(Episode)
-                     .join(EpisodeTemplate, EpisodeTemplate.id == Episode.template_id)
                      .where(Episode.status.in_(UNFINISHED_EPISODE_STATUSES),
-                            (EpisodeTemplate.intro_asset_id == asset.id)
-                            | (EpisodeTemplate.outro_asset_id == asset.id)
-                            | (EpisodeTemplate.music_asset_id == asset.id)))
+                            Episode.template_id.in_([t.id for t in users] or [""])))
     if busy:
-        raise Conflict(f"asset {asset_id} is used by an episode being produced; try again when it is done")
+        raise Conflict(f"“{asset.name}” is in an episode being produced right now; "
+                       "try again when it is done")
+    for tpl in users:
+        for role in ("intro_asset_id", "outro_asset_id", "music_asset_id"):
+            if getattr(tpl, role) == asset.id:
+                setattr(tpl, role, None)
     key = asset.key
     db.delete(asset)
     store = rt.store
     after_commit(db, lambda: store.delete(key))
+    log.info("asset.deleted", asset_id=asset_id, templates=[t.id for t in users])
+
+
+def assets_of_templates(db: DbSession, user_id: str, tpls: list[EpisodeTemplate]) -> dict[str, Asset]:
+    """The assets these templates hold, by id (for `TemplateOut.assets`)."""
+    ids = {a for t in tpls for a in (t.intro_asset_id, t.outro_asset_id, t.music_asset_id) if a}
+    if not ids:
+        return {}
+    return {a.id: a for a in db.scalars(select(Asset).where(Asset.user_id == user_id,
+                                                            Asset.id.in_(ids)))}
+
+
+def rename_episode(db: DbSession, user_id: str, episode_id: str, title: str) -> Episode:
+    """The episode's one title: shown in the pages and written into the audio's tags at the
+    next render (the audio already made keeps the tags it was made with)."""
+    clean = " ".join(title.split())[:300]
+    if not clean:
+        raise ValidationFailed("an episode needs a title; the title was empty",
+                               details={"field": "title"})
+    ep = get_episode(db, user_id, episode_id, for_update=True)
+    ep.title = clean
+    db.flush()
+    return ep
 
 
 def asset_audio(rt: Runtime, asset: Asset) -> tuple[str, int]:

@@ -24,6 +24,7 @@ from tapeworks.sessions.schemas import (
     SegmentPatch,
     SessionOut,
     SessionPage,
+    SessionPatch,
     SpeakersPatch,
     WaveformOut,
 )
@@ -130,6 +131,12 @@ def list_sessions(
 @router.get("/{session_id}", response_model=SessionOut)
 def get_session(session_id: str, principal: CurrentUser, db: DbDep) -> SessionOut:
     return SessionOut.of(service.get_session(db, principal.user_id, session_id))
+
+
+@router.patch("/{session_id}", response_model=SessionOut)
+def patch_session(session_id: str, body: SessionPatch, principal: CurrentUser, db: DbDep) -> SessionOut:
+    """Rename a recording."""
+    return SessionOut.of(service.rename_session(db, principal.user_id, session_id, body.title))
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

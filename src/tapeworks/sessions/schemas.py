@@ -59,6 +59,12 @@ class SessionOut(BaseModel):
         )
 
 
+class SessionPatch(BaseModel):
+    """What can be changed on a session itself (the transcript has its own edits)."""
+
+    title: str = Field(min_length=1, max_length=300, description="the recording's name")
+
+
 class SessionPage(BaseModel):
     items: list[SessionOut]
     total: int

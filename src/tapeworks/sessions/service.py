@@ -144,6 +144,18 @@ def current_job(db: DbSession, session: RecordingSession) -> Job | None:
     return db.get(Job, session.current_job_id) if session.current_job_id else None
 
 
+def rename_session(db: DbSession, user_id: str, session_id: str, title: str) -> RecordingSession:
+    clean = " ".join(title.split())[:300]
+    if not clean:
+        raise ValidationFailed("a recording needs a name; the title was empty",
+                               details={"field": "title"})
+    session = get_session(db, user_id, session_id, for_update=True)
+    session.title = clean
+    db.flush()
+    log.info("session.renamed", session_id=session.id)
+    return session
+
+
 def cancel_session(db: DbSession, user_id: str, session_id: str) -> RecordingSession:
     session = get_session(db, user_id, session_id, for_update=True)
     job = current_job(db, session)

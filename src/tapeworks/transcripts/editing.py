@@ -53,6 +53,7 @@ __all__ = [
     "apply_edits",
     "delete_segment",
     "edit_segment_text",
+    "edit_word",
     "merge_segments",
     "reassign_segment",
     "split_segment",
@@ -260,6 +261,39 @@ def edit_segment_text(t: Transcript, segment_id: str, new_text: str) -> Transcri
     return new
 
 
+def edit_word(t: Transcript, segment_id: str, word_index: int, new_text: str) -> Transcript:
+    """Change one word (``word_index`` in the segment's words) and nothing else.
+
+    One token keeps the word's exact timing, confidence and speaker (and the engine's own
+    times); several tokens share the word's span evenly; empty text deletes the word, and
+    a segment left without words is removed."""
+    i = _segment_index(t, segment_id)
+    seg = t.segments[i]
+    if isinstance(word_index, bool) or not isinstance(word_index, int):
+        raise ValidationFailed("word_index must be an integer", details={"field": "word_index"})
+    if not 0 <= word_index < len(seg.words):
+        raise ValidationFailed(
+            f"segment {segment_id!r} has {len(seg.words)} words; word_index must be between 0 "
+            f"and {len(seg.words) - 1}", details={"field": "word_index"})
+    if not isinstance(new_text, str) or len(new_text) > MAX_SEGMENT_TEXT_CHARS:
+        raise ValidationFailed("text must be a string of reasonable length", details={"field": "text"})
+    clean = "".join(ch for ch in new_text if unicodedata.category(ch) != "Cc" or ch.isspace())
+    tokens = normalise_space(clean).split(" ") if clean.strip() else []
+    new = _next_version(t)
+    target = new.segments[i]
+    old = target.words[word_index]
+    if len(tokens) == 1:
+        replacement = [old.model_copy(update={"text": tokens[0]})]
+    else:
+        replacement = _spread(tokens, old.start, old.end, old.speaker)
+    target.words[word_index : word_index + 1] = replacement
+    if not target.words:
+        del new.segments[i]
+        return new
+    _refresh(target)
+    return new
+
+
 def delete_segment(t: Transcript, segment_id: str) -> Transcript:
     """Remove a segment and its words."""
     i = _segment_index(t, segment_id)
@@ -379,6 +413,11 @@ EDIT_OPS: dict[
         lambda t, op: reassign_segment(
             t, _field(op, "segment_id", str), _field(op, "speaker_id", str)
         ),
+    ),
+    "edit_word": (
+        frozenset({"segment_id", "word_index", "text"}),
+        lambda t, op: edit_word(t, _field(op, "segment_id", str), _field(op, "word_index", int),
+                                _field(op, "text", str)),
     ),
     "edit_text": (
         frozenset({"segment_id", "text"}),

@@ -403,3 +403,29 @@ def test_apply_edits_is_one_version_and_all_or_nothing():
     assert t.speaker("S1").name == "Anna"
     with pytest.raises(ValidationFailed):
         apply_edits(t, [])
+
+
+def test_edit_one_word_keeps_its_timing_and_the_engines():
+    from tapeworks.transcripts.editing import edit_word
+
+    t = make_transcript()
+    seg = t.segments[0]
+    w = seg.words[2].model_copy(update={"engine_start": 0.5, "engine_end": 0.9})
+    t.segments[0].words[2] = w
+    new = edit_word(t, seg.id, 2, "Welcome,")
+    got = new.segments[0].words[2]
+    assert (got.text, got.start, got.end, got.confidence, got.engine_start) == (
+        "Welcome,", w.start, w.end, w.confidence, 0.5)
+    assert new.segments[0].words[:2] == seg.words[:2] and new.segments[0].words[3:] == seg.words[3:]
+    assert new.version == t.version + 1 and t.segments[0].words[2].text == w.text
+    two = edit_word(t, seg.id, 2, "well come")
+    a, b = two.segments[0].words[2:4]
+    assert (a.text, b.text) == ("well", "come") and a.start == w.start and b.end == w.end
+    gone = edit_word(t, seg.id, 2, "  ")
+    assert [x.text for x in gone.segments[0].words] == [x.text for x in seg.words if x is not seg.words[2]]
+    with pytest.raises(ValidationFailed):
+        edit_word(t, seg.id, len(seg.words), "x")
+    only = make_transcript([("S1", "Hi.")])
+    assert edit_word(only, only.segments[0].id, 0, "").segments == []
+    assert apply_edits(t, [{"op": "edit_word", "segment_id": seg.id, "word_index": 0,
+                            "text": "Hallo"}]).segments[0].words[0].text == "Hallo"
