@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tapeworks import __version__
+from tapeworks.clients.endpoints import router as clients_router
+from tapeworks.coaching.endpoints import router as coaching_router
 from tapeworks.config import Settings
 from tapeworks.db import migrate
 from tapeworks.episodes.endpoints import router as episodes_router
@@ -36,6 +38,7 @@ from tapeworks.logging import configure_logging, get_logger
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.runtime import Runtime
+from tapeworks.search.endpoints import router as search_router
 from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
 from tapeworks.users.deps import resolve_principal
@@ -358,7 +361,7 @@ def docs_router(app: FastAPI) -> APIRouter:
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
     return [auth_router, sessions_router, episodes_router, plan_router, admin_router,
-            shows_router]
+            shows_router, clients_router, coaching_router, search_router]
 
 
 def install_consumers(app: FastAPI) -> None:

@@ -14,14 +14,26 @@ from tapeworks.episodes.tasks import RenderEpisodeHandler
 from tapeworks.plans.enforcement import may_start_job
 from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
 from tapeworks.retention.service import purge
+from tapeworks.search import service as search
+from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
+
+
+def session_hooks() -> SessionHooks:
+    """What follows a change to a session's searchable content: the search index."""
+    return SessionHooks(
+        transcript_saved=(search.index_transcript,),
+        title_changed=(search.index_title,),
+        note_saved=(search.index_note,),
+        note_deleted=(search.unindex_note,),
+    )
 
 
 def registry() -> Registry:
     r = Registry(admission=may_start_job)
     # job kinds
-    r.add_handler(TranscribeHandler())
+    r.add_handler(TranscribeHandler(session_hooks()))
     r.add_handler(RenderEpisodeHandler())
     # what jobs run for (their status is mirrored onto these rows)
     r.add_owner(OwnerKind("session", RecordingSession,

@@ -19,6 +19,7 @@ from tapeworks.plans import cli as plans_cli
 from tapeworks.production import cli as production_cli
 from tapeworks.retention import cli as retention_cli
 from tapeworks.runtime import Runtime
+from tapeworks.search import cli as search_cli
 from tapeworks.speech import cli as speech_cli
 from tapeworks.users import service
 from tapeworks.users.models import User
@@ -242,7 +243,7 @@ def tokens_create(
 
 def _register_domain_commands() -> None:
     """Commands contributed by the domain packages (transcribe, produce, plans, purge)."""
-    for mod in (speech_cli, production_cli, plans_cli, retention_cli):
+    for mod in (speech_cli, production_cli, plans_cli, retention_cli, search_cli):
         mod.register(app, open_runtime)
 
 

@@ -20,6 +20,7 @@ from tapeworks.plans.enforcement import UsageMeters
 from tapeworks.queue.huey_adapter import Queue
 from tapeworks.queue.registry import Registry
 from tapeworks.sessions import service as sessions
+from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.storage import open_store
 from tapeworks.storage.base import Store
 
@@ -38,6 +39,7 @@ class Runtime:
         self.plans: Catalogue = load_catalogue(settings)
         self.meters = usage_meters()
         self.registry: Registry = background.registry()
+        self.session_hooks: SessionHooks = background.session_hooks()
         self.database = Database(settings.effective_database_url)
 
     @cached_property

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ class AudioInfo:
     # the limit, and the rest of the file was never decoded.
     decoded_seconds: float = 0.0
     over_limit: bool = False
+    recorded_at: datetime | None = None  # the file's own recording date or time, when it has one
 
 
 def read_info(path: Path) -> AudioInfo:
@@ -173,6 +175,7 @@ def _probe_open(container: av.container.InputContainer, label: str,
             and any(not _is_cover_art(v) for v in container.streams.video),
             decoded_seconds=round(decoded, 6),
             over_limit=over_limit,
+            recorded_at=recorded_at(dict(container.metadata or {})),
         )
 
     if max_seconds is not None and declared is not None and declared > max_seconds:
@@ -246,6 +249,40 @@ def _probe_open(container: av.container.InputContainer, label: str,
     if max_seconds is not None and seconds > max_seconds:  # the drained tail passed it
         return describe(seconds, seconds, rate, channels, over_limit=True)
     return describe(seconds, seconds, rate, channels, over_limit=False)
+
+
+# Tags that say when a recording was made: MP4/MOV creation_time, ID3 TDRC/TDOR ("date"),
+# Vorbis and FLAC DATE, WAV INFO ICRD ("date"), Broadcast WAV origination date and time.
+_DATE_TAGS = ("creation_time", "date", "originationdate", "recording_date", "tdrc", "icrd",
+              "date_recorded", "tdor")
+
+
+def recorded_at(tags: dict[str, Any]) -> datetime | None:
+    """The recording date or time its tags state (UTC when they give no zone), if any."""
+    lowered = {str(k).lower(): str(v) for k, v in tags.items() if v}
+    for name in _DATE_TAGS:
+        value = lowered.get(name, "").strip()
+        if not value:
+            continue
+        if name == "originationdate" and lowered.get("originationtime"):
+            value = f"{value}T{lowered['originationtime'].replace('-', ':')}"
+        parsed = _parse_when(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _parse_when(value: str) -> datetime | None:
+    text = value.strip().replace("Z", "+00:00").replace(" ", "T", 1)
+    for candidate in (text, text[:19], text[:10]):
+        try:
+            when = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        if not 1990 <= when.year <= 2100:  # 1970/1904 epoch zeros mean "unknown"
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:

@@ -15,12 +15,15 @@ from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
-from tapeworks.sessions import service
+from tapeworks.sessions import notes, service
 from tapeworks.sessions.schemas import (
     DirectUploadComplete,
     DirectUploadIn,
     DirectUploadOut,
     EditsRequest,
+    NoteIn,
+    NoteOut,
+    NotePatch,
     SegmentPatch,
     SessionOut,
     SessionPage,
@@ -47,6 +50,7 @@ UPLOAD_DOC = {
                 "title": {"type": "string"},
                 "language": {"type": "string", "description": "e.g. 'en'; empty = auto-detect"},
                 "speakers": {"type": "string", "description": "1-10, or 'auto'"},
+                "client_id": {"type": "string", "description": "the client the session was with"},
             },
         }}},
     }
@@ -92,7 +96,8 @@ def _accept_upload(rt: Runtime, principal: Principal, upload: ReceivedUpload,
     session = service.accept_recording(
         rt, principal, path=upload.path, filename=upload.filename, size_bytes=upload.size,
         title=upload.fields.get("title"), language=upload.fields.get("language"),
-        speakers=upload.fields.get("speakers"), idempotency_key=idempotency_key)
+        speakers=upload.fields.get("speakers"), idempotency_key=idempotency_key,
+        client_id=upload.fields.get("client_id"))
     return SessionOut.of(session)
 
 
@@ -120,11 +125,12 @@ def list_sessions(
     principal: CurrentUser, db: DbDep,
     status_: Annotated[str | None, Query(alias="status", description="comma-separated statuses")] = None,
     q: Annotated[str | None, Query(max_length=200, description="search title and transcript text")] = None,
+    client_id: Annotated[str | None, Query(max_length=32, description="this client's sessions")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> SessionPage:
     rows, total = service.list_sessions(db, principal.user_id, status=status_, q=q, limit=limit,
-                                        offset=offset)
+                                        offset=offset, client_id=client_id)
     return SessionPage(items=[SessionOut.of(s) for s in rows], total=total, limit=limit, offset=offset)
 
 
@@ -198,7 +204,8 @@ def session_transcript(
     s = service.get_session(db, principal.user_id, session_id)
     enforcement.check_export(db, rt, principal, format)
     transcript = service.load_transcript(rt, s, version)
-    result = export(transcript, format, title=s.title)
+    result = export(transcript, format, title=s.title,
+                    notes=notes.for_export(notes.notes_of(db, s.id)))
     return Response(result.content, media_type=result.media_type, headers={
         "Content-Disposition": content_disposition(result.filename, inline=not download)})
 
@@ -245,3 +252,38 @@ def post_edits(session_id: str, body: EditsRequest, principal: CurrentUser, db: 
     """Several edits (merge, split, add speaker, ...) applied at once as one new version."""
     return _edit(db, rt, principal, session_id, body.ops)
 
+
+
+# --- notes and highlights ------------------------------------------------------------------
+@router.post("/{session_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteOut)
+def create_note(session_id: str, body: NoteIn, principal: CurrentUser, db: DbDep,
+                rt: RuntimeDep) -> NoteOut:
+    """A note on the session, or on a span of the recording (`start`, `end` in seconds);
+    with a `colour` it is a highlight."""
+    note = notes.create_note(db, rt, principal.user_id, session_id, text=body.text,
+                             start=body.start, end=body.end, colour=body.colour)
+    return NoteOut.model_validate(note)
+
+
+@router.get("/{session_id}/notes", response_model=list[NoteOut])
+def list_notes(session_id: str, principal: CurrentUser, db: DbDep) -> list[NoteOut]:
+    return [NoteOut.model_validate(n) for n in notes.list_notes(db, principal.user_id, session_id)]
+
+
+@router.get("/{session_id}/notes/{note_id}", response_model=NoteOut)
+def get_note(session_id: str, note_id: str, principal: CurrentUser, db: DbDep) -> NoteOut:
+    return NoteOut.model_validate(notes.get_note(db, principal.user_id, session_id, note_id))
+
+
+@router.patch("/{session_id}/notes/{note_id}", response_model=NoteOut)
+def patch_note(session_id: str, note_id: str, body: NotePatch, principal: CurrentUser,
+               db: DbDep, rt: RuntimeDep) -> NoteOut:
+    note = notes.update_note(db, rt, principal.user_id, session_id, note_id,
+                             **body.model_dump(exclude_unset=True))
+    return NoteOut.model_validate(note)
+
+
+@router.delete("/{session_id}/notes/{note_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_note(session_id: str, note_id: str, principal: CurrentUser, db: DbDep,
+                rt: RuntimeDep) -> None:
+    notes.delete_note(db, rt, principal.user_id, session_id, note_id)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +23,7 @@ from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_
 SESSION_STATUSES = ("uploaded", "queued", "processing", "completed", "failed", "cancelled")
 UNFINISHED_STATUSES = ("uploaded", "queued", "processing")  # transcription still to come
 RETRYABLE_STATUSES = ("failed", "cancelled")
+SESSION_TYPES = ("individual", "group", "team")  # the coaching log's kinds of session
 
 
 class RecordingSession(IdMixin, TimestampMixin, Base):
@@ -35,6 +39,9 @@ class RecordingSession(IdMixin, TimestampMixin, Base):
         CheckConstraint(check_in("status", SESSION_STATUSES), name="status"),
         CheckConstraint("progress_percentage >= 0 AND progress_percentage <= 100",
                         name="progress_range"),
+        CheckConstraint(check_in("session_type", SESSION_TYPES), name="session_type"),
+        CheckConstraint("billable_minutes IS NULL OR billable_minutes >= 0",
+                        name="billable_minutes_not_negative"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_sessions_user_idempotency"),
         Index("ix_sessions_user_created", "user_id", "created_at"),
     )
@@ -72,3 +79,33 @@ class RecordingSession(IdMixin, TimestampMixin, Base):
     model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the coaching log: whom the session was with, when, what kind, paid or pro bono, and
+    # the minutes to bill (NULL: the recording's length)
+    client_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("clients.id", ondelete="SET NULL"), nullable=True, index=True)
+    session_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    session_type: Mapped[str] = mapped_column(String(16), default="individual",
+                                              server_default="individual")
+    paid: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    billable_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SessionNote(IdMixin, TimestampMixin, Base):
+    """A note on a session: on the whole session (no span) or on a span of the recording
+    (``start``/``end``, seconds of recording time, so transcript edits never move it).
+    A highlight is a note with a span and a colour."""
+
+    __tablename__ = "session_notes"
+    __table_args__ = (
+        CheckConstraint('start IS NULL OR (start >= 0 AND "end" >= start)', name="span"),
+        Index("ix_session_notes_session_start", "session_id", "start"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    session_id: Mapped[str] = mapped_column(String(32),
+                                            ForeignKey("sessions.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    colour: Mapped[str | None] = mapped_column(String(7), nullable=True)

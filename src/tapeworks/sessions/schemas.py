@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tapeworks.http.inputs import InputModel, Name, Title
 from tapeworks.sessions.models import RecordingSession
@@ -41,6 +41,13 @@ class SessionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # the coaching log
+    client_id: str | None = None
+    session_date: date | None = None
+    session_type: str = "individual"
+    paid: bool = True
+    billable_minutes: float | None = None  # as set; null = the recording's length
+    log_minutes: float = 0.0  # what the coaching log counts
 
     @classmethod
     def of(cls, s: RecordingSession) -> SessionOut:
@@ -56,6 +63,10 @@ class SessionOut(BaseModel):
                              available=s.source_purged_at is None and bool(s.source_key),
                              purged_at=s.source_purged_at),
             created_at=s.created_at, updated_at=s.updated_at, completed_at=s.completed_at,
+            client_id=s.client_id, session_date=s.session_date, session_type=s.session_type,
+            paid=s.paid, billable_minutes=s.billable_minutes,
+            log_minutes=(s.billable_minutes if s.billable_minutes is not None
+                         else round(s.duration_seconds / 60.0, 2)),
         )
 
 
@@ -123,3 +134,34 @@ class WaveformOut(BaseModel):
     start: float
     bucket_seconds: float
     peaks: list[float]
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(default="", max_length=10_000)
+    start: float | None = Field(default=None, description="seconds in the recording")
+    end: float | None = None
+    colour: str | None = Field(default=None, description="#rrggbb: a highlight")
+
+
+class NotePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, max_length=10_000)
+    start: float | None = None
+    end: float | None = None
+    colour: str | None = None
+
+
+class NoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    session_id: str
+    text: str
+    start: float | None
+    end: float | None
+    colour: str | None
+    created_at: datetime
+    updated_at: datetime

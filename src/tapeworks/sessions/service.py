@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.audio.peaks import Peaks, compute_peaks
+from tapeworks.audio.probe import AudioInfo
+from tapeworks.clients import service as clients
 from tapeworks.db.base import new_id, utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.errors import (
@@ -33,12 +35,14 @@ from tapeworks.queue.models import Job
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
     SESSION_STATUSES,
+    SESSION_TYPES,
     UNFINISHED_STATUSES,
     RecordingSession,
 )
 from tapeworks.storage import keys
 from tapeworks.transcripts.editing import apply_edits
 from tapeworks.transcripts.model import Transcript
+from tapeworks.users import service as users
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -81,10 +85,14 @@ def create_session(
     language: str | None,
     num_speakers: int | None,
     idempotency_key: str | None,
+    client_id: str | None = None,
 ) -> RecordingSession:
     """Insert the session and its transcription job (queued after the commit)."""
     info = rec.info
+    if client_id:
+        clients.get_client(db, user_id, client_id)  # 404 for an unknown or foreign client
     session = RecordingSession(
+        client_id=client_id or None, session_date=default_session_date(db, user_id, info),
         id=session_id, user_id=user_id, title=title, status="queued", stage="queued",
         message="waiting for a worker", idempotency_key=idempotency_key,
         language=language, num_speakers=num_speakers, source_key=source_key,
@@ -97,9 +105,52 @@ def create_session(
     job = jobs.create_job(db, rt, kind="transcribe", user_id=user_id, owner_kind=OWNER_KIND,
                           owner_id=session.id)
     session.current_job_id = job.id
+    rt.session_hooks.on_title(db, session)
     log.info("session.created", session_id=session.id, user_id=user_id, job_id=job.id,
              seconds=info.duration_seconds, bytes=session.size_bytes)
     return session
+
+
+def default_session_date(db: DbSession, user_id: str, info: AudioInfo) -> date:
+    """The recording's own date when the file says (in the user's time zone), else today's."""
+    zone = users.time_zone(db, user_id)
+    return (info.recorded_at or utcnow()).astimezone(zone).date()
+
+
+LOG_FIELDS = ("client_id", "session_date", "session_type", "paid", "billable_minutes")
+MAX_BILLABLE_MINUTES = 24 * 60
+
+
+def update_log_fields(db: DbSession, session: RecordingSession, values: dict[str, Any]) -> None:
+    """The coaching-log fields of a session (only those given change; ``client_id`` and
+    ``billable_minutes`` may be ``None``: no client, the recording's length)."""
+    for key, value in values.items():
+        if key not in LOG_FIELDS:
+            raise ValidationFailed(f"unknown session field {key!r}", details={"field": key})
+        if key == "client_id" and value:
+            clients.get_client(db, session.user_id, value)
+        elif key == "session_type" and value not in SESSION_TYPES:
+            raise ValidationFailed(f"session_type must be one of {', '.join(SESSION_TYPES)}",
+                                   details={"field": key, "allowed": list(SESSION_TYPES)})
+        elif key == "session_date" and value is None:
+            raise ValidationFailed("session_date cannot be empty", details={"field": key})
+        elif key == "paid" and not isinstance(value, bool):
+            raise ValidationFailed("paid must be true or false", details={"field": key})
+        elif key == "billable_minutes" and value is not None and not (
+                0 <= value <= MAX_BILLABLE_MINUTES):
+            raise ValidationFailed(f"billable_minutes must be between 0 and "
+                                   f"{MAX_BILLABLE_MINUTES}", details={"field": key})
+        setattr(session, key, value or None if key == "client_id" else value)
+    db.flush()
+
+
+def rename_session(db: DbSession, rt: Runtime, session: RecordingSession, title: str) -> None:
+    clean = (title or "").strip()
+    if not clean or len(clean) > 300:
+        raise ValidationFailed("a title needs 1 to 300 characters", details={"field": "title"})
+    session.title = clean
+    db.flush()
+    rt.session_hooks.on_title(db, session)
 
 
 def validate_options(language: str | None, speakers: str | None) -> tuple[str | None, int | None]:
@@ -121,9 +172,11 @@ def validate_options(language: str | None, speakers: str | None) -> tuple[str | 
 
 def list_sessions(
     db: DbSession, user_id: str, *, status: str | None = None, q: str | None = None,
-    limit: int = 20, offset: int = 0,
+    limit: int = 20, offset: int = 0, client_id: str | None = None,
 ) -> tuple[list[RecordingSession], int]:
     stmt = select(RecordingSession).where(RecordingSession.user_id == user_id)
+    if client_id:
+        stmt = stmt.where(RecordingSession.client_id == client_id)
     if status:
         wanted = [s.strip() for s in status.split(",") if s.strip()]
         bad = [s for s in wanted if s not in SESSION_STATUSES]
@@ -265,6 +318,7 @@ def edit_transcript(
     if res.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("the transcript was changed by another request; reload and try again")
     db.refresh(session)
+    rt.session_hooks.on_transcript(db, session, edited)  # the search index, same transaction
     return edited
 
 
@@ -355,6 +409,7 @@ def new_session_id() -> str:
 def accept_recording(
     rt: Runtime, principal: Principal, *, path: Path, filename: str, size_bytes: int,
     title: str | None, language: str | None, speakers: str | None, idempotency_key: str | None,
+    client_id: str | None = None,
 ) -> RecordingSession:
     """Probe, check the plan, store the source, then create the session and its job.
 
@@ -379,7 +434,8 @@ def accept_recording(
                                  seconds=info.duration_seconds)
         return create_session(db, rt, user_id=principal.user_id, session_id=session_id,
                               source_key=key, rec=rec, title=clean_title, language=lang,
-                              num_speakers=n_speakers, idempotency_key=idempotency_key)
+                              num_speakers=n_speakers, idempotency_key=idempotency_key,
+                              client_id=(client_id or "").strip() or None)
 
     try:
         session = rt.database.run(_create)

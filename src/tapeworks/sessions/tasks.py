@@ -17,6 +17,7 @@ from tapeworks.queue.jobs import JobContext
 from tapeworks.queue.models import Job
 from tapeworks.queue.registry import Pool
 from tapeworks.sessions import service
+from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.transcripts.model import Transcript
@@ -54,12 +55,16 @@ class TranscribeResult:
     language: str | None
     model_name: str | None
     audio_seconds: float
+    transcript: Transcript | None = None  # for the search index (same transaction as save)
 
 
 class TranscribeHandler:
     kind = "transcribe"
     pool: Pool = "long"
     max_attempts: int | None = None  # the TAPEWORKS_JOB_MAX_ATTEMPTS setting
+
+    def __init__(self, hooks: SessionHooks = NO_HOOKS) -> None:
+        self.hooks = hooks
 
     def prepare(self, db: DbSession, job: Job) -> TranscribePayload:
         session = db.get(RecordingSession, job.owner_id) if job.owner_id else None
@@ -91,6 +96,7 @@ class TranscribeHandler:
                 language=transcript.language,
                 model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
                 audio_seconds=transcript.duration or p.duration_seconds,
+                transcript=transcript,
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -132,6 +138,8 @@ class TranscribeHandler:
         session.transcript_text = r.text
         session.detected_language = r.language
         session.model_name = r.model_name
+        if r.transcript is not None:
+            self.hooks.on_transcript(db, session, r.transcript)
         job.audio_seconds = r.audio_seconds
         usage.charge_for_job(db, job, kind="transcription", seconds=r.audio_seconds,
                              session_id=p.session_id)

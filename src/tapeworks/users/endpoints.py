@@ -8,6 +8,7 @@ from tapeworks.users.deps import CurrentUser
 from tapeworks.users.schemas import (
     CreateTokenRequest,
     LoginRequest,
+    MePatch,
     PersonalTokenResponse,
     TokenInfo,
     TokenResponse,
@@ -33,6 +34,13 @@ def login(body: LoginRequest, db: DbDep, settings: SettingsDep) -> TokenResponse
 
 @router.get("/me", response_model=UserOut)
 def me(principal: CurrentUser, db: DbDep) -> UserOut:
+    return user_out(db, principal.user_id)
+
+
+@router.patch("/me", response_model=UserOut)
+def patch_me(body: MePatch, principal: CurrentUser, db: DbDep) -> UserOut:
+    """The caller's settings: the time zone their dates are in (default UTC)."""
+    service.set_time_zone(db, principal.user_id, body.time_zone)
     return user_out(db, principal.user_id)
 
 

@@ -21,6 +21,8 @@ class User(IdMixin, TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default="user")
     plan: Mapped[str] = mapped_column(String(64), default="free")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # IANA name; dates the user sees and gives (the coaching log's from/to) are in it
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True

@@ -43,7 +43,13 @@ class UserOut(BaseModel):
     name: str
     role: str
     plan: str
+    time_zone: str = "UTC"
     created_at: datetime
+
+
+class MePatch(BaseModel):
+    time_zone: str = Field(min_length=1, max_length=64,
+                           description="IANA name, e.g. 'Europe/Paris': the coaching log's dates")
 
 
 class CreateUserRequest(BaseModel):

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -87,6 +88,31 @@ def get_user_by_email(db: DbSession, email: str) -> User:
     user = db.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         raise NotFound(f"no user with email {email}")
+    return user
+
+
+def time_zone(db: DbSession, user_id: str) -> ZoneInfo:
+    """The user's time zone (UTC when unset or no longer known to this machine)."""
+    name = db.scalar(select(User.time_zone).where(User.id == user_id)) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def check_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"{name!r} is not a time zone; use a name like 'Europe/Paris' "
+                               "or 'UTC'", details={"field": "time_zone"}) from None
+    return name
+
+
+def set_time_zone(db: DbSession, user_id: str, name: str) -> User:
+    user = get_user(db, user_id)
+    user.time_zone = check_time_zone(name.strip())
+    db.flush()
     return user
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from tapeworks.db.engine import make_engine
+from tapeworks.db.migrate import include_object
 from tapeworks.models import metadata
 
 config = context.config
@@ -18,6 +19,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object,  # the full-text tables (see migrate.py)
     )
 
 

@@ -1,0 +1,259 @@
+"""Search: keep the full-text index current, and find the moments a query matches.
+
+The index is written in the same transaction as the change it reflects (a transcript
+saved or edited, a title changed, a note written or deleted), so a search never sees a
+word that rolled back and always sees one that committed. The sessions domain calls the
+functions here through the hooks the runtime gives it (`tapeworks.sessions.hooks`); this
+domain imports sessions, never the reverse. Deleting a session deletes its entries by
+foreign key, and their index rows with them (trigger on SQLite, cascade on PostgreSQL).
+Retention deletes source audio only, never transcripts, so the index keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.errors import ValidationFailed
+from tapeworks.logging import get_logger
+from tapeworks.search.models import SearchEntry
+from tapeworks.search.query import SearchQuery, parse, to_fts5, to_tsquery
+from tapeworks.search.snippets import highlight
+from tapeworks.search.text import index_body, tsvector_literal, words
+from tapeworks.transcripts.exporters import speaker_label
+from tapeworks.transcripts.model import Transcript
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
+    from tapeworks.sessions.models import RecordingSession, SessionNote
+
+log = get_logger(__name__)
+
+MAX_LIMIT = 100
+
+
+def _dialect(db: DbSession) -> str:
+    return db.get_bind().dialect.name
+
+
+# ---------------------------------------------------------------- writing the index
+
+
+def _add(db: DbSession, entries: Sequence[SearchEntry]) -> None:
+    entries = [e for e in entries if words(e.text)]
+    if not entries:
+        return
+    db.add_all(entries)
+    db.flush()  # the ids key the full-text rows
+    if _dialect(db) == "sqlite":
+        db.execute(text("INSERT INTO search_fts (rowid, body) VALUES (:id, :body)"),
+                   [{"id": e.id, "body": index_body(e.text)} for e in entries])
+    else:
+        db.execute(text("INSERT INTO search_fts (entry_id, user_id, vector) "
+                        "VALUES (:id, :user_id, CAST(:vector AS tsvector))"),
+                   [{"id": e.id, "user_id": e.user_id, "vector": tsvector_literal(words(e.text))}
+                    for e in entries])
+
+
+def index_transcript(db: DbSession, session: RecordingSession, transcript: Transcript) -> None:
+    """Replace the session's transcript entries with the segments of ``transcript``."""
+    db.execute(delete(SearchEntry).where(SearchEntry.session_id == session.id,
+                                         SearchEntry.kind == "transcript"))
+    _add(db, [
+        SearchEntry(user_id=session.user_id, session_id=session.id, kind="transcript",
+                    segment_id=seg.id, start=seg.start, end=seg.end,
+                    speaker=(speaker_label(transcript, seg.speaker) or None),
+                    text=seg.text)
+        for seg in transcript.segments if seg.text.strip()
+    ])
+
+
+def index_title(db: DbSession, session: RecordingSession) -> None:
+    db.execute(delete(SearchEntry).where(SearchEntry.session_id == session.id,
+                                         SearchEntry.kind == "title"))
+    _add(db, [SearchEntry(user_id=session.user_id, session_id=session.id, kind="title",
+                          text=session.title or "")])
+
+
+def index_note(db: DbSession, note: SessionNote) -> None:
+    unindex_note(db, note.id)
+    _add(db, [SearchEntry(user_id=note.user_id, session_id=note.session_id, kind="note",
+                          note_id=note.id, start=note.start, end=note.end, text=note.text)])
+
+
+def unindex_note(db: DbSession, note_id: str) -> None:
+    db.execute(delete(SearchEntry).where(SearchEntry.note_id == note_id))
+
+
+def index_session(db: DbSession, session: RecordingSession, transcript: Transcript | None,
+                  notes: Sequence[SessionNote]) -> None:
+    """Everything of one session, from scratch."""
+    db.execute(delete(SearchEntry).where(SearchEntry.session_id == session.id))
+    index_title(db, session)
+    if transcript is not None:
+        index_transcript(db, session, transcript)
+    for note in notes:
+        index_note(db, note)
+
+
+@dataclass
+class ReindexReport:
+    sessions: int = 0
+    entries: int = 0
+    without_transcript: int = 0
+
+
+def reindex(rt: Runtime, *, user_id: str | None = None) -> ReindexReport:
+    """Rebuild the index from the store (transcripts) and the database (titles, notes),
+    one session per short transaction; the transcript is read with no transaction open."""
+    from tapeworks.sessions import service as sessions
+    from tapeworks.sessions.models import RecordingSession, SessionNote
+
+    report = ReindexReport()
+    with rt.database.transaction(write=False) as db:
+        stmt = select(RecordingSession.id, RecordingSession.user_id)
+        if user_id:
+            stmt = stmt.where(RecordingSession.user_id == user_id)
+        ids = [(r[0], r[1]) for r in db.execute(stmt.order_by(RecordingSession.created_at))]
+    if user_id is None:  # index rows whose entry is gone (should never exist)
+        with rt.database.transaction() as db:
+            if _dialect(db) == "sqlite":
+                db.execute(text("DELETE FROM search_fts WHERE rowid NOT IN "
+                                "(SELECT id FROM search_entries)"))
+    for session_id, owner in ids:
+        with rt.database.transaction(write=False) as db:
+            s = sessions.get_session(db, owner, session_id)
+            has_transcript = s.transcript_version > 0 and bool(s.transcript_key)
+        transcript = sessions.load_transcript(rt, s) if has_transcript else None
+
+        def write(db: DbSession, session_id: str = session_id, owner: str = owner,
+                  transcript: Transcript | None = transcript) -> int:
+            s = sessions.get_session(db, owner, session_id)
+            notes = list(db.scalars(select(SessionNote).where(SessionNote.session_id == s.id)))
+            index_session(db, s, transcript, notes)
+            return len(db.scalars(select(SearchEntry.id).where(
+                SearchEntry.session_id == s.id)).all())
+
+        report.entries += rt.database.run(write)
+        report.sessions += 1
+        report.without_transcript += transcript is None
+    log.info("search.reindexed", sessions=report.sessions, entries=report.entries)
+    return report
+
+
+# ---------------------------------------------------------------- searching
+
+
+@dataclass(frozen=True)
+class Hit:
+    session_id: str
+    session_title: str
+    segment_id: str | None
+    kind: str
+    start: float | None
+    end: float | None
+    speaker: str | None
+    snippet: str
+    score: float  # higher is better (bm25 on SQLite, ts_rank_cd on PostgreSQL)
+
+
+@dataclass(frozen=True)
+class HitPage:
+    query: str
+    hits: list[Hit]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+# The newest CANDIDATES of the user's matching rows are ranked: every match of most
+# queries; for a word found in very many segments, its most recent ones. This keeps a query
+# within tens of milliseconds however common its words are (bench/bench_search.py).
+CANDIDATES = 1000
+_COLUMNS = ("e.session_id, s.title, e.segment_id, e.kind, e.start, e.\"end\", e.speaker, "
+            "e.text, r.score")
+
+
+def _filters(client_id: str | None, date_from: date | None, date_to: date | None,
+             params: dict[str, Any]) -> str:
+    sql = ""
+    if client_id:
+        sql += " AND s.client_id = :client_id"
+        params["client_id"] = client_id
+    if date_from:
+        sql += " AND s.session_date >= :date_from"
+        params["date_from"] = date_from
+    if date_to:
+        sql += " AND s.session_date <= :date_to"
+        params["date_to"] = date_to
+    return sql
+
+
+def _statement(dialect: str, query: SearchQuery, filters: str, params: dict[str, Any]) -> str:
+    """Candidates (match, this user, filters; newest first, capped), ranked, the page of
+    them joined to entries and sessions. Only bound values vary: the SQL is fixed text."""
+    join_sessions = " JOIN sessions s ON s.id = e.session_id" if filters else ""
+    if dialect == "sqlite":
+        params["q"] = to_fts5(query)
+        return (
+            f"SELECT {_COLUMNS} FROM ("
+            " SELECT c.id, c.score FROM ("
+            "  SELECT search_fts.rowid AS id, bm25(search_fts) AS score FROM search_fts"
+            f"  JOIN search_entries e ON e.id = search_fts.rowid{join_sessions}"
+            f"  WHERE search_fts MATCH :q AND e.user_id = :user_id{filters}"
+            "  ORDER BY search_fts.rowid DESC LIMIT :candidates) AS c"
+            " ORDER BY c.score, c.id DESC LIMIT :limit OFFSET :offset) AS r"
+            " JOIN search_entries e ON e.id = r.id JOIN sessions s ON s.id = e.session_id"
+            " ORDER BY r.score, r.id DESC")
+    params["q"] = to_tsquery(query)
+    join = (" JOIN search_entries e ON e.id = f.entry_id JOIN sessions s ON s.id = e.session_id"
+            if filters else "")
+    return (
+        "WITH c AS ("
+        f" SELECT f.entry_id, f.vector FROM search_fts f{join}"
+        f" WHERE f.vector @@ CAST(:q AS tsquery) AND f.user_id = :user_id{filters}"
+        " ORDER BY f.entry_id DESC LIMIT :candidates),"
+        " r AS (SELECT entry_id AS id, -ts_rank_cd(vector, CAST(:q AS tsquery)) AS score"
+        " FROM c ORDER BY score, entry_id DESC LIMIT :limit OFFSET :offset)"
+        f" SELECT {_COLUMNS} FROM r JOIN search_entries e ON e.id = r.id"
+        " JOIN sessions s ON s.id = e.session_id ORDER BY r.score, r.id DESC")
+
+
+def search(db: DbSession, user_id: str, q: str, *, client_id: str | None = None,
+           date_from: date | None = None, date_to: date | None = None,
+           limit: int = 20, offset: int = 0) -> HitPage:
+    """The user's hits for ``q``, best first: transcript segments, titles and notes."""
+    query = parse(q)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}",
+                               details={"field": "limit"})
+    if offset < 0:
+        raise ValidationFailed("offset must not be negative", details={"field": "offset"})
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed("'from' is after 'to'", details={"field": "from"})
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1, "offset": offset,
+                              "candidates": CANDIDATES}
+    sql = _statement(_dialect(db), query, _filters(client_id, date_from, date_to, params), params)
+    try:
+        rows = db.execute(text(sql), params).all()
+    except DBAPIError as exc:
+        # the compilers only make valid queries; should the engine still refuse one, that is
+        # our bug, reported as a refusal of this query rather than a 500
+        message = str(exc.orig).lower()
+        if "fts5" not in message and "tsquery" not in message:
+            raise
+        log.error("search.query_failed", error=str(exc.orig)[:300], query=q[:200])
+        raise ValidationFailed("this search could not be run; try fewer or simpler words",
+                               details={"field": "q"}) from exc
+    hits = [
+        Hit(session_id=r[0], session_title=r[1], segment_id=r[2], kind=r[3], start=r[4],
+            end=r[5], speaker=r[6], snippet=highlight(r[7], query), score=-float(r[8]))
+        for r in rows[:limit]
+    ]
+    return HitPage(query=q, hits=hits, limit=limit, offset=offset, has_more=len(rows) > limit)
