@@ -140,9 +140,18 @@ def get_session(session_id: str, principal: CurrentUser, db: DbDep) -> SessionOu
 
 
 @router.patch("/{session_id}", response_model=SessionOut)
-def patch_session(session_id: str, body: SessionPatch, principal: CurrentUser, db: DbDep) -> SessionOut:
-    """Rename a recording."""
-    return SessionOut.of(service.rename_session(db, principal.user_id, session_id, body.title))
+def patch_session(session_id: str, body: SessionPatch, principal: CurrentUser, db: DbDep,
+                  rt: RuntimeDep) -> SessionOut:
+    """Rename a recording, or change its coaching-log fields (client, date, type, paid,
+    billable minutes; only the fields sent change, null clears client and minutes)."""
+    values = body.model_dump(exclude_unset=True)
+    title = values.pop("title", None)
+    if title is not None:
+        service.rename_session(db, principal.user_id, session_id, title, rt.session_hooks)
+    session = service.get_session(db, principal.user_id, session_id, for_update=True)
+    if values:
+        service.update_log_fields(db, session, values)
+    return SessionOut.of(session)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -73,7 +73,15 @@ class SessionOut(BaseModel):
 class SessionPatch(BaseModel):
     """What can be changed on a session itself (the transcript has its own edits)."""
 
-    title: str = Field(min_length=1, max_length=300, description="the recording's name")
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300,
+                              description="the recording's name")
+    client_id: str | None = Field(default=None, max_length=32)
+    session_date: date | None = None
+    session_type: str | None = Field(default=None, description="individual, group or team")
+    paid: bool | None = None
+    billable_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
 
 
 class SessionPage(BaseModel):

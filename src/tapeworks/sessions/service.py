@@ -32,6 +32,7 @@ from tapeworks.plans import enforcement
 from tapeworks.queue import jobs
 from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
+from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
     SESSION_STATUSES,
@@ -144,15 +145,6 @@ def update_log_fields(db: DbSession, session: RecordingSession, values: dict[str
     db.flush()
 
 
-def rename_session(db: DbSession, rt: Runtime, session: RecordingSession, title: str) -> None:
-    clean = (title or "").strip()
-    if not clean or len(clean) > 300:
-        raise ValidationFailed("a title needs 1 to 300 characters", details={"field": "title"})
-    session.title = clean
-    db.flush()
-    rt.session_hooks.on_title(db, session)
-
-
 def validate_options(language: str | None, speakers: str | None) -> tuple[str | None, int | None]:
     lang = (language or "").strip().lower() or None
     if lang in ("auto", "detect"):
@@ -197,7 +189,8 @@ def current_job(db: DbSession, session: RecordingSession) -> Job | None:
     return db.get(Job, session.current_job_id) if session.current_job_id else None
 
 
-def rename_session(db: DbSession, user_id: str, session_id: str, title: str) -> RecordingSession:
+def rename_session(db: DbSession, user_id: str, session_id: str, title: str,
+                   hooks: SessionHooks = NO_HOOKS) -> RecordingSession:
     clean = " ".join(title.split())[:300]
     if not clean:
         raise ValidationFailed("a recording needs a name; the title was empty",
@@ -205,6 +198,7 @@ def rename_session(db: DbSession, user_id: str, session_id: str, title: str) -> 
     session = get_session(db, user_id, session_id, for_update=True)
     session.title = clean
     db.flush()
+    hooks.on_title(db, session)  # the search index, same transaction
     log.info("session.renamed", session_id=session.id)
     return session
 

@@ -245,3 +245,27 @@ def test_upload_takes_the_client_and_the_recordings_own_date(api: Api, alice, tm
                             data={"client_id": "nope"})
     assert r.status_code == 404
     assert json.loads(r.text)["error"]["code"] == "not_found"
+
+
+def test_patch_session_sets_log_fields_and_the_title_is_searched(api: Api, alice, bob):
+    sid = transcribed_session(api, user_id_of(api, alice), "Old name", SPOKEN)
+    c = make_client(api, alice, "Eve")
+    r = api.client.patch(f"/api/v1/sessions/{sid}", headers=alice, json={
+        "title": "Quarterly review", "client_id": c["id"], "session_date": "2026-02-14",
+        "session_type": "group", "paid": False, "billable_minutes": 50})
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert (s["title"], s["client_id"], s["session_date"], s["session_type"], s["paid"],
+            s["log_minutes"]) == ("Quarterly review", c["id"], "2026-02-14", "group", False, 50)
+    found = api.client.get("/api/v1/search", headers=alice, params={"q": "quarterly"}).json()
+    assert found["hits"][0]["kind"] == "title"
+    old = api.client.get("/api/v1/search", headers=alice, params={"q": "old name"}).json()
+    assert old["hits"] == []
+    assert api.client.patch(f"/api/v1/sessions/{sid}", headers=alice,
+                            json={"session_type": "couple"}).status_code == 422
+    bob_client = make_client(api, bob, "Bob's client")
+    assert api.client.patch(f"/api/v1/sessions/{sid}", headers=alice,
+                            json={"client_id": bob_client["id"]}).status_code == 404
+    cleared = api.client.patch(f"/api/v1/sessions/{sid}", headers=alice,
+                               json={"client_id": None, "billable_minutes": None}).json()
+    assert cleared["client_id"] is None and cleared["billable_minutes"] is None
