@@ -13,6 +13,7 @@ from tapeworks.episodes import service
 from tapeworks.episodes.models import EpisodeTemplate
 from tapeworks.episodes.schemas import (
     AssetOut,
+    BleepOut,
     CutOut,
     EditListOut,
     EpisodeCreate,
@@ -113,7 +114,9 @@ def episode_edit_list(episode_id: str, principal: CurrentUser, db: DbDep, rt: Ru
         programme_offset_seconds=view.programme_offset_seconds,
         cuts=[CutOut(kind=c.kind, reason=c.reason, source_start=c.source_start,
                      source_end=c.source_end, seconds=round(c.source_end - c.source_start, 3),
-                     episode_time=c.episode_time, words=c.words) for c in view.cuts])
+                     episode_time=c.episode_time, words=c.words) for c in view.cuts],
+        bleeps=[BleepOut(reason=b.reason, source_start=b.source_start, source_end=b.source_end,
+                         episode_start=b.episode_start, words=b.words) for b in view.bleeps])
 
 
 @episodes.post("/{episode_id}/retry", response_model=EpisodeOut)

@@ -66,11 +66,22 @@ class CutOut(BaseModel):
     words: list[str]
 
 
+class BleepOut(BaseModel):
+    """A bleeped word: it keeps its time, its audio is a tone (or silence)."""
+
+    reason: str
+    source_start: float
+    source_end: float
+    episode_start: float
+    words: list[str]
+
+
 class EditListOut(BaseModel):
     source_duration: float
     episode_duration: float
     programme_offset_seconds: float
     cuts: list[CutOut]
+    bleeps: list[BleepOut] = Field(default_factory=list)
 
 
 class AssetOut(BaseModel):

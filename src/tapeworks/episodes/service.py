@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 log = get_logger("tapeworks.episodes")
 
+BLEEP_REASON = "bleep"  # how a bleeped word is listed beside the cuts
 TEMPLATE_MIX_FIELDS = ("music_gain_db", "duck_depth_db", "duck_attack_seconds",
                        "duck_release_seconds", "music_fade_in_seconds", "music_fade_out_seconds",
                        "overlap_seconds")
@@ -226,7 +227,7 @@ def _dataclass_from(cls: type, data: dict[str, Any] | None, what: str) -> Any:
     if bad:
         raise ValidationFailed(f"unknown {what} settings {bad}; allowed: {sorted(names)}")
     for k, v in list(data.items()):
-        if isinstance(v, list) and k in ("filler_words", "multiword_filler_phrases"):
+        if isinstance(v, list) and k in ("filler_words", "multiword_filler_phrases", "bleep_words"):
             data[k] = tuple(str(x) for x in v)
     if cls is CleaningSettings and "user_cuts" in data:
         cuts = data["user_cuts"] or []
@@ -387,11 +388,21 @@ class CutView:
 
 
 @dataclass(frozen=True)
+class BleepView:
+    reason: str
+    source_start: float
+    source_end: float
+    episode_start: float  # the bleep keeps its time: where it plays in the episode
+    words: list[str]
+
+
+@dataclass(frozen=True)
 class EditListView:
     source_duration: float
     episode_duration: float
     programme_offset_seconds: float
     cuts: list[CutView]
+    bleeps: list[BleepView]
 
 
 def edit_list_view(db: DbSession, rt: Runtime, ep: Episode) -> EditListView:
@@ -411,7 +422,12 @@ def edit_list_view(db: DbSession, rt: Runtime, ep: Episode) -> EditListView:
                     episode_time=round(edit_list.source_to_episode(c.start) + offset, 3),
                     words=[words[i].text.strip() for i in c.word_indices if i < len(words)])
             for c in edit_list.cuts]
-    return EditListView(edit_list.source_duration, edit_list.episode_duration, offset, cuts)
+    bleeps = [BleepView(reason=BLEEP_REASON, source_start=round(float(b["start"]), 3),
+                        source_end=round(float(b["end"]), 3),
+                        episode_start=round(edit_list.source_to_episode(float(b["start"])) + offset, 3),
+                        words=[str(b.get("text", "")).strip()])
+              for b in doc.get("bleeps", [])]
+    return EditListView(edit_list.source_duration, edit_list.episode_duration, offset, cuts, bleeps)
 
 
 def template_for_render(db: DbSession, user_id: str, template_id: str | None

@@ -119,7 +119,8 @@ class RenderEpisodeHandler:
                                content_type="application/json")
             edit_doc = {"edit_list": result.edit_list.to_dict(),
                         "programme_offset_seconds": result.programme_offset_seconds,
-                        "layout": result.layout}
+                        "layout": result.layout,
+                        "bleeps": [b.to_dict() for b in result.bleeps]}
             rt.store.put_bytes(edit_key, json.dumps(edit_doc).encode(),
                                content_type="application/json")
             return RenderResult(audio_key, transcript_key, edit_key, render.format,

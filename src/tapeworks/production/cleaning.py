@@ -1,11 +1,15 @@
-"""Build the edit list from the words: filler words, long pauses and user cuts.
+"""Build the edit list from the words: filler words, spoken edit markers, long pauses and
+user cuts.
 
 Pauses are the silences between "anchors": kept words, plus speech regions (from a
 VAD) that are not removed words, so untranscribed speech is never cut as a pause.
 A pause longer than `max_pause_seconds` (counted after the filler cuts inside it) is
 shortened to exactly `target_pause_seconds`, half kept after the previous anchor and
 half before the next. Leading and trailing silence keep half the target.
-Every cut keeps `margin_seconds` away from kept words.
+Every cut keeps `margin_seconds` away from kept words. A spoken edit marker
+(`edit_marker`, production/markers.py) cuts itself and the phrase before it; the cut
+has kind "marker", the reason "edit marker: "<the phrase>"" and the indices of the words
+it removes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import replace
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.editlist import Cut, CutKind, EditList, merge_cuts
+from tapeworks.production.markers import MarkerEdit, marker_edits
 from tapeworks.production.settings import CleaningSettings
 from tapeworks.transcripts.model import Transcript, Word
 
@@ -62,6 +67,8 @@ def plan_cuts(
         if removed.get(i) == "filler":
             del removed[i]
     cuts = _word_cuts(words, removed, duration, settings)
+    markers = marker_edit_list(words, settings, speech_regions, duration)
+    cuts += [marker_cut(e) for e in markers]
     cuts += [
         Cut(float(u.start), float(u.end), "user", u.reason,
             id=f"user-{_ms(float(u.start))}-{_ms(float(u.end))}")
@@ -69,9 +76,33 @@ def plan_cuts(
         if u.start is not None and u.end is not None
     ]
     if settings.shorten_pauses:
-        anchors = _anchors(words, removed, speech_regions or (), settings.margin_seconds)
+        gone: dict[int, CutKind] = {**removed, **{i: "marker" for e in markers for i in e.word_indices}}
+        anchors = _anchors(words, gone, speech_regions or (), settings.margin_seconds)
         cuts += _pause_cuts(anchors, merge_cuts(cuts, duration), duration, settings)
-    return [c for c in cuts if c.kind == "user" or c.duration >= _MIN_CUT_SECONDS]
+    return [c for c in cuts if c.kind in ("user", "marker") or c.duration >= _MIN_CUT_SECONDS]
+
+
+def marker_edit_list(
+    words: Sequence[Word],
+    settings: CleaningSettings,
+    speech_regions: Sequence[Interval] | None,
+    duration: float,
+) -> list[MarkerEdit]:
+    """The edits the spoken markers ask for, without those whose marker is a protected word
+    (a multitrack render mutes those on the speaker's own track instead)."""
+    if settings.marker is None:
+        return []
+    edits = marker_edits(words, settings.marker, pause_seconds=settings.edit_marker_pause_seconds,
+                         speech_regions=speech_regions, margin_seconds=settings.margin_seconds,
+                         duration=duration)
+    protected = set(settings.protected_words)
+    return [e for e in edits if not protected.intersection(e.marker_indices)]
+
+
+def marker_cut(edit: MarkerEdit) -> Cut:
+    """The cut of one spoken marker: `marker-{first word}`, the phrase in its reason."""
+    return Cut(edit.start, edit.end, "marker", edit.reason, tuple(edit.word_indices),
+               id=f"marker-{min(edit.word_indices)}")
 
 
 def _ms(t: float) -> int:

@@ -17,11 +17,12 @@ from typing import Any, Literal
 
 from tapeworks.errors import ValidationFailed
 
-CutKind = Literal["filler", "pause", "user"]
-CUT_KINDS: tuple[CutKind, ...] = ("filler", "pause", "user")
+CutKind = Literal["filler", "pause", "user", "marker"]
+CUT_KINDS: tuple[CutKind, ...] = ("filler", "pause", "user", "marker")
 # When merging overlapping cuts of different kinds the merged cut takes the kind that
-# explains it best for the user: an explicit user cut, then a removed word, then a pause.
-_KIND_PRIORITY: dict[str, int] = {"user": 0, "filler": 1, "pause": 2}
+# explains it best for the user: an explicit user cut, a spoken edit marker (the speaker
+# asked for it while recording), then a removed word, then a pause.
+_KIND_PRIORITY: dict[str, int] = {"user": 0, "marker": 1, "filler": 2, "pause": 3}
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Cut:
     """Remove source audio in [start, end) seconds.
 
     `id` is stable for the same transcript, audio and settings (`filler-12`: the filler
-    cut starting at word 12; `pause-5230`: the pause after 5.230 s; `user-...`); cuts
+    cut starting at word 12; `pause-5230`: the pause after 5.230 s; `marker-40`: the
+    phrase a spoken edit marker removes, starting at word 40; `user-...`); cuts
     merged into one carry their ids joined with `+`. A cut the audio check refused is
     listed in `EditList.kept` with `applied=False` and its reason; `planned` is the span
     asked for when the check trimmed the cut.

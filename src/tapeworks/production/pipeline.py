@@ -8,6 +8,10 @@ Two streaming passes over the source, memory bounded by the block size:
 2. rendering: decode -> cut -> gain to target -> mix (intro, outro, ducked music bed)
    -> true-peak limiter -> output meters -> encoder thread -> temp file -> rename.
 
+Bleeps (`cleaning.bleep_words`, production/bleep.py) replace the matched words' audio in
+the decoded source, before the cuts, in both passes; the words read `[bleep]` in the
+re-timed transcript and the spans are listed in `ProduceResult.bleeps`.
+
 The same edit list re-times the words (DESIGN rule 12). `progress(stage, fraction)`
 receives the fraction of the whole run (0..1, never decreasing) and the current
 stage: "analysing", "measuring", "rendering", "encoding".
@@ -22,6 +26,15 @@ from pathlib import Path
 
 from tapeworks.audio.decode import Block, decode_blocks
 from tapeworks.audio.probe import read_info
+from tapeworks.production.bleep import (
+    BleepMode,
+    BleepSpan,
+    bleep_blocks,
+    bleep_list,
+    bleep_spans,
+    bleep_transcript,
+    match_bleeps,
+)
 from tapeworks.production.editlist import EditList
 from tapeworks.production.encode import Tags, encode
 from tapeworks.production.loudness import (
@@ -79,6 +92,22 @@ class ProduceResult:
     cuts: dict[str, dict[str, float]]  # per kind: count, seconds
     programme_offset_seconds: float = 0.0  # where the main programme starts (after the intro)
     layout: dict[str, float] = field(default_factory=dict)
+    bleeps: list[BleepSpan] = field(default_factory=list)  # source time
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The programme's source as the passes read it: decoded, with its bleeps applied."""
+
+    path: Path
+    bleeps: tuple[BleepSpan, ...] = ()
+    bleep_mode: BleepMode = "beep"
+
+    def blocks(self, rate: int, channels: int, block: int) -> Iterator[Block]:
+        blocks = decode_blocks(self.path, rate, channels, block)
+        if not self.bleeps:
+            return blocks
+        return bleep_blocks(blocks, self.bleeps, rate, self.bleep_mode)
 
 
 class _Progress:
@@ -115,7 +144,13 @@ def produce(
     speech_regions: Sequence[tuple[float, float]] | None = None,
     progress: ProgressCallback | None = None,
     verify: VerifySettings | None = None,
+    hidden_words: Sequence[int] = (),
+    bleeps: Sequence[BleepSpan] | None = None,
 ) -> ProduceResult:
+    """`hidden_words` (indices into `transcript.words()`) are left out of the re-timed
+    transcript although no cut removes them (a multitrack render muted them on their own
+    track). `bleeps`: spans already applied to `source` (a multitrack mixdown), listed in
+    the result; without it the cleaning settings' bleeps are found and applied here."""
     cleaning = cleaning or CleaningSettings()
     loudness = loudness or LoudnessSettings()
     template = template or Template()
@@ -131,6 +166,7 @@ def produce(
     # planned from the words, then checked against the source audio (rule 12)
     edit_list = verified_edit_list(source, transcript, info.duration_seconds, speech_regions, cleaning,
                                    verify).edit_list
+    src, transcript, spans = _bleeped_source(source, transcript, cleaning, info.duration_seconds, bleeps)
     assets = {
         name: _measure_asset(path, rate, channels, block)
         for name, path in (("intro", template.intro), ("outro", template.outro), ("music", template.music))
@@ -139,21 +175,23 @@ def produce(
     report("analysing", 1.0)
 
     if not loudness.enabled and not assets:
-        return _produce_single_pass(source, transcript, out_path, edit_list, render, loudness,
-                                    speech_regions, rate, channels, block, report)
+        single = _produce_single_pass(src, transcript, out_path, edit_list, render, loudness,
+                                      rate, channels, block, report, hidden_words)
+        single.bleeps = spans
+        return single
     edit_list, main_samples, input_lufs = _measure_programme(
-        source, edit_list, rate, channels, block, render, report
+        src, edit_list, rate, channels, block, render, report
     )
     target = loudness.target_for(channels)
     main_gain_db = target - input_lufs if loudness.enabled and math.isfinite(input_lufs) else 0.0
 
     layout = _layout(assets, main_samples, round(template.overlap_seconds * rate))
     offset = layout["main_start"] / rate
-    retimed = retime_transcript(transcript, edit_list, offset=offset)
+    retimed = retime_transcript(transcript, edit_list, offset=offset, hidden=hidden_words)
     retimed = retimed.model_copy(update={"duration": layout["total"] / rate})
     speech = _speech_map(retimed, edit_list, speech_regions, offset)
 
-    tracks = _tracks(source, edit_list, assets, layout, template, render, rate, channels, block,
+    tracks = _tracks(src, edit_list, assets, layout, template, render, rate, channels, block,
                      main_gain_db, target, speech)
     stream: Iterable[Block] = mix_tracks(tracks, layout["total"], channels, block)
     limiter: TruePeakLimiter | None = None
@@ -186,29 +224,52 @@ def produce(
         cuts=edit_list.summary(),
         programme_offset_seconds=offset,
         layout={k: v / rate for k, v in layout.items()},
+        bleeps=spans,
     )
 
 
-def _produce_single_pass(
+def _bleeped_source(
     source: Path,
+    transcript: Transcript,
+    cleaning: CleaningSettings,
+    duration: float,
+    given: Sequence[BleepSpan] | None,
+) -> tuple[_Source, Transcript, list[BleepSpan]]:
+    """The source with the cleaning settings' bleeps (spans widened to the speech energy)
+    and the transcript with those words reading [bleep]; `given` spans are already in the
+    source (a mixdown), so they are only listed."""
+    if given is not None:
+        return _Source(source), transcript, list(given)
+    if not cleaning.bleeps_enabled:
+        return _Source(source), transcript, []
+    words = transcript.words()
+    indices = match_bleeps(words, bleep_list(cleaning.bleep_words, cleaning.bleep_default_list))
+    if not indices:
+        return _Source(source), transcript, []
+    spans = bleep_spans(source, words, indices, duration=duration)
+    return (_Source(source, tuple(spans), cleaning.bleep_mode), bleep_transcript(transcript, indices),
+            spans)
+
+
+def _produce_single_pass(
+    source: _Source,
     transcript: Transcript,
     out_path: Path,
     edit_list: EditList,
     render: RenderSettings,
     loudness: LoudnessSettings,
-    speech_regions: Sequence[tuple[float, float]] | None,
     rate: int,
     channels: int,
     block: int,
     report: _Progress,
+    hidden_words: Sequence[int],
 ) -> ProduceResult:
     """No loudness pass and nothing to mix: cut (snapping) straight into the encoder."""
-    del speech_regions  # only used for the music bed's ducking
     renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
                             crossfade_seconds=render.crossfade_seconds, snap_seconds=render.snap_seconds)
     out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
     expected = round(edit_list.episode_duration * rate)
-    stream = _metered(renderer.render(decode_blocks(source, rate, channels, block)),
+    stream = _metered(renderer.render(source.blocks(rate, channels, block)),
                       out_meter, peak_meter, expected, report)
     tags = Tags(title=render.title, show=render.show, artist=render.artist,
                 chapters=tuple(render.chapters or ()))
@@ -216,7 +277,8 @@ def _produce_single_pass(
                     bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
     report("encoding", 1.0)
     final = renderer.snapped_edit_list()
-    retimed = retime_transcript(transcript, final).model_copy(update={"duration": result.duration_seconds})
+    retimed = retime_transcript(transcript, final, hidden=hidden_words).model_copy(
+        update={"duration": result.duration_seconds})
     output_lufs = out_meter.integrated()
     return ProduceResult(
         output_path=out_path,
@@ -251,7 +313,7 @@ def _measure_asset(path: Path, rate: int, channels: int, block: int) -> _Asset:
 
 
 def _measure_programme(
-    source: Path,
+    source: _Source,
     edit_list: EditList,
     rate: int,
     channels: int,
@@ -267,7 +329,7 @@ def _measure_programme(
     meter = LoudnessMeter(rate, channels)
     expected = max(1.0, edit_list.episode_duration * rate)
     report("measuring", 0.0)
-    for b in renderer.render(decode_blocks(source, rate, channels, block)):
+    for b in renderer.render(source.blocks(rate, channels, block)):
         meter.add(b)
         report("measuring", renderer.samples_out / expected)
     return renderer.snapped_edit_list(), renderer.samples_out, meter.integrated()
@@ -307,7 +369,7 @@ def _speech_map(
 
 
 def _tracks(
-    source: Path,
+    source: _Source,
     edit_list: EditList,
     assets: dict[str, _Asset],
     layout: dict[str, int],
@@ -322,7 +384,7 @@ def _tracks(
 ) -> list[Track]:
     renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
                             crossfade_seconds=render.crossfade_seconds, snap_seconds=0.0)
-    main_blocks = renderer.render(decode_blocks(source, rate, channels, block))
+    main_blocks = renderer.render(source.blocks(rate, channels, block))
     if main_gain_db != 0.0:
         main_blocks = apply_gain(main_blocks, main_gain_db)
     tracks = [Track(main_blocks, layout["main_start"], layout["main"])]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from tapeworks.production.editlist import EditList
 from tapeworks.transcripts.model import Segment, Transcript, Word
 
 
-def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float = 0.0) -> Transcript:
+def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float = 0.0,
+                      hidden: Collection[int] = ()) -> Transcript:
     """The transcript in episode time: words inside cuts dropped, the rest moved.
 
     `offset` is where the programme starts in the episode (after an intro). Segments
     keep their ids and speakers; a segment whose words were all cut is dropped, and a
     segment that lost words gets its text rebuilt from the words that remain. The
     version is kept: this is the same edit of the transcript, in another time base.
+    `hidden` words (indices into `transcript.words()`) are dropped too although no cut
+    names them (a multitrack render muted them on their own track).
     """
-    removed = {i for cut in edit_list.cuts for i in cut.word_indices}
+    removed = {i for cut in edit_list.cuts for i in cut.word_indices} | set(hidden)
     segments: list[Segment] = []
     index = 0
     for seg in transcript.segments:

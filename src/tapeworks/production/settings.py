@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Literal
 
 from tapeworks.errors import ValidationFailed
+from tapeworks.production.bleep import BLEEP_MODES, BleepMode
+from tapeworks.production.markers import DEFAULT_EDIT_MARKER, DEFAULT_PAUSE_SECONDS
 
 DEFAULT_FILLER_WORDS: tuple[str, ...] = (
     "um", "umm", "uhm", "uh", "uhh", "erm", "er", "err", "ah", "ahh", "eh",
     "hmm", "hm", "mm", "mmm", "mhm",
 )
 DEFAULT_MULTIWORD_FILLERS: tuple[str, ...] = ("you know", "i mean", "sort of", "kind of")
+
+MAX_MARKER_CHARS = 40
+MAX_BLEEP_WORDS = 500
+MAX_BLEEP_WORD_CHARS = 100
 
 OutputFormat = Literal["mp3", "m4a", "wav"]
 OUTPUT_FORMATS: tuple[str, ...] = ("mp3", "m4a", "wav")
@@ -55,15 +61,64 @@ class CleaningSettings:
     # around it (word timings of fillers are loose); never closer than the margin.
     filler_pad_seconds: float = 0.05
     user_cuts: list[UserCut] = field(default_factory=list)
-    # Word indices never removed as fillers (a multitrack render mutes them on their own
-    # track instead, when another track speaks over them).
+    # Spoken edit markers (production/markers.py): where the marker word is said, it and
+    # the phrase before it (back to a pause of `edit_marker_pause_seconds` or the sentence
+    # start) are cut. None (or "") turns it off.
+    edit_marker: str | None = DEFAULT_EDIT_MARKER
+    edit_marker_pause_seconds: float = DEFAULT_PAUSE_SECONDS
+    # Bleeps (production/bleep.py): matched words keep their time, their audio becomes a
+    # 1 kHz tone at -20 dBFS ("beep") or silence ("mute"); they read [bleep] in the
+    # episode's transcript. `bleep_default_list` adds a built-in English list.
+    bleep_words: tuple[str, ...] = ()
+    bleep_default_list: bool = False
+    bleep_mode: BleepMode = "beep"
+    # Word indices never removed as fillers or by a marker (a multitrack render mutes them
+    # on their own track instead, when another track speaks over them).
     protected_words: tuple[int, ...] = ()
+
+    @property
+    def marker(self) -> str | None:
+        """The marker to look for, or None when markers are off."""
+        return self.edit_marker.strip() if self.edit_marker and self.edit_marker.strip() else None
+
+    @property
+    def bleeps_enabled(self) -> bool:
+        return bool(self.bleep_words) or self.bleep_default_list
 
     def validate(self) -> None:
         if self.target_pause_seconds < 0 or self.max_pause_seconds < self.target_pause_seconds:
             raise ValidationFailed("need 0 <= target_pause_seconds <= max_pause_seconds")
         if self.margin_seconds < 0 or self.filler_pad_seconds < 0:
             raise ValidationFailed("margins must not be negative")
+        validate_marker(self.edit_marker, self.edit_marker_pause_seconds)
+        validate_bleeps(self.bleep_words, self.bleep_mode)
+
+
+def validate_marker(marker: str | None, pause_seconds: float) -> None:
+    """The edit marker: a word or two of letters (None or "" turns markers off)."""
+    if marker is not None and not isinstance(marker, str):
+        raise ValidationFailed("edit_marker must be a word such as \"flubber\", or null to turn it off")
+    if marker and marker.strip():
+        text = marker.strip()
+        if len(text) > MAX_MARKER_CHARS:
+            raise ValidationFailed(f"edit_marker is {len(text)} characters long; the limit is "
+                                   f"{MAX_MARKER_CHARS}")
+        if not any(ch.isalpha() for ch in text) or len(text.split()) > 3:
+            raise ValidationFailed("edit_marker must be a spoken word (letters, at most three words), "
+                                   "such as \"flubber\"")
+    if not 0.05 <= pause_seconds <= 5.0:
+        raise ValidationFailed("edit_marker_pause_seconds must be between 0.05 and 5 seconds")
+
+
+def validate_bleeps(words: tuple[str, ...] | list[str], mode: str) -> None:
+    if mode not in BLEEP_MODES:
+        raise ValidationFailed(f"bleep_mode must be one of {', '.join(BLEEP_MODES)}")
+    if len(words) > MAX_BLEEP_WORDS:
+        raise ValidationFailed(f"bleep_words has {len(words)} entries; the limit is {MAX_BLEEP_WORDS}")
+    for w in words:
+        if not isinstance(w, str) or len(w) > MAX_BLEEP_WORD_CHARS:
+            raise ValidationFailed(f"each of bleep_words must be text of at most "
+                                   f"{MAX_BLEEP_WORD_CHARS} characters")
 
 
 @dataclass

@@ -6,14 +6,18 @@ single-source pipeline (pipeline.py):
 1. analysing: place the tracks on the timeline; measure each track's speech loudness
    and take the gains that bring them to a common level.
 2. deciding: which fillers are cut from the timeline (nobody else talking) and which
-   are muted on their own track (someone else talks over them); which words are
-   bleeped, with spans widened to the speech energy on the speaker's own track.
+   are muted on their own track (someone else talks over them); the same for the
+   phrases spoken edit markers remove (`cleaning.edit_marker`): cut when nobody else
+   speaks in them, muted on the speaker's track when someone does; which words are
+   bleeped (`cleaning.bleep_words`), with spans widened to the speech energy on the
+   speaker's own track.
 3. mixing: the levelled, muted, bleeped tracks summed into one scratch WAV (32-bit
    float, so mixing adds no rounding), streaming.
 4. producing: the usual two passes on the mix. Pauses are the silences between the
    words of every track and every track's speech, so a pause is shortened only where
    every track is silent; the programme loudness, the limiter and the template are as
-   for one track. The muted fillers are protected from the filler cuts.
+   for one track. The muted fillers and marker phrases are protected from the cuts and
+   left out of the episode's transcript (their audio is gone).
 
 The merged transcript's speakers are `S1..Sn` in track order (`merge_track_transcripts`).
 """
@@ -27,13 +31,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tapeworks.production.bleep import (
-    BleepMode,
+    BleepSpan,
     bleep_list,
     bleep_spans,
     bleep_transcript,
     match_bleeps,
 )
-from tapeworks.production.cleaning import filler_indices
+from tapeworks.production.cleaning import filler_indices, marker_edit_list
 from tapeworks.production.multitrack import (
     Interval,
     TrackEdits,
@@ -61,23 +65,13 @@ _MIX_SHARE = 0.15  # of the run's progress, for analysing and mixing
 
 
 @dataclass
-class BleepSettings:
-    words: tuple[str, ...] = ()
-    default_list: bool = False
-    mode: BleepMode = "beep"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.words) or self.default_list
-
-
-@dataclass
 class MultitrackResult:
     result: ProduceResult
     track_loudness_lufs: list[float | None]
     track_gains_db: list[float]
     mutes: list[list[Interval]]  # per track, timeline seconds
     bleeped_words: list[int] = field(default_factory=list)
+    muted_markers: list[tuple[int, ...]] = field(default_factory=list)  # word indices per phrase
 
 
 def produce_multitrack(
@@ -90,7 +84,6 @@ def produce_multitrack(
     template: Template | None = None,
     render: RenderSettings | None = None,
     speech_by_track: Sequence[Sequence[Interval]] | None = None,
-    bleeps: BleepSettings | None = None,
     scratch_dir: Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> MultitrackResult:
@@ -119,15 +112,31 @@ def produce_multitrack(
               for k in range(len(placed))]
     fillers = filler_indices(words, cleaning)
     cut, mutes = split_fillers(words, fillers, speakers, speech)
-    protected = tuple(sorted(set(fillers) - set(cut)))
+    hidden = set(fillers) - set(cut)
+    regions = union_intervals(*speech)
+    duration = max((p.end for p in placed), default=0) / rate
+    muted_markers: list[tuple[int, ...]] = []
+    for edit in marker_edit_list(words, cleaning, regions, duration):
+        if not edit.crosstalk_indices:
+            continue  # nobody else speaks in it: cut from the timeline like on one track
+        speaker = words[edit.word_indices[0]].speaker
+        if speaker not in speakers:
+            continue
+        own = speakers.index(speaker)
+        mutes[own] = union_intervals(mutes[own], [(edit.start, edit.end)])
+        muted_markers.append(tuple(edit.word_indices))
+        hidden.update(edit.word_indices)
+    protected = tuple(sorted(hidden))
 
     edits = [TrackEdits(gain_db=g, mutes=m) for g, m in zip(gains, mutes, strict=True)]
     bleeped: list[int] = []
-    if bleeps is not None and bleeps.enabled:
-        bleeped = match_bleeps(words, bleep_list(bleeps.words, bleeps.default_list))
+    spans: list[BleepSpan] = []
+    if cleaning.bleeps_enabled:
+        bleeped = match_bleeps(words, bleep_list(cleaning.bleep_words, cleaning.bleep_default_list))
         for k, p in enumerate(placed):
             mine = [i for i in bleeped if words[i].speaker == speakers[k]]
             edits[k].bleeps = bleep_spans(p.spec.path, words, mine, offset=p.spec.offset_seconds)
+            spans += edits[k].bleeps
         transcript = bleep_transcript(transcript, bleeped)
     report("mixing", _MIX_SHARE * 0.4)
 
@@ -136,7 +145,7 @@ def produce_multitrack(
         mix_path = scratch / "mixdown.wav"
         stack.callback(mix_path.unlink, missing_ok=True)
         write_mixdown(mixdown_blocks(placed, rate, channels, block, edits,
-                                     bleep_mode=bleeps.mode if bleeps else "beep"),
+                                     bleep_mode=cleaning.bleep_mode),
                       mix_path, rate, channels)
         report("mixing", _MIX_SHARE)
 
@@ -147,7 +156,8 @@ def produce_multitrack(
             mix_path, transcript, out_path,
             cleaning=replace(cleaning, protected_words=protected),
             loudness=loudness, template=template, render=replace(render, channels=channels),
-            speech_regions=union_intervals(*speech), progress=inner,
+            speech_regions=regions, progress=inner, hidden_words=protected,
+            bleeps=sorted(spans, key=lambda b: b.start),
         )
     return MultitrackResult(
         result=result,
@@ -155,4 +165,5 @@ def produce_multitrack(
         track_gains_db=[round(g, 3) for g in gains],
         mutes=mutes,
         bleeped_words=bleeped,
+        muted_markers=muted_markers,
     )
