@@ -35,7 +35,8 @@ hypothesis_settings.register_profile("tapeworks", derandomize=True, deadline=Non
                                      print_blob=True)
 hypothesis_settings.load_profile("tapeworks")
 
-pytest_plugins = ["tests.helpers.s3", "tests.helpers.webhook_receiver", "tests.helpers.smtp_server"]
+pytest_plugins = ["tests.helpers.s3", "tests.helpers.webhook_receiver", "tests.helpers.smtp_server",
+                  "tests.helpers.eleven"]
 
 PG_ADMIN_DSN = os.environ.get("TAPEWORKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -43,6 +43,7 @@ from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
 from tapeworks.users.deps import resolve_principal
 from tapeworks.users.endpoints import router as auth_router
+from tapeworks.users.endpoints import studio_router
 from tapeworks.web import install_web
 
 log = get_logger("tapeworks.http")
@@ -360,8 +361,8 @@ def docs_router(app: FastAPI) -> APIRouter:
 
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
-    return [auth_router, sessions_router, episodes_router, plan_router, admin_router,
-            shows_router, clients_router, coaching_router, search_router]
+    return [auth_router, studio_router, sessions_router, episodes_router, plan_router,
+            admin_router, shows_router, clients_router, coaching_router, search_router]
 
 
 def install_consumers(app: FastAPI) -> None:

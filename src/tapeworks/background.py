@@ -9,8 +9,8 @@ process runs the same kinds. A new job kind is a handler class in its own domain
 from __future__ import annotations
 
 from tapeworks.episodes import service as episodes_service
-from tapeworks.episodes.models import Episode
-from tapeworks.episodes.tasks import RenderEpisodeHandler
+from tapeworks.episodes.models import Asset, Episode
+from tapeworks.episodes.tasks import RenderEpisodeHandler, SpeakAssetHandler
 from tapeworks.plans.enforcement import may_start_job
 from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
 from tapeworks.retention.service import purge
@@ -35,10 +35,12 @@ def registry() -> Registry:
     # job kinds
     r.add_handler(TranscribeHandler(session_hooks()))
     r.add_handler(RenderEpisodeHandler())
+    r.add_handler(SpeakAssetHandler())
     # what jobs run for (their status is mirrored onto these rows)
     r.add_owner(OwnerKind("session", RecordingSession,
                           children=episodes_service.episode_owners_of_session))
     r.add_owner(OwnerKind("episode", Episode))
+    r.add_owner(OwnerKind("asset", Asset))
     # periodic jobs (the reconciler always runs next to them)
     r.periodic.append(PeriodicJob("retention.purge", lambda s: s.purge_interval_seconds,
                                   lambda rt: purge(rt)))

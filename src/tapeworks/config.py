@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "tapeworks <tapeworks@localhost>"
 
+    # Narrators (text to speech for generated assets): piper's neural voices when the
+    # `narration` extra is installed (plus `*.onnx` voices in `narrator_voice_dir`), an
+    # ElevenLabs-style cloud service when both of these are set, espeak-ng as the fallback.
+    narrator_cloud_url: str = ""
+    narrator_cloud_api_key: str = ""
+    narrator_voice_dir: Path | None = None
+
     # OpenAI-compatible /v1/audio/transcriptions: longer recordings are refused (413).
     sync_max_seconds: float = 600.0
 

@@ -15,6 +15,7 @@ from tapeworks import background
 from tapeworks import models as _models  # noqa: F401  (every mapper, whichever entry point started us)
 from tapeworks.config import Settings
 from tapeworks.db.uow import Database
+from tapeworks.narrators import Narrators, build_narrators
 from tapeworks.plans.catalogue import Catalogue, load_catalogue
 from tapeworks.plans.enforcement import UsageMeters
 from tapeworks.queue.huey_adapter import Queue
@@ -45,6 +46,14 @@ class Runtime:
     @cached_property
     def store(self) -> Store:
         return open_store(self.settings.storage_url, self.settings.data_dir)
+
+    @cached_property
+    def narrators(self) -> Narrators:
+        """The text-to-speech engines of this deployment (generated assets)."""
+        s = self.settings
+        return build_narrators(cloud_url=s.narrator_cloud_url or None,
+                               cloud_api_key=s.narrator_cloud_api_key or None,
+                               piper_voice_dir=s.narrator_voice_dir)
 
     @cached_property
     def queue(self) -> Queue:

@@ -19,6 +19,8 @@ from tapeworks.episodes.schemas import (
     EpisodeCreate,
     EpisodeOut,
     EpisodePatch,
+    NarratorOut,
+    SpeechAssetIn,
     TemplateIn,
     TemplateOut,
 )
@@ -38,6 +40,7 @@ router = APIRouter(tags=["episodes"])
 episodes = APIRouter(prefix="/episodes", tags=["episodes"])
 assets = APIRouter(prefix="/assets", tags=["assets"])
 templates = APIRouter(prefix="/templates", tags=["templates"])
+narrators = APIRouter(prefix="/narrators", tags=["assets"])
 
 
 # --- episodes ---------------------------------------------------------------------------------
@@ -163,6 +166,27 @@ def _accept_asset(rt: Runtime, principal: Principal, upload: ReceivedUpload) -> 
                                             kind=upload.fields.get("kind") or "other"))
 
 
+@assets.post("/speech", status_code=status.HTTP_202_ACCEPTED, response_model=AssetOut)
+def create_speech_asset(body: SpeechAssetIn, principal: CurrentUser, rt: RuntimeDep) -> AssetOut:
+    """An intro, outro or music asset spoken by a narrator from text (at most 5,000
+    characters). Answers 202 with the asset `processing`; poll `GET /assets/{id}` until it
+    is `completed` (or `failed`, with the narrator's error). Used like an uploaded asset,
+    levelled the same way."""
+    request = service.check_speech_request(rt, principal, text=body.text, narrator=body.narrator,
+                                           name=body.name, kind=body.kind)
+    asset = rt.database.run(lambda db: service.create_speech_asset(db, rt, principal, request))
+    return AssetOut.of(asset)
+
+
+@narrators.get("", response_model=list[NarratorOut])
+def list_narrators(principal: CurrentUser, rt: RuntimeDep) -> list[NarratorOut]:
+    """The text-to-speech narrators of this server, the default first when it has any."""
+    del principal  # signed-in users only
+    found = rt.narrators.list()
+    default = found[0].id if found else None
+    return [NarratorOut(**n.to_dict(), default=n.id == default) for n in found]
+
+
 @assets.get("", response_model=list[AssetOut])
 def list_assets(principal: CurrentUser, db: DbDep) -> list[AssetOut]:
     return [AssetOut.of(a) for a in service.list_assets(db, principal.user_id)]
@@ -228,3 +252,4 @@ def delete_template(template_id: str, principal: CurrentUser, db: DbDep) -> None
 router.include_router(episodes)
 router.include_router(assets)
 router.include_router(templates)
+router.include_router(narrators)

@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
 
 ASSET_KINDS = ("intro", "outro", "music", "other")
+SPEECH_ASSET_KINDS = ("intro", "outro", "music")  # what a generated asset may be
+ASSET_ORIGINS = ("upload", "speech")  # uploaded, or spoken by a narrator from text
+# mirrored from the job that makes a speech asset; an uploaded asset is completed at once
+ASSET_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 EPISODE_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 UNFINISHED_EPISODE_STATUSES = ("queued", "processing")
 RETRYABLE_EPISODE_STATUSES = ("failed", "cancelled")
@@ -17,15 +21,35 @@ EPISODE_STATUSES_RELEASING_SOURCE = ("completed", "cancelled")
 
 
 class Asset(IdMixin, TimestampMixin, Base):
-    """An uploaded audio file a template can use (intro, outro, music bed)."""
+    """An audio file a template can use (intro, outro, music bed): uploaded, or spoken by a
+    narrator from text (`origin` "speech", made by a job whose status it shows; its audio,
+    and `key`, exist once it is completed)."""
 
     __tablename__ = "assets"
-    __table_args__ = (CheckConstraint(check_in("kind", ASSET_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(check_in("kind", ASSET_KINDS), name="kind"),
+        CheckConstraint(check_in("origin", ASSET_ORIGINS), name="origin"),
+        CheckConstraint(check_in("status", ASSET_STATUSES), name="status"),
+    )
 
     user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), default="other")
-    key: Mapped[str] = mapped_column(String(400))
+    key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    origin: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # what the narrator says
+    narrator: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # the job making a speech asset, mirrored (queue/mirror.py)
+    status: Mapped[str] = mapped_column(String(16), default="completed", server_default="completed")
+    current_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    progress_percentage: Mapped[float] = mapped_column(Float, default=100.0, server_default="100")
+    stage: Mapped[str] = mapped_column(String(64), default="completed", server_default="completed")
+    message: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    eta_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_stage: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     filename: Mapped[str] = mapped_column(String(300), default="")
     format: Mapped[str] = mapped_column(String(16), default="")
     codec: Mapped[str] = mapped_column(String(32), default="")

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
-from tapeworks.http.inputs import InputModel, Name, Title
+from tapeworks.http.inputs import InputModel, Name, StrictInput, Title
 
 
 class EpisodeCreate(InputModel):
@@ -85,9 +85,20 @@ class EditListOut(BaseModel):
 
 
 class AssetOut(BaseModel):
+    """An asset: `status` is `completed` once its audio exists (at once for an upload);
+    a generated one (`origin` "speech") is `processing` while its narrator speaks, and
+    `failed` with `error` saying why when the narrator could not."""
+
     id: str
     name: str
     kind: str
+    origin: str
+    status: str
+    progress_percentage: float
+    message: str
+    error: str | None
+    text: str | None
+    narrator: str | None
     filename: str
     format: str
     channels: int
@@ -99,6 +110,25 @@ class AssetOut(BaseModel):
     @classmethod
     def of(cls, a: Asset) -> AssetOut:
         return cls.model_validate(a, from_attributes=True)
+
+
+class SpeechAssetIn(StrictInput):
+    """Text for a narrator to speak into an asset (`GET /narrators` lists them; none: the
+    default narrator)."""
+
+    text: str = Field(max_length=50_000)  # the 5,000-character limit is checked with a clear message
+    narrator: str | None = Field(default=None, max_length=100)
+    name: Name | None = None
+    kind: Literal["intro", "outro", "music"] = "intro"
+
+
+class NarratorOut(BaseModel):
+    id: str
+    name: str
+    engine: str  # "piper" (neural, offline), "espeak" (fallback), "cloud"
+    language: str | None
+    description: str
+    default: bool
 
 
 class TemplateIn(InputModel):

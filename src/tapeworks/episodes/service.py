@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from tapeworks.db.base import new_id
+from tapeworks.db.base import new_id, utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.episodes.models import (
     ASSET_KINDS,
     RETRYABLE_EPISODE_STATUSES,
+    SPEECH_ASSET_KINDS,
     UNFINISHED_EPISODE_STATUSES,
     Asset,
     Episode,
@@ -23,6 +24,7 @@ from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, Validati
 from tapeworks.http.inputs import clean_text
 from tapeworks.http.intake import NewRecording
 from tapeworks.logging import get_logger
+from tapeworks.narrators import NarratorInfo, check_text
 from tapeworks.plans import enforcement
 from tapeworks.production.editlist import EditList
 from tapeworks.production.settings import (
@@ -39,6 +41,7 @@ from tapeworks.sessions import service as sessions
 from tapeworks.storage import keys
 from tapeworks.transcripts.exporters import ExportResult, export
 from tapeworks.transcripts.model import Transcript
+from tapeworks.users import service as users
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -96,10 +99,72 @@ def create_asset(db: DbSession, *, user_id: str, asset_id: str, key: str, name: 
     asset = Asset(id=asset_id, user_id=user_id, name=name, kind=kind, key=key, filename=rec.filename,
                   format=rec.ext, codec=info.codec, channels=info.channels,
                   sample_rate=info.sample_rate, size_bytes=rec.size_bytes,
-                  duration_seconds=info.duration_seconds)
+                  duration_seconds=info.duration_seconds, completed_at=utcnow())
     db.add(asset)
     db.flush()
     return asset
+
+
+# --- assets spoken from text -------------------------------------------------------------------
+ASSET_OWNER_KIND = "asset"  # the job that speaks a generated asset carries owner_kind="asset"
+SPEECH_EXTS = ("wav", "mp3")  # what the narrators write (the key's extension is sniffed)
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """A checked request for a generated asset: the text, the narrator that will say it."""
+
+    text: str
+    narrator: NarratorInfo
+    name: str
+    kind: str
+
+
+def check_speech_request(rt: Runtime, principal: Principal, *, text: str, narrator: str | None,
+                         name: str | None, kind: str | None) -> SpeechRequest:
+    """Refuse before anything exists: a plan without episodes, empty text or over 5,000
+    characters, a kind generated assets cannot have, an unknown narrator (422), no
+    narrator installed or the cloud service unreachable (502). Runs outside a transaction
+    (listing a cloud service's narrators is an HTTP call)."""
+    with rt.database.transaction(write=False) as db:
+        enforcement.check_episode(db, rt, principal)
+    cleaned = check_text(text)
+    kind = (kind or "intro").strip()
+    if kind not in SPEECH_ASSET_KINDS:
+        raise ValidationFailed(f"a generated asset is an {', '.join(SPEECH_ASSET_KINDS[:-1])} or "
+                               f"{SPEECH_ASSET_KINDS[-1]}, not {kind!r}", details={"field": "kind"})
+    _engine, info = rt.narrators.resolve(narrator)
+    label = " ".join((name or "").split())[:200] or " ".join(cleaned.split()[:6])[:200]
+    return SpeechRequest(cleaned, info, label, kind)
+
+
+def create_speech_asset(db: DbSession, rt: Runtime, principal: Principal,
+                        request: SpeechRequest) -> Asset:
+    """The asset row (`processing`, no audio yet) and its job in the short pool; the
+    job's handler stores the audio, then the row names it (rule 4)."""
+    enforcement.check_episode(db, rt, principal)
+    asset = Asset(id=new_id(), user_id=principal.user_id, name=request.name, kind=request.kind,
+                  key=None, origin="speech", text=request.text, narrator=request.narrator.id,
+                  status="processing", progress_percentage=0.0, stage="queued",
+                  message="waiting for a worker", filename="", format="")
+    db.add(asset)
+    db.flush()
+    job = jobs.create_job(db, rt, kind="speak_asset", user_id=principal.user_id,
+                          owner_kind=ASSET_OWNER_KIND, owner_id=asset.id)
+    asset.current_job_id = job.id
+    log.info("asset.speech_queued", asset_id=asset.id, narrator=request.narrator.id,
+             chars=len(request.text), job_id=job.id)
+    return asset
+
+
+def asset_keys_of(asset: Asset) -> list[str]:
+    """Every object the asset may have in the store (a generated one whose job stored its
+    audio but never saved has it under one of the narrators' extensions)."""
+    if asset.key:
+        return [asset.key]
+    if asset.origin == "speech":
+        return [keys.asset_key(asset.user_id, asset.id, ext) for ext in SPEECH_EXTS]
+    return []
 
 
 def templates_using(db: DbSession, user_id: str, asset_id: str) -> list[EpisodeTemplate]:
@@ -134,10 +199,16 @@ def delete_asset(db: DbSession, rt: Runtime, user_id: str, asset_id: str, *,
         for role in ("intro_asset_id", "outro_asset_id", "music_asset_id"):
             if getattr(tpl, role) == asset.id:
                 setattr(tpl, role, None)
-    key = asset.key
+    stored = asset_keys_of(asset)
+    jobs.delete_jobs_of(db, rt.registry, ASSET_OWNER_KIND, asset.id)
     db.delete(asset)
     store = rt.store
-    after_commit(db, lambda: store.delete(key))
+
+    def _delete_objects() -> None:
+        for key in stored:
+            store.delete(key)
+
+    after_commit(db, _delete_objects)
     log.info("asset.deleted", asset_id=asset_id, templates=[t.id for t in users])
 
 
@@ -165,10 +236,18 @@ def rename_episode(db: DbSession, user_id: str, episode_id: str, title: str) -> 
 
 def asset_audio(rt: Runtime, asset: Asset) -> tuple[str, int]:
     """(key, size) of an asset's audio in the store."""
+    if not asset.key:
+        raise Conflict(_not_ready(asset))
     head = rt.store.head(asset.key)
     if head is None:
         raise ArtifactMissing(f"the audio of asset {asset.name!r} is missing from storage")
     return asset.key, head.size
+
+
+def _not_ready(asset: Asset) -> str:
+    if asset.status == "failed":
+        return f"“{asset.name}” could not be made: {asset.error or 'the narrator failed'}"
+    return f"“{asset.name}” is still being spoken; try again in a moment"
 
 
 # --- templates ------------------------------------------------------------------------------
@@ -204,7 +283,9 @@ def save_template(db: DbSession, user_id: str, *, template_id: str | None, name:
                   music_asset_id: str | None, settings: dict[str, Any]) -> EpisodeTemplate:
     for aid in (intro_asset_id, outro_asset_id, music_asset_id):
         if aid:
-            get_asset(db, user_id, aid)  # must be this user's
+            asset = get_asset(db, user_id, aid)  # must be this user's
+            if not asset.key or asset.status != "completed":
+                raise Conflict(_not_ready(asset), details={"asset_id": aid})
     tpl = get_template(db, user_id, template_id) if template_id else EpisodeTemplate(user_id=user_id)
     tpl.name = clean_text(name, 200) or "Template"
     tpl.intro_asset_id, tpl.outro_asset_id, tpl.music_asset_id = (
@@ -303,6 +384,9 @@ def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_
                    "so no episode can be produced from it")
     if template_id:
         get_template(db, user_id, template_id)
+    studio = users.studio_settings(db, user_id)  # the marker and bleeps, unless the episode says
+    raw_settings = {**raw_settings,
+                    "cleaning": {**studio.cleaning_defaults(), **(raw_settings.get("cleaning") or {})}}
     settings = normalise_settings(raw_settings)
     ep = Episode(id=new_id(), user_id=user_id, session_id=session.id, template_id=template_id,
                  title=clean_text(title or session.title, 300) or "Episode", status="queued",
@@ -443,7 +527,7 @@ def template_for_render(db: DbSession, user_id: str, template_id: str | None
                       ("music", tpl.music_asset_id)):
         if aid:
             asset = db.get(Asset, aid)
-            if asset is not None:
+            if asset is not None and asset.key:
                 keys_by_role[role] = asset.key
     return keys_by_role, dict(tpl.settings or {})
 

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.episodes import service
-from tapeworks.episodes.models import Episode
+from tapeworks.episodes.models import Asset, Episode
 from tapeworks.errors import Gone, NotFound
+from tapeworks.http.intake import clean_filename, probe_upload
 from tapeworks.logging import get_logger
 from tapeworks.plans import usage
 from tapeworks.production.pipeline import produce
@@ -141,3 +142,71 @@ class RenderEpisodeHandler:
                              session_id=p.session_id, episode_id=p.episode_id)
         log.info("episode.rendered", episode_id=p.episode_id, seconds=r.duration_seconds,
                  loudness=r.loudness)
+
+
+# --- generated assets: text spoken by a narrator -----------------------------------------------
+@dataclass(frozen=True)
+class SpeakPayload:
+    asset_id: str
+    user_id: str
+    name: str
+    text: str
+    narrator: str
+
+
+@dataclass(frozen=True)
+class SpeakResult:
+    key: str
+    filename: str
+    format: str
+    codec: str
+    channels: int
+    sample_rate: int
+    size_bytes: int
+    duration_seconds: float
+
+
+class SpeakAssetHandler:
+    """Speak an asset's text with its narrator: claim (copy the text), work (render with
+    the engine, probe the audio like an upload, store it under the asset's key), save
+    (the row names the audio). An engine failure fails the job with the engine's message
+    for the user, and the asset keeps no audio. Levelled at render like any asset."""
+
+    kind = "speak_asset"
+    pool: Pool = "short"
+    max_attempts: int | None = 2
+
+    def prepare(self, db: DbSession, job: Job) -> SpeakPayload:
+        asset = db.get(Asset, job.owner_id) if job.owner_id else None
+        if asset is None or asset.origin != "speech" or not asset.text or not asset.narrator:
+            raise NotFound("the asset to speak no longer exists")
+        return SpeakPayload(asset.id, asset.user_id, asset.name, asset.text, asset.narrator)
+
+    def work(self, ctx: JobContext, p: SpeakPayload) -> SpeakResult:
+        rt = ctx.rt
+        scratch = rt.settings.scratch_dir / f"job-{ctx.ref.id}-{ctx.ref.attempt}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            ctx.progress(5.0, "speaking", "the narrator is speaking the text")
+            narration = rt.narrators.narrate(p.narrator, p.text, scratch)
+            ctx.check()
+            ctx.progress(80.0, "saving", "saving the audio")
+            rec = probe_upload(narration.path, f"{p.name}.{narration.format}")
+            key = keys.asset_key(p.user_id, p.asset_id, rec.ext)
+            rt.store.put_file(key, rec.path)
+            info = rec.info
+            return SpeakResult(key, clean_filename(f"{p.name}.{rec.ext}"), rec.ext, info.codec,
+                               info.channels, info.sample_rate, rec.size_bytes,
+                               info.duration_seconds)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def save(self, db: DbSession, job: Job, p: SpeakPayload, r: SpeakResult) -> None:
+        asset = db.get(Asset, p.asset_id)
+        if asset is None:
+            raise NotFound("the asset no longer exists")
+        asset.key, asset.filename, asset.format, asset.codec = r.key, r.filename, r.format, r.codec
+        asset.channels, asset.sample_rate = r.channels, r.sample_rate
+        asset.size_bytes, asset.duration_seconds = r.size_bytes, r.duration_seconds
+        log.info("asset.spoken", asset_id=p.asset_id, narrator=p.narrator,
+                 seconds=round(r.duration_seconds, 2))

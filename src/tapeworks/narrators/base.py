@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -35,6 +35,11 @@ class NarrationFailed(TapeworksError):
 
     status_code = 502
     code = "narration_failed"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        if self.public_message is None:  # written for the user: shown as it is
+            self.public_message = message
 
 
 @dataclass(frozen=True)

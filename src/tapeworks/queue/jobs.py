@@ -421,7 +421,10 @@ def execute(rt: Any, job_id: str) -> str:
 def user_message(exc: BaseException, ref: JobRef, stage: str) -> str:
     """What the user reads when a job fails: an expected refusal in its own words; a
     problem on the server's side (an unexpected exception, or an error with status >= 500
-    whose message names paths and hosts) as a plain sentence pointing at the log."""
+    whose message names paths and hosts) as a plain sentence pointing at the log; an error
+    that carries a `public_message` (written for the user) says that."""
+    if isinstance(exc, TapeworksError) and exc.public_message:
+        return exc.public_message
     if isinstance(exc, TapeworksError) and exc.status_code < 500:
         return exc.message
     reason = exc.public_reason if isinstance(exc, TapeworksError) \

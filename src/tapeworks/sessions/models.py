@@ -89,6 +89,11 @@ class RecordingSession(IdMixin, TimestampMixin, Base):
     paid: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     billable_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
 
+    # A multitrack recording (one file per speaker) has its files in `session_tracks`;
+    # 0 for a recording uploaded as one file. Its `source_key` names the mixdown (the
+    # player's audio) once the transcription made it.
+    track_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
 
 class SessionNote(IdMixin, TimestampMixin, Base):
     """A note on a session: on the whole session (no span) or on a span of the recording
@@ -109,3 +114,33 @@ class SessionNote(IdMixin, TimestampMixin, Base):
     start: Mapped[float | None] = mapped_column(Float, nullable=True)
     end: Mapped[float | None] = mapped_column(Float, nullable=True)
     colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+
+
+class SessionTrack(IdMixin, TimestampMixin, Base):
+    """One track of a multitrack session: a speaker's own recording, placed on the
+    session's timeline at `offset_seconds`. Stored under the session's prefix
+    (`.../tracks/{position}.{ext}`) before the row names it."""
+
+    __tablename__ = "session_tracks"
+    __table_args__ = (
+        UniqueConstraint("session_id", "position", name="uq_session_tracks_session_position"),
+        CheckConstraint("offset_seconds >= 0", name="offset_positive"),
+    )
+
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, ...: speaker S{position}
+    name: Mapped[str] = mapped_column(String(100))
+    offset_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    key: Mapped[str] = mapped_column(String(400))
+    filename: Mapped[str] = mapped_column(String(300), default="")
+    format: Mapped[str] = mapped_column(String(32), default="")
+    codec: Mapped[str] = mapped_column(String(32), default="")
+    channels: Mapped[int] = mapped_column(Integer, default=0)
+    sample_rate: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+    @property
+    def end_seconds(self) -> float:
+        return self.offset_seconds + self.duration_seconds

@@ -21,6 +21,7 @@ from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
 from tapeworks.transcripts.model import Transcript
+from tapeworks.users import service as users
 
 log = get_logger("tapeworks.sessions.tasks")
 
@@ -45,6 +46,7 @@ class TranscribePayload:
     duration_seconds: float
     language: str | None
     num_speakers: int | None
+    hotwords: str | None = None  # the user's spoken edit marker, so the engine writes it right
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class TranscribeHandler:
         if session.source_purged_at is not None or not session.source_key:
             raise Gone("the source audio was deleted by the retention policy")
         return TranscribePayload(session.id, session.user_id, session.source_key,
-                                 session.duration_seconds, session.language, session.num_speakers)
+                                 session.duration_seconds, session.language, session.num_speakers,
+                                 users.studio_settings(db, session.user_id).hotwords)
 
     def work(self, ctx: JobContext, p: TranscribePayload) -> TranscribeResult:
         rt = ctx.rt
@@ -107,7 +110,7 @@ class TranscribeHandler:
             engine=s.speech_engine, model=s.speech_model, model_path=s.speech_model_path,
             model_dir=str(s.models_dir), language=p.language, num_speakers=p.num_speakers,
             cloud_url=s.speech_cloud_url, cloud_api_key=s.speech_cloud_api_key,
-            fake_realtime_factor=s.fake_realtime_factor,
+            fake_realtime_factor=s.fake_realtime_factor, hotwords=p.hotwords,
         )
         started = time.monotonic()
         done_share = [0.0]

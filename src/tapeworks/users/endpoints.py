@@ -10,12 +10,15 @@ from tapeworks.users.schemas import (
     LoginRequest,
     MePatch,
     PersonalTokenResponse,
+    StudioSettingsOut,
+    StudioSettingsPatch,
     TokenInfo,
     TokenResponse,
     UserOut,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+studio_router = APIRouter(prefix="/studio", tags=["studio"])
 
 
 def user_out(db: DbDep, user_id: str) -> UserOut:
@@ -73,3 +76,27 @@ def logout(principal: CurrentUser, db: DbDep) -> None:
     """Revoke the token used for this call."""
     if principal.token_id:
         service.revoke_token(db, principal.user_id, principal.token_id)
+
+
+# --- studio settings ------------------------------------------------------------------------------
+def _studio_out(studio: service.Studio) -> StudioSettingsOut:
+    return StudioSettingsOut(edit_marker=studio.edit_marker,
+                             edit_marker_pause_seconds=studio.edit_marker_pause_seconds,
+                             bleep_words=list(studio.bleep_words),
+                             bleep_default_list=studio.bleep_default_list,
+                             bleep_mode=studio.bleep_mode)
+
+
+@studio_router.get("/settings", response_model=StudioSettingsOut)
+def get_studio_settings(principal: CurrentUser, db: DbDep) -> StudioSettingsOut:
+    """The spoken edit marker (a hotword of every upload) and the bleeps: the defaults of
+    every new episode's cleaning settings."""
+    return _studio_out(service.studio_settings(db, principal.user_id))
+
+
+@studio_router.patch("/settings", response_model=StudioSettingsOut)
+def patch_studio_settings(body: StudioSettingsPatch, principal: CurrentUser,
+                          db: DbDep) -> StudioSettingsOut:
+    """Change some of the studio settings; `edit_marker: null` turns markers off."""
+    return _studio_out(service.update_studio_settings(db, principal.user_id,
+                                                      body.model_dump(exclude_unset=True)))

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
+from tapeworks.production.bleep import BLEEP_MODES
+from tapeworks.production.markers import DEFAULT_EDIT_MARKER, DEFAULT_PAUSE_SECONDS
 
 USER_ROLES = ("user", "admin")
 TOKEN_KINDS = ("access", "personal")
@@ -52,3 +54,21 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens", lazy="raise")
+
+
+class StudioSettings(TimestampMixin, Base):
+    """A user's studio settings: the spoken edit marker (also a hotword of every upload)
+    and the bleeps, the defaults of every episode's cleaning settings. A user without a
+    row has the defaults."""
+
+    __tablename__ = "studio_settings"
+    __table_args__ = (CheckConstraint(check_in("bleep_mode", BLEEP_MODES), name="bleep_mode"),)
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    edit_marker: Mapped[str | None] = mapped_column(String(40), nullable=True, default=DEFAULT_EDIT_MARKER)
+    edit_marker_pause_seconds: Mapped[float] = mapped_column(Float, default=DEFAULT_PAUSE_SECONDS)
+    bleep_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    bleep_default_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    bleep_mode: Mapped[str] = mapped_column(String(8), default="beep")

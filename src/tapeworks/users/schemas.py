@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from tapeworks.http.inputs import InputModel, Name
+from tapeworks.http.inputs import InputModel, Name, StrictInput
 
 
 class LoginRequest(InputModel):
@@ -58,3 +59,25 @@ class CreateUserRequest(BaseModel):
     name: str = ""
     role: str = "user"
     plan: str | None = None
+
+
+class StudioSettingsOut(BaseModel):
+    """A user's studio settings: the defaults of every episode's cleaning settings; the
+    edit marker is also a hotword of every upload (the speech engine expects it)."""
+
+    edit_marker: str | None
+    edit_marker_pause_seconds: float
+    bleep_words: list[str]
+    bleep_default_list: bool
+    bleep_mode: Literal["beep", "mute"]
+
+
+class StudioSettingsPatch(StrictInput):
+    """The fields to change (the others keep their values); `edit_marker: null` turns
+    spoken edit markers off."""
+
+    edit_marker: str | None = Field(default=None, max_length=40)
+    edit_marker_pause_seconds: float | None = Field(default=None, ge=0.05, le=5.0, allow_inf_nan=False)
+    bleep_words: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=500)
+    bleep_default_list: bool | None = None
+    bleep_mode: Literal["beep", "mute"] | None = None

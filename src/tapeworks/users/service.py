@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -17,7 +18,13 @@ from sqlalchemy.orm import Session as DbSession
 from tapeworks.db.base import utcnow
 from tapeworks.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from tapeworks.http.inputs import clean_text
-from tapeworks.users.models import ApiToken, User
+from tapeworks.production.markers import (
+    DEFAULT_EDIT_MARKER,
+    DEFAULT_PAUSE_SECONDS,
+    with_marker_hotword,
+)
+from tapeworks.production.settings import validate_bleeps, validate_marker
+from tapeworks.users.models import ApiToken, StudioSettings, User
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -200,3 +207,65 @@ def delete_user(db: DbSession, user_id: str) -> None:
     user = get_user(db, user_id)
     db.delete(user)
     db.flush()
+
+
+# --- studio settings (the spoken edit marker, bleeps) ------------------------------------------
+@dataclass(frozen=True)
+class Studio:
+    """A user's studio settings, as plain values (the defaults when they never set any)."""
+
+    edit_marker: str | None = DEFAULT_EDIT_MARKER
+    edit_marker_pause_seconds: float = DEFAULT_PAUSE_SECONDS
+    bleep_words: tuple[str, ...] = ()
+    bleep_default_list: bool = False
+    bleep_mode: str = "beep"
+
+    @property
+    def hotwords(self) -> str | None:
+        """What every upload's speech engine is told to expect: the marker."""
+        return with_marker_hotword(None, self.edit_marker)
+
+    def cleaning_defaults(self) -> dict[str, Any]:
+        """The cleaning settings every new episode starts from (its own settings win)."""
+        return {"edit_marker": self.edit_marker,
+                "edit_marker_pause_seconds": self.edit_marker_pause_seconds,
+                "bleep_words": list(self.bleep_words), "bleep_default_list": self.bleep_default_list,
+                "bleep_mode": self.bleep_mode}
+
+
+STUDIO_FIELDS = tuple(f.name for f in fields(Studio))
+
+
+def _studio_of(row: StudioSettings | None) -> Studio:
+    if row is None:
+        return Studio()
+    return Studio(row.edit_marker, row.edit_marker_pause_seconds, tuple(row.bleep_words or ()),
+                  row.bleep_default_list, row.bleep_mode)
+
+
+def studio_settings(db: DbSession, user_id: str) -> Studio:
+    return _studio_of(db.get(StudioSettings, user_id))
+
+
+def update_studio_settings(db: DbSession, user_id: str, changes: dict[str, Any]) -> Studio:
+    """Set the given fields (the others keep their values); an empty marker turns it off."""
+    bad = sorted(set(changes) - set(STUDIO_FIELDS))
+    if bad:
+        raise ValidationFailed(f"unknown studio settings {bad}; allowed: {list(STUDIO_FIELDS)}")
+    current = studio_settings(db, user_id)
+    given = {k: v for k, v in changes.items() if v is not None or k == "edit_marker"}
+    values = {**{f: getattr(current, f) for f in STUDIO_FIELDS}, **given}
+    marker = values["edit_marker"]
+    values["edit_marker"] = " ".join(marker.split()) if isinstance(marker, str) and marker.strip() else None
+    words = [" ".join(str(w).split()) for w in values["bleep_words"] or ()]
+    values["bleep_words"] = list(dict.fromkeys(w for w in words if w))
+    validate_marker(values["edit_marker"], float(values["edit_marker_pause_seconds"]))
+    validate_bleeps(values["bleep_words"], values["bleep_mode"])
+    row = db.get(StudioSettings, user_id)
+    if row is None:
+        row = StudioSettings(user_id=user_id)
+        db.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    db.flush()
+    return _studio_of(row)
