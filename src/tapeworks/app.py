@@ -33,7 +33,12 @@ from tapeworks.config import Settings
 from tapeworks.db import migrate
 from tapeworks.episodes.endpoints import router as episodes_router
 from tapeworks.errors import NotFound, TapeworksError
-from tapeworks.http.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tapeworks.http.middleware import (
+    BodyLimitMiddleware,
+    FiniteJsonMiddleware,
+    SecurityHeadersMiddleware,
+)
+from tapeworks.http.openapi import document_errors
 from tapeworks.logging import configure_logging, get_logger
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
@@ -173,7 +178,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                 413: "request_too_large"}
+                 413: "request_too_large", 422: "validation_error"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route for {request.method} {request.url.path}"
@@ -303,6 +308,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(docs_router(app))
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
     install_consumers(app)
     install_web(app)  # pages (outside the API contract), /static, cookie_reader
 
@@ -311,6 +317,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # preflights included), the context middleware (with the last-resort 500) is inside
     # CORS, so every response, errors included, carries the CORS headers for allowed
     # origins, and the body limit sits inside it (its 413 has a request id).
+    app.add_middleware(FiniteJsonMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_middleware(
@@ -357,6 +364,18 @@ def docs_router(app: FastAPI) -> APIRouter:
         return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
     return router
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document lists every operation's error responses in our error shape."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def api_routers() -> list[APIRouter]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tapeworks.http.inputs import Name
 
 
 class ClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[Name, Field(min_length=1)]
     email: str | None = Field(default=None, max_length=320)
-    organisation: str | None = Field(default=None, max_length=200)
+    organisation: Name | None = None
     notes: str | None = Field(default=None, max_length=20_000)
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapeworks.coaching.log_export import CoachingLog, Total
+from tapeworks.http.inputs import Title
 
 
 class LogEntryOut(BaseModel):
@@ -56,7 +57,7 @@ class ManualEntryIn(BaseModel):
 
     session_date: date
     minutes: float = Field(ge=0, le=24 * 60)
-    title: str = Field(default="", max_length=300)
+    title: Title = ""
     session_type: str = "individual"
     paid: bool = True
     client_id: str | None = Field(default=None, max_length=32)

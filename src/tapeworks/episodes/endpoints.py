@@ -19,6 +19,7 @@ from tapeworks.episodes.schemas import (
     EpisodeCreate,
     EpisodeOut,
     EpisodePatch,
+    EpisodeSettingsIn,
     NarratorOut,
     SpeechAssetIn,
     TemplateIn,
@@ -50,10 +51,11 @@ def create_episode(session_id: str, principal: CurrentUser, db: DbDep, rt: Runti
                    body: EpisodeCreate | None = None) -> EpisodeOut:
     """Produce an episode from a transcribed session (empty body = sensible defaults)."""
     body = body or EpisodeCreate()
-    raw = {k: v for k, v in (("cleaning", body.cleaning), ("loudness", body.loudness),
-                             ("render", body.render)) if v is not None}
+    settings = EpisodeSettingsIn(**{k: v for k, v in (("cleaning", body.cleaning),
+                                                      ("loudness", body.loudness),
+                                                      ("render", body.render)) if v is not None})
     ep = service.create_episode(db, rt, principal, session_id=session_id, title=body.title,
-                                template_id=body.template_id, raw_settings=raw)
+                                template_id=body.template_id, settings_in=settings)
     return EpisodeOut.of(ep)
 
 

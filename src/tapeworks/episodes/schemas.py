@@ -3,25 +3,135 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tapeworks.episodes.models import Asset, Episode, EpisodeTemplate
 from tapeworks.http.inputs import InputModel, Name, StrictInput, Title
+from tapeworks.production.markers import DEFAULT_EDIT_MARKER, DEFAULT_PAUSE_SECONDS
+from tapeworks.production.settings import DEFAULT_FILLER_WORDS, DEFAULT_MULTIWORD_FILLERS
+
+# --- episode settings: typed and bounded, so a wrong value is a 422 naming the field before
+# any job exists (the production dataclasses are built from these; a test keeps the fields
+# of both the same) ---------------------------------------------------------------------------
+FillerWord = Annotated[str, Field(min_length=1, max_length=60)]
+Seconds = Annotated[float, Field(ge=0, le=24 * 3600)]
+# LAME's constant bit rates (kbit/s) for 44.1 and 48 kHz
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 
 
-class EpisodeCreate(InputModel):
+class UserCutIn(StrictInput):
+    """A cut the user asks for: a source time range, or an inclusive range of word indices."""
+
+    start: Seconds | None = None
+    end: Seconds | None = None
+    first_word: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    last_word: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    reason: Annotated[Name, Field(max_length=100)] = "user cut"
+
+    @model_validator(mode="after")
+    def _one_range(self) -> UserCutIn:
+        by_time = self.start is not None and self.end is not None
+        by_words = self.first_word is not None and self.last_word is not None
+        if by_time == by_words:
+            raise ValueError("a user cut needs either start and end, or first_word and last_word")
+        if by_time and not (self.end or 0.0) > (self.start or 0.0):
+            raise ValueError("a user cut must end after it starts")
+        if by_words and (self.last_word or 0) < (self.first_word or 0):
+            raise ValueError("a user cut's last_word must not come before its first_word")
+        return self
+
+
+class CleaningIn(StrictInput):
+    remove_fillers: bool = True
+    filler_words: list[FillerWord] = Field(default=list(DEFAULT_FILLER_WORDS), max_length=200)
+    multiword_fillers: bool = False
+    multiword_filler_phrases: list[FillerWord] = Field(default=list(DEFAULT_MULTIWORD_FILLERS),
+                                                       max_length=200)
+    shorten_pauses: bool = True
+    max_pause_seconds: Annotated[float, Field(ge=0, le=600)] = 1.5
+    target_pause_seconds: Annotated[float, Field(ge=0, le=600)] = 0.5
+    margin_seconds: Annotated[float, Field(ge=0, le=2)] = 0.03
+    filler_pad_seconds: Annotated[float, Field(ge=0, le=2)] = 0.05
+    user_cuts: list[UserCutIn] = Field(default_factory=list, max_length=2000)
+    # spoken edit markers and bleeps (the studio settings give the defaults)
+    edit_marker: Annotated[str, Field(max_length=40)] | None = DEFAULT_EDIT_MARKER
+    edit_marker_pause_seconds: Annotated[float, Field(ge=0.05, le=5.0)] = DEFAULT_PAUSE_SECONDS
+    bleep_words: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=500)
+    bleep_default_list: bool = False
+    bleep_mode: Literal["beep", "mute"] = "beep"
+    protected_words: list[Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
+        default_factory=list, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _pauses(self) -> CleaningIn:
+        if self.max_pause_seconds < self.target_pause_seconds:
+            raise ValueError("max_pause_seconds must not be less than target_pause_seconds")
+        return self
+
+
+class LoudnessIn(StrictInput):
+    enabled: bool = True
+    target_lufs: Annotated[float, Field(ge=-40, le=-5)] | None = None  # None: -16 / -19 LUFS
+    true_peak_dbtp: Annotated[float, Field(ge=-10, le=0)] = -1.0
+
+
+class ChapterIn(StrictInput):
+    start: Seconds
+    title: Annotated[Title, Field(min_length=1)]
+
+
+class RenderIn(StrictInput):
+    format: Literal["mp3", "m4a", "wav"] = "mp3"
+    bitrate: Annotated[int, Field(ge=32_000, le=320_000)] = 128_000
+    sample_rate: Literal[44100, 48000] = 44100
+    channels: Literal[1, 2] | None = None  # None: keep the source's
+    title: Title | None = None
+    show: Title | None = None
+    artist: Name | None = None
+    # chapters as [start_seconds, "title"] pairs or {"start": .., "title": ..} objects
+    chapters: list[ChapterIn] | None = Field(default=None, max_length=500)
+    mp3_quality: Annotated[int, Field(ge=0, le=9)] = 7
+    block_seconds: Annotated[float, Field(ge=0.1, le=10)] = 2.0
+    crossfade_seconds: Annotated[float, Field(ge=0, le=0.2)] = 0.010
+    snap_seconds: Annotated[float, Field(ge=0, le=0.05)] = 0.002
+
+    @field_validator("chapters", mode="before")
+    @classmethod
+    def _pairs(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"start": c[0], "title": c[1]} if isinstance(c, list | tuple) and len(c) == 2
+                    else c for c in v]
+        return v
+
+    @model_validator(mode="after")
+    def _mp3_bitrate(self) -> RenderIn:
+        if (self.format == "mp3" and self.bitrate // 1000 not in MP3_BITRATES) \
+                or (self.format == "mp3" and self.bitrate % 1000):
+            allowed = ", ".join(str(b * 1000) for b in MP3_BITRATES)
+            raise ValueError(f"an mp3 bitrate must be one of {allowed}")
+        return self
+
+
+class EpisodeSettingsIn(StrictInput):
+    cleaning: CleaningIn = Field(default_factory=CleaningIn)
+    loudness: LoudnessIn = Field(default_factory=LoudnessIn)
+    render: RenderIn = Field(default_factory=RenderIn)
+
+
+class EpisodeCreate(StrictInput):
     """Empty body = the defaults: fillers removed, long pauses shortened, loudness levelled."""
 
     title: Title | None = None
-    template_id: str | None = None
-    cleaning: dict[str, Any] | None = None
-    loudness: dict[str, Any] | None = None
-    render: dict[str, Any] | None = None
+    template_id: str | None = Field(default=None, max_length=64)
+    cleaning: CleaningIn | None = None
+    loudness: LoudnessIn | None = None
+    render: RenderIn | None = None
 
 
-class EpisodePatch(BaseModel):
-    title: str = Field(min_length=1, max_length=300,
-                       description="the episode's title; written into the audio's tags at the next render")
+class EpisodePatch(InputModel):
+    title: Annotated[Title, Field(min_length=1, description="the episode's title; written "
+                                                            "into the audio's tags at the next render")]
 
 
 class EpisodeOut(BaseModel):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -20,6 +21,7 @@ from tapeworks.episodes.models import (
     Episode,
     EpisodeTemplate,
 )
+from tapeworks.episodes.schemas import CleaningIn, EpisodeSettingsIn
 from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
 from tapeworks.http.inputs import clean_text
 from tapeworks.http.intake import NewRecording
@@ -301,51 +303,42 @@ def delete_template(db: DbSession, user_id: str, template_id: str) -> None:
 
 
 # --- episode settings -------------------------------------------------------------------------
-def _dataclass_from(cls: type, data: dict[str, Any] | None, what: str) -> Any:
-    data = dict(data or {})
-    names = {f.name for f in fields(cls)}
-    bad = sorted(set(data) - names)
-    if bad:
-        raise ValidationFailed(f"unknown {what} settings {bad}; allowed: {sorted(names)}")
-    for k, v in list(data.items()):
-        if isinstance(v, list) and k in ("filler_words", "multiword_filler_phrases", "bleep_words"):
-            data[k] = tuple(str(x) for x in v)
-    if cls is CleaningSettings and "user_cuts" in data:
-        cuts = data["user_cuts"] or []
-        if not isinstance(cuts, list):
-            raise ValidationFailed("user_cuts must be a list")
-        data["user_cuts"] = [UserCut(**c) if isinstance(c, dict) else c for c in cuts]
-    try:
-        obj = cls(**data)
-    except TypeError as exc:
-        raise ValidationFailed(f"invalid {what} settings: {exc}") from None
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate()
-    return obj
+def settings_dataclasses(settings: EpisodeSettingsIn
+                         ) -> tuple[CleaningSettings, LoudnessSettings, RenderSettings]:
+    """The production pipeline's settings from the validated request (or stored) settings."""
+    c = settings.cleaning
+    plain: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                             for k, v in c.model_dump(exclude={"user_cuts"}).items()}
+    cleaning = CleaningSettings(**plain,
+                                user_cuts=[UserCut(**cut.model_dump()) for cut in c.user_cuts])
+    loudness = LoudnessSettings(**settings.loudness.model_dump())
+    r = settings.render
+    render = RenderSettings(**r.model_dump(exclude={"chapters"}),
+                            chapters=None if r.chapters is None
+                            else [(ch.start, ch.title) for ch in r.chapters])
+    cleaning.validate()
+    render.validate()
+    return cleaning, loudness, render
 
 
-def normalise_settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate the cleaning/loudness/render settings and store them as plain JSON."""
-    allowed = {"cleaning", "loudness", "render"}
-    bad = sorted(set(raw) - allowed)
-    if bad:
-        raise ValidationFailed(f"unknown settings groups {bad}; use cleaning, loudness, render")
-    cleaning = _dataclass_from(CleaningSettings, raw.get("cleaning"), "cleaning")
-    loudness = _dataclass_from(LoudnessSettings, raw.get("loudness"), "loudness")
-    render = _dataclass_from(RenderSettings, raw.get("render"), "render")
+def normalise_settings(settings: EpisodeSettingsIn) -> dict[str, Any]:
+    """The cleaning/loudness/render settings as plain JSON, every default filled in (the
+    episode row keeps what it was rendered with)."""
+    cleaning, loudness, render = settings_dataclasses(settings)
     return json.loads(json.dumps({"cleaning": asdict(cleaning), "loudness": asdict(loudness),
                                   "render": asdict(render)}, default=str))
 
 
-def settings_objects(stored: dict[str, Any]) -> tuple[CleaningSettings, LoudnessSettings, RenderSettings]:
-    cleaning = _dataclass_from(CleaningSettings, stored.get("cleaning"), "cleaning")
-    loudness = _dataclass_from(LoudnessSettings, stored.get("loudness"), "loudness")
-    render_raw = dict(stored.get("render") or {})
-    if render_raw.get("chapters"):
-        render_raw["chapters"] = [tuple(c) for c in render_raw["chapters"]]
-    render = _dataclass_from(RenderSettings, render_raw, "render")
-    return cleaning, loudness, render
+def settings_objects(stored: dict[str, Any]
+                     ) -> tuple[CleaningSettings, LoudnessSettings, RenderSettings]:
+    """The settings an episode row keeps, checked by the same types as a request."""
+    try:
+        model = EpisodeSettingsIn.model_validate(stored)
+    except PydanticValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0].get("loc", ())) or "settings"
+        raise ValidationFailed(f"the episode's stored settings are not valid ({where}); "
+                               "create the episode again") from None
+    return settings_dataclasses(model)
 
 
 # --- episodes --------------------------------------------------------------------------------
@@ -372,7 +365,7 @@ def episode_owners_of_session(db: DbSession, session_id: str) -> list[tuple[str,
 
 
 def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_id: str,
-                   title: str | None, template_id: str | None, raw_settings: dict[str, Any]
+                   title: str | None, template_id: str | None, settings_in: EpisodeSettingsIn
                    ) -> Episode:
     user_id = principal.user_id
     enforcement.check_episode(db, rt, principal)
@@ -385,9 +378,9 @@ def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_
     if template_id:
         get_template(db, user_id, template_id)
     studio = users.studio_settings(db, user_id)  # the marker and bleeps, unless the episode says
-    raw_settings = {**raw_settings,
-                    "cleaning": {**studio.cleaning_defaults(), **(raw_settings.get("cleaning") or {})}}
-    settings = normalise_settings(raw_settings)
+    cleaning = CleaningIn.model_validate({**studio.cleaning_defaults(),
+                                          **settings_in.cleaning.model_dump(exclude_unset=True)})
+    settings = normalise_settings(settings_in.model_copy(update={"cleaning": cleaning}))
     ep = Episode(id=new_id(), user_id=user_id, session_id=session.id, template_id=template_id,
                  title=clean_text(title or session.title, 300) or "Episode", status="queued",
                  stage="queued", message="waiting for a worker", settings=settings,

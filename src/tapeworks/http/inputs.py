@@ -25,6 +25,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 # A page never starts further than this; more rows than this are not listed by offset.
 MAX_OFFSET = 1_000_000_000
+# No time in a recording is later than this (ten years of audio).
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
 
 # Format characters that reorder or hide text (Trojan-Source style spoofing): removed like
 # control characters. Other format characters (the zero-width joiner inside emoji) stay.
@@ -73,6 +75,8 @@ class StrictInput(InputModel):
 
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_finite)]
+# One line of text: control characters removed (no length of its own).
+Line = Annotated[str, BeforeValidator(_clean)]
 Title = Annotated[str, BeforeValidator(_clean), Field(max_length=300)]
 Name = Annotated[str, BeforeValidator(_clean), Field(max_length=200)]
 

@@ -11,11 +11,15 @@
   says so and as soon as a streamed body passes the limit otherwise. Routes that take
   uploads stream them to scratch with their own (plan) limit: they are marked with
   `@own_body_limit` and left alone here.
+- `FiniteJsonMiddleware`: a JSON body holding `NaN`, `Infinity` or `1e999` is a 422 naming
+  the field, for every route (free-form fields included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from starlette.exceptions import HTTPException
@@ -124,3 +128,72 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class NonFiniteNumber(HTTPException):
+    def __init__(self, where: str) -> None:
+        super().__init__(422, f"{where}: must be a finite number (NaN, Infinity and numbers "
+                              "too large for a double are not accepted)")
+
+
+def _first_non_finite(value: Any, path: str = "") -> str | None:
+    """Where the first NaN or infinity in a decoded JSON document is, as `a.b.0.c`."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "body")
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _first_non_finite(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+class FiniteJsonMiddleware:
+    """JSON bodies with `NaN`, `Infinity` or a number like `1e999` (which Python reads as
+    infinity) are refused with a 422 naming the field, whatever the route's types say,
+    before the route sees them: no handler ever computes with a non-finite number. Runs
+    inside the body limit, so at most `max_body_bytes` are buffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        checked = False
+
+        async def checking_receive() -> Message:
+            nonlocal checked
+            if checked:
+                return await receive()
+            checked = True
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            try:
+                document = json.loads(body)
+            except (ValueError, RecursionError):
+                document = None  # not JSON: the route's own parsing says what is wrong
+            where = _first_non_finite(document)
+            if where is not None:
+                raise NonFiniteNumber(where)
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, checking_receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip()
+    return ctype == b"application/json" or ctype.endswith(b"+json")

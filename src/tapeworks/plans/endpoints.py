@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tapeworks.errors import QuotaExceeded, TapeworksError
 from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.inputs import PageOffset
 from tapeworks.logging import get_logger
 from tapeworks.plans import enforcement, service
 from tapeworks.plans.schemas import (
@@ -87,7 +88,7 @@ def admin_list_users(
     _admin: CurrentAdmin, db: DbDep, rt: RuntimeDep,
     q: Annotated[str | None, Query(max_length=200, description="search emails")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> AdminUserPage:
     rows, total = service.list_users(db, q=q, limit=limit, offset=offset)
     return AdminUserPage(items=[AdminUserOut.of(u, rt.plans) for u in rows], total=total,
@@ -124,7 +125,7 @@ def admin_adjust_usage(
 def admin_user_usage(
     user_id: str, _admin: CurrentAdmin, db: DbDep, rt: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> AdminUsageOut:
     """A user's usage this period and their ledger entries (newest first)."""
     user = get_user(db, user_id)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from tapeworks.http.inputs import Name, StrictInput
 from tapeworks.plans.catalogue import Plan
 from tapeworks.plans.enforcement import Decision, UsageSnapshot
 from tapeworks.plans.models import UsageEntry
@@ -15,17 +16,15 @@ Action = Literal["create_session", "upload_file", "transcribe", "export_transcri
 JsonScalar = int | float | str | bool | list[str] | None
 
 
-class ActionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    bytes: int | None = Field(default=None, ge=0, description="upload_file: file size")
-    seconds: float | None = Field(default=None, ge=0,
+class ActionParams(StrictInput):
+    bytes: int | None = Field(default=None, ge=0, le=2**53, description="upload_file: file size")
+    seconds: float | None = Field(default=None, ge=0, le=10 * 365 * 24 * 3600,
                                   description="upload_file, transcribe: audio length")
     format: str | None = Field(default=None, max_length=16,
                                description="export_transcript: json, txt, srt, vtt, docx, pdf, xlsx")
 
 
-class ValidateActionRequest(BaseModel):
+class ValidateActionRequest(StrictInput):
     action: Action
     params: ActionParams = Field(default_factory=ActionParams)
 
@@ -121,19 +120,16 @@ class AdminUserPage(BaseModel):
     offset: int
 
 
-class AdminUserPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdminUserPatch(StrictInput):
     plan: str | None = Field(default=None, max_length=64)
     role: Literal["user", "admin"] | None = None
     is_active: bool | None = None
 
 
-class UsageAdjustmentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seconds: float = Field(description="audio seconds to add (negative credits time back)")
-    note: str = Field(min_length=1, max_length=250)
+class UsageAdjustmentRequest(StrictInput):
+    seconds: float = Field(ge=-10 * 365 * 24 * 3600, le=10 * 365 * 24 * 3600,
+                           description="audio seconds to add (negative credits time back)")
+    note: Annotated[Name, Field(min_length=1, max_length=250)]
 
 
 class UsageEntryOut(BaseModel):

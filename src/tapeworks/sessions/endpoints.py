@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.inputs import MAX_SECONDS, PageOffset
 from tapeworks.http.intake import ReceivedUpload, receive_upload
 from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
@@ -127,7 +128,7 @@ def list_sessions(
     q: Annotated[str | None, Query(max_length=200, description="search title and transcript text")] = None,
     client_id: Annotated[str | None, Query(max_length=32, description="this client's sessions")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> SessionPage:
     rows, total = service.list_sessions(db, principal.user_id, status=status_, q=q, limit=limit,
                                         offset=offset, client_id=client_id)
@@ -188,8 +189,8 @@ def session_audio(session_id: str, request: Request, principal: CurrentUser, db:
 @router.get("/{session_id}/waveform", response_model=WaveformOut)
 def session_waveform(
     session_id: str, principal: CurrentUser, rt: RuntimeDep,
-    start: Annotated[float | None, Query(ge=0)] = None,
-    end: Annotated[float | None, Query(gt=0)] = None,
+    start: Annotated[float | None, Query(ge=0, le=MAX_SECONDS, allow_inf_nan=False)] = None,
+    end: Annotated[float | None, Query(gt=0, le=MAX_SECONDS, allow_inf_nan=False)] = None,
     buckets: Annotated[int | None, Query(ge=1, le=service.DETAIL_MAX_BUCKETS)] = None,
 ) -> WaveformOut:
     """Peaks of the source audio for drawing it: the whole recording by default, or a span
@@ -207,7 +208,7 @@ def session_waveform(
 def session_transcript(
     session_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep,
     format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|docx|pdf|xlsx)$")] = "json",
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     download: bool = False,
 ) -> Response:
     s = service.get_session(db, principal.user_id, session_id)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tapeworks.http.inputs import Line
 from tapeworks.shows.models import Publication, ShareLink, Show
 
 
@@ -13,7 +14,7 @@ class ShowIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, max_length=2000)
+    title: Annotated[Line, Field(max_length=2000)] | None = None
     description: str | None = Field(default=None, max_length=100_000)
     language: str | None = Field(default=None, max_length=100)
     category: str | None = Field(default=None, max_length=200)
