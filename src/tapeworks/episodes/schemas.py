@@ -130,8 +130,8 @@ class EpisodeCreate(StrictInput):
 
 
 class EpisodePatch(InputModel):
-    title: Annotated[Title, Field(min_length=1, description="the episode's title; written "
-                                                            "into the audio's tags at the next render")]
+    title: Annotated[Title, Field(description="the episode's title; written into the audio's "
+                                              "tags at the next render")]
 
 
 class EpisodeOut(BaseModel):

@@ -75,7 +75,7 @@ class SessionPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[Title, Field(min_length=1, description="the recording's name")] | None = None
+    title: Annotated[Title, Field(description="the recording's name")] | None = None
     client_id: str | None = Field(default=None, max_length=32)
     session_date: date | None = None
     session_type: str | None = Field(default=None, description="individual, group or team")
