@@ -11,7 +11,7 @@ from __future__ import annotations
 from tapeworks.episodes import service as episodes_service
 from tapeworks.episodes.models import Asset, Episode
 from tapeworks.episodes.tasks import RenderEpisodeHandler, SpeakAssetHandler
-from tapeworks.plans.enforcement import may_start_job
+from tapeworks.plans.enforcement import may_start_job, queue_priorities
 from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
 from tapeworks.retention.service import purge
 from tapeworks.search import service as search
@@ -31,7 +31,7 @@ def session_hooks() -> SessionHooks:
 
 
 def registry() -> Registry:
-    r = Registry(admission=may_start_job)
+    r = Registry(admission=may_start_job, priority=queue_priorities)
     # job kinds
     r.add_handler(TranscribeHandler(session_hooks()))
     r.add_handler(RenderEpisodeHandler())

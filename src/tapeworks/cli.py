@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 
 from tapeworks.app import create_app, server_options
@@ -92,6 +95,7 @@ def db_check() -> None:
 
 def ensure_schema(s: Settings) -> None:
     """The embedded default migrates itself; any other database must already be at head."""
+    s.ensure_dirs()
     url = s.effective_database_url
     if s.is_embedded_database:
         migrate.upgrade(url)
@@ -103,6 +107,20 @@ def ensure_schema(s: Settings) -> None:
 
 
 # --- serve / worker --------------------------------------------------------------------
+class GracefulServer(uvicorn.Server):
+    """uvicorn re-raises the signal it stopped for, so the process would end "killed by
+    SIGTERM"; a stop that drained the job consumers (lifespan shutdown) exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
@@ -110,8 +128,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="In-process job consumer threads")] = None,
 ) -> None:
     """Run the API, the pages and (on the embedded default) the job consumers."""
-    import uvicorn
-
     overrides: dict[str, object] = {}
     if workers is not None:
         overrides["workers"] = workers
@@ -123,8 +139,9 @@ def serve(
     application = create_app(s, rt)
     console.print(f"tapeworks serving on http://{host or s.host}:{port or s.port} "
                   f"(data in {s.data_dir})")
-    uvicorn.run(application, host=host or s.host, port=port or s.port, log_level="warning",
-                **server_options(s))
+    config = uvicorn.Config(application, host=host or s.host, port=port or s.port,
+                            log_level="warning", **server_options(s))
+    GracefulServer(config).run()
 
 
 def _first_admin(rt: Runtime) -> None:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 30.0
     # a queued job whose message was lost is re-sent after this long
     job_requeue_after_seconds: float = 120.0
+    # SIGTERM: running jobs get this long to finish; the others go back to the queue at once
+    shutdown_grace_seconds: float = 30.0
     # Retention: how often the purge runs next to the reconciler (0 = never in this process)
     purge_interval_seconds: float = 3600.0
 

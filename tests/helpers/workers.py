@@ -25,6 +25,8 @@ def worker_env(settings: Any) -> dict[str, str]:
         "TAPEWORKS_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
         "TAPEWORKS_JOB_HEARTBEAT_SECONDS": str(settings.job_heartbeat_seconds),
         "TAPEWORKS_RECONCILE_INTERVAL_SECONDS": str(settings.reconcile_interval_seconds),
+        "TAPEWORKS_SHUTDOWN_GRACE_SECONDS": str(settings.shutdown_grace_seconds),
+        "TAPEWORKS_PLAN_OVERRIDES": settings.plan_overrides,
         "TAPEWORKS_ENVIRONMENT": "test",
     })
     if settings.storage_url:
@@ -34,6 +36,11 @@ def worker_env(settings: Any) -> dict[str, str]:
 
 def start_worker(settings: Any, log: Path, *args: str) -> subprocess.Popen[bytes]:
     """`tapeworks worker --threads 1 [args]`, its output appended to `log`."""
-    return subprocess.Popen([TAPEWORKS, "worker", "--threads", "1", *args],
-                            env=worker_env(settings), stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT)
+    return start_tapeworks(settings, log, "worker", "--threads", "1", *args)
+
+
+def start_tapeworks(settings: Any, log: Path, *args: str,
+                    env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Any `tapeworks` command in its own process, on the same database, queue and store."""
+    return subprocess.Popen([TAPEWORKS, *args], env={**worker_env(settings), **(env or {})},
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)

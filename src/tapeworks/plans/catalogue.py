@@ -39,6 +39,8 @@ class Plan(BaseModel):
     export_formats: tuple[str, ...]
     episodes_enabled: bool
     max_storage_bytes: int | None = Field(default=None, ge=0)  # None = unlimited
+    # breaks ties between users whose turn in the queue it equally is (higher goes first)
+    queue_priority: int = Field(default=0, ge=-100, le=100)
 
     @field_validator("export_formats")
     @classmethod

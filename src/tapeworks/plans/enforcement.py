@@ -96,8 +96,10 @@ class UsageMeters:
 
 
 def running_jobs(db: DbSession, user_id: str) -> int:
+    """Transcriptions and renders (the long pool) of this user running now."""
     return int(db.scalar(select(func.count()).select_from(Job)
-                         .where(Job.user_id == user_id, Job.status == "running")) or 0)
+                         .where(Job.user_id == user_id, Job.status == "running",
+                                Job.pool == "long")) or 0)
 
 
 def snapshot(db: DbSession, rt: Runtime, user_id: str, now: datetime | None = None) -> UsageSnapshot:
@@ -311,12 +313,22 @@ def check_episode(db: DbSession, rt: Runtime, principal: Principal) -> None:
 
 
 def may_start_job(db: DbSession, rt: Runtime, job: Job) -> bool:
-    """The admission check (the plan's concurrency limit), run when a worker claims a queued
-    job: extra jobs wait in the queue. Jobs without a user are always admitted."""
-    if job.user_id is None:
+    """The admission check (the plan's concurrency limit on transcriptions and renders), run
+    when a worker claims a queued job: extra jobs wait in the queue. Short jobs (deliveries,
+    mail) and jobs without a user are always admitted."""
+    if job.user_id is None or job.pool != "long":
         return True
     plan = plan_for(db, rt, job.user_id)
     return running_jobs(db, job.user_id) < plan.max_concurrent_jobs
+
+
+def queue_priorities(db: DbSession, rt: Runtime, user_ids: list[str]) -> dict[str, int]:
+    """Each user's plan `queue_priority` (the queue's tie-breaker; unknown plans count 0)."""
+    out: dict[str, int] = {}
+    for user_id, name in db.execute(select(User.id, User.plan).where(User.id.in_(user_ids))):
+        plan = rt.plans.get(name)
+        out[user_id] = plan.queue_priority if plan is not None else 0
+    return out
 
 
 __all__ = [

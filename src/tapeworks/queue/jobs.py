@@ -25,10 +25,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
@@ -45,6 +45,16 @@ log = get_logger("tapeworks.jobs")
 
 class JobAbandoned(Exception):
     """The job was cancelled or its lease was taken over: stop and write nothing."""
+
+
+class JobUnstartable(Exception):
+    """The handler refused to start a claimed job (its owner is gone, its audio purged):
+    the claim is rolled back and the job is failed with the handler's message."""
+
+    def __init__(self, job_id: str, message: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,10 @@ def create_job(
 
 
 def enqueue_after_commit(db: DbSession, rt: Any, job: Job, delay: float = 0.0) -> None:
-    job_id, pool = job.id, job.pool
-    after_commit(db, lambda: rt.queue.enqueue(job_id, pool, delay=delay))
+    """After the commit, wake a consumer of the job's pool (at `delay` for a job that is not
+    due yet). The message carries no job: the woken consumer claims the fairest due job."""
+    pool = job.pool
+    after_commit(db, lambda: rt.queue.wake(pool, delay=delay))
 
 
 def cancel_job(db: DbSession, job: Job) -> bool:
@@ -159,18 +171,80 @@ def active_job_exists(db: DbSession, owner_kind: str, owner_id: str) -> bool:
 
 
 # --- the three phases ------------------------------------------------------------------------
-DEFERRED = "deferred"
+CANDIDATES_PER_USER = 2
+CANDIDATE_USERS = 200
 
 
-def claim(db: DbSession, rt: Any, job_id: str, lease_owner: str
-          ) -> tuple[JobRef, Any] | str | None:
+def due_candidates(db: DbSession, rt: Any, pool: str, now: datetime) -> list[str]:
+    """Queued, due job ids of a pool in the order they should be taken (rule: round-robin
+    across users, the user served least recently first, plan priority breaking ties, and
+    within a user oldest first)."""
+    rank = func.row_number().over(partition_by=Job.user_id,
+                                  order_by=(Job.enqueued_at, Job.id)).label("rank")
+    due = (select(Job.id, Job.user_id, Job.enqueued_at, rank)
+           .where(Job.status == "queued", Job.pool == pool,
+                  or_(Job.run_after.is_(None), Job.run_after <= now))
+           .subquery())
+    rows = db.execute(select(due.c.id, due.c.user_id, due.c.enqueued_at)
+                      .where(due.c.rank <= CANDIDATES_PER_USER)
+                      .order_by(due.c.enqueued_at, due.c.id)
+                      .limit(CANDIDATE_USERS * CANDIDATES_PER_USER)).all()
+    if not rows:
+        return []
+    users = sorted({r.user_id for r in rows if r.user_id is not None})
+    served: dict[str | None, datetime | None] = {}
+    if users:
+        served = {u: t for u, t in db.execute(
+            select(Job.user_id, func.max(Job.started_at))
+            .where(Job.pool == pool, Job.user_id.in_(users), Job.started_at.is_not(None))
+            .group_by(Job.user_id)).all()}
+    priority: dict[str, int] = {}
+    registry: Registry = rt.registry
+    if registry.priority is not None and users:
+        priority = registry.priority(db, rt, users)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def key(r: Any) -> tuple[datetime, int, datetime, str]:
+        last = served.get(r.user_id)
+        return (_aware(last) if last else epoch, -priority.get(r.user_id, 0),
+                _aware(r.enqueued_at) if r.enqueued_at else epoch, r.id)
+
+    return [r.id for r in sorted(rows, key=key)]
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def claim_next(db: DbSession, rt: Any, pool: str, lease_owner: str) -> tuple[JobRef, Any] | None:
+    """Claim the fairest due job of `pool` that its admission check lets start now (None
+    when there is none). On PostgreSQL, rows other workers are claiming are skipped."""
     now = utcnow()
+    pg = db.get_bind().dialect.name == "postgresql"
+    for job_id in due_candidates(db, rt, pool, now):
+        if pg:
+            locked = db.scalar(select(Job.id).where(Job.id == job_id, Job.status == "queued")
+                               .with_for_update(skip_locked=True))
+            if locked is None:
+                continue
+        claimed = claim_job(db, rt, job_id, lease_owner, now=now)
+        if isinstance(claimed, tuple):
+            return claimed
+    return None
+
+
+def claim_job(db: DbSession, rt: Any, job_id: str, lease_owner: str, *,
+              now: datetime | None = None) -> tuple[JobRef, Any] | str | None:
+    """Claim one given job: a compare-and-set to `running` with a lease. Returns the ref and
+    the handler's payload, DEFERRED when the admission check says not yet, or None."""
+    now = now or utcnow()
     registry: Registry = rt.registry
     pending = db.get(Job, job_id)
     if pending is None or pending.status not in ACTIVE_JOB_STATUSES:
         return None
-    if pending.status == "queued" and pending.run_after is not None and pending.run_after > now:
-        return None  # early (a duplicate message): the delayed one, or the reconciler, comes back
+    if pending.status == "queued" and pending.run_after is not None \
+            and _aware(pending.run_after) > now:
+        return None  # not due yet: its delayed wake-up (or the reconciler) comes back
     if pending.status == "queued" and registry.admission is not None \
             and not registry.admission(db, rt, pending):
         return DEFERRED  # e.g. the plan's concurrent-job limit: wait in the queue
@@ -193,9 +267,15 @@ def claim(db: DbSession, rt: Any, job_id: str, lease_owner: str
         return None
     job = db.get(Job, job_id, populate_existing=True)
     assert job is not None
-    payload = registry.handler(job.kind).prepare(db, job)
+    try:
+        payload = registry.handler(job.kind).prepare(db, job)
+    except TapeworksError as exc:
+        raise JobUnstartable(job_id, exc.message) from exc
     mirror(db, registry, job)
     return ref_of(job, lease_owner), payload
+
+
+DEFERRED = "deferred"
 
 
 def _owned(db: DbSession, ref: JobRef) -> Job:
@@ -242,8 +322,29 @@ def requeue(db: DbSession, rt: Any, job: Job, *, reason: str, delay: float = 0.0
     enqueue_after_commit(db, rt, job, delay=delay)
 
 
+def release(db: DbSession, rt: Any, ref: JobRef, *, reason: str) -> bool:
+    """Give a running job back to the queue at once (graceful shutdown): queued, due now,
+    and without using up an attempt. Only the attempt holding the lease can release it."""
+    job = db.scalar(select(Job).where(Job.id == ref.id)
+                    .execution_options(populate_existing=True))
+    if job is None or job.status != "running" or job.lease_owner != ref.lease_owner \
+            or job.attempt != ref.attempt:
+        return False
+    requeue(db, rt, job, reason=reason)
+    job.attempt = max(0, job.attempt - 1)
+    mirror(db, rt.registry, job)
+    return True
+
+
+def due_pools(db: DbSession, now: datetime | None = None) -> list[str]:
+    """Pools with queued jobs that are due."""
+    at = now or utcnow()
+    return list(db.scalars(select(Job.pool).where(
+        Job.status == "queued", or_(Job.run_after.is_(None), Job.run_after <= at)).distinct()))
+
+
 # --- work-phase context ------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)  # identity: a set of running contexts
 class JobContext:
     rt: Any
     ref: JobRef
@@ -349,33 +450,45 @@ def _renew(db: DbSession, ref: JobRef, lease_seconds: float) -> bool:
     return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
-# --- the executor (what a queue message runs) ------------------------------------------------
-def execute(rt: Any, job_id: str) -> str:
-    """Run one job through claim, work and save. Returns what happened (for logs and tests)."""
+# --- the executor (what a wake-up runs) -------------------------------------------------------
+def execute_next(rt: Any, pool: str) -> str:
+    """Claim the fairest due job of `pool` and run it through work and save. Returns what
+    happened (for logs and tests); "idle" when nothing could be claimed."""
+    if rt.queue.draining:  # taken just before this process stopped taking messages
+        rt.queue.wake(pool, delay=1.0)  # hand it on to another consumer
+        return "draining"
     lease_owner = make_lease_owner()
     try:
-        claimed = rt.database.run(lambda db: claim(db, rt, job_id, lease_owner))
-    except TapeworksError as exc:  # the handler refused to start (e.g. source audio gone)
-        reason = exc.message
+        claimed = rt.database.run(lambda db: claim_next(db, rt, pool, lease_owner))
+    except JobUnstartable as exc:
+        job_id, reason = exc.job_id, exc.message
         rt.database.run(lambda db: fail(db, rt, job_id, stage="starting", message=reason))
         log.error("job.failed", job_id=job_id, stage="starting", error=reason)
+        _wake_due(rt)
         return "failed"
     if claimed is None:
-        log.info("job.skipped", job_id=job_id,
-                 reason="not claimable (done, running elsewhere, cancelled or not due)")
-        return "skipped"
-    if claimed == DEFERRED:
-        log.info("job.deferred", job_id=job_id, reason="admission check (plan concurrency)")
-        pool = rt.database.run(lambda db: db.scalar(select(Job.pool).where(Job.id == job_id)))
-        if pool is not None:
-            rt.queue.enqueue(job_id, pool, delay=2.0)
-        return "deferred"
-    assert not isinstance(claimed, str)
+        return "idle"
+    outcome = run_claimed(rt, claimed)
+    _wake_due(rt)
+    return outcome
+
+
+def _wake_due(rt: Any) -> None:
+    """A job finished (a slot freed): wake each pool that still has due jobs."""
+    try:
+        for pool in rt.database.run(lambda db: due_pools(db), write=False):
+            rt.queue.wake(pool)
+    except Exception as exc:  # the reconciler re-sends wake-ups for waiting jobs
+        log.warning("job.wake_failed", error=str(exc)[:200])
+
+
+def run_claimed(rt: Any, claimed: tuple[JobRef, Any]) -> str:
     ref, payload = claimed
     log.info("job.claimed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt,
-             lease_owner=lease_owner, owner_kind=ref.owner_kind, owner_id=ref.owner_id)
+             lease_owner=ref.lease_owner, owner_kind=ref.owner_kind, owner_id=ref.owner_id)
     handler = rt.registry.handler(ref.kind)
     ctx = JobContext(rt, ref)
+    rt.queue.running_started(ctx)
     try:
         with Heartbeat(ctx):
             result = handler.work(ctx, payload)
@@ -413,6 +526,8 @@ def execute(rt: Any, job_id: str) -> str:
             return "requeued"
         _record_failure(rt, ref, ctx.stage, message)
         return "failed"
+    finally:
+        rt.queue.running_finished(ctx)
     log.info("job.completed", job_id=ref.id, kind=ref.kind, attempt=ref.attempt,
              seconds=round(time.monotonic() - ctx._started, 2))
     return "completed"

@@ -33,6 +33,8 @@ class Job(IdMixin, TimestampMixin, Base):
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
         Index("ix_jobs_status_run_after", "status", "run_after"),
         Index("ix_jobs_owner", "owner_kind", "owner_id"),
+        # fair claiming: when was each user last served in a pool
+        Index("ix_jobs_user_pool_started", "user_id", "pool", "started_at"),
     )
 
     kind: Mapped[str] = mapped_column(String(32))

@@ -67,6 +67,9 @@ class PeriodicJob:
 
 
 Admission = Callable[[DbSession, Any, "Job"], bool]  # admission(db, rt, job): may it start now?
+# priority(db, rt, user_ids) -> {user_id: priority}: the tie-breaker between users whose turn
+# it equally is (higher first; users not named count as 0)
+Priority = Callable[[DbSession, Any, list[str]], dict[str, int]]
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Registry:
     owners: dict[str, OwnerKind] = field(default_factory=dict)
     periodic: list[PeriodicJob] = field(default_factory=list)
     admission: Admission | None = None
+    priority: Priority | None = None
 
     def add_handler(self, handler: JobHandler) -> None:
         if handler.pool not in POOLS:
