@@ -42,6 +42,7 @@ from tapeworks.http.openapi import document_errors
 from tapeworks.logging import configure_logging, get_logger
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
+from tapeworks.queue.metrics import QueueCollector
 from tapeworks.runtime import Runtime
 from tapeworks.search.endpoints import router as search_router
 from tapeworks.sessions.endpoints import router as sessions_router
@@ -67,8 +68,10 @@ def _request_id(request: Request) -> str | None:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, rt: Runtime | None = None) -> None:
         self.registry = CollectorRegistry()
+        if rt is not None:  # queue depth, ages, running and finished jobs, durations
+            self.registry.register(QueueCollector(rt.database))
         self.requests = Counter(
             "tapeworks_http_requests_total", "HTTP requests", ["method", "route", "status"],
             registry=self.registry,
@@ -299,7 +302,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redoc_url=None,
     )
     app.state.runtime = rt
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(rt)
     app.state.on_start = []
     app.state.on_stop = []
     install_error_handlers(app)

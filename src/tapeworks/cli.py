@@ -184,6 +184,31 @@ def worker(
         rt.close()
 
 
+@app.command()
+def doctor() -> None:
+    """Check this deployment from the inside: database at the migration head, store writable
+    and readable, queue reachable, speech model present and verified, SMTP reachable when
+    set, public URL reachable; say what to fix. Exits 1 when anything failed."""
+    from rich.table import Table
+
+    from tapeworks.doctor import run_checks
+
+    s = _settings()
+    configure_logging("WARNING", s.log_json)
+    checks = run_checks(s)
+    table = Table(title="tapeworks doctor", show_lines=True)
+    for col in ("check", "", "found", "what to do"):
+        table.add_column(col)
+    for c in checks:
+        table.add_row(c.name, "[green]ok[/green]" if c.ok else "[red]FAIL[/red]", c.detail, c.fix)
+    Console(soft_wrap=False, width=160).print(table)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(checks)} checks failed:[/red] {', '.join(failed)}")
+        raise typer.Exit(1)
+    console.print(f"[green]all {len(checks)} checks passed[/green]")
+
+
 # --- users / tokens --------------------------------------------------------------------
 @users_app.command("create")
 def users_create(

@@ -211,3 +211,37 @@ def _answers(client: Any) -> bool:
         return bool(client.get("/healthz").status_code == 200)
     except Exception:
         return False
+
+
+# --- metrics for autoscalers -------------------------------------------------------------------------
+def test_metrics_report_queue_depth_age_running_finished_and_durations(api: Api) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    user = add_user(api.runtime, "m@example.com")
+    now = utcnow()
+    with api.runtime.database.transaction() as db:
+        for minutes in (3, 1):
+            db.add(Job(kind="transcribe", pool="long", user_id=user, status="queued",
+                       enqueued_at=now - timedelta(minutes=minutes),
+                       run_after=now - timedelta(minutes=minutes)))
+        db.add(Job(kind="transcribe", pool="long", user_id=user, status="queued",
+                   enqueued_at=now, run_after=now + timedelta(hours=1)))  # not due: not counted
+        db.add(Job(kind="render_episode", pool="long", user_id=user, status="running",
+                   started_at=now))
+        for seconds, status in ((4, "completed"), (40, "completed"), (7, "failed")):
+            db.add(Job(kind="transcribe", pool="long", user_id=user, status=status,
+                       started_at=now - timedelta(seconds=seconds), finished_at=now))
+    text = api.client.get("/metrics").text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    kind = (("kind", "transcribe"), ("pool", "long"))
+    assert samples[("tapeworks_queue_depth", kind)] == 2
+    assert 170 <= samples[("tapeworks_queue_oldest_age_seconds", kind)] <= 400
+    assert samples[("tapeworks_jobs_running", (("kind", "render_episode"), ("pool", "long")))] == 1
+    assert samples[("tapeworks_jobs_finished", (("kind", "transcribe"), ("status", "completed")))] == 2
+    assert samples[("tapeworks_jobs_finished", (("kind", "transcribe"), ("status", "failed")))] == 1
+    assert samples[("tapeworks_job_duration_seconds_bucket", (("kind", "transcribe"), ("le", "5.0")))] == 1
+    assert samples[("tapeworks_job_duration_seconds_bucket", (("kind", "transcribe"), ("le", "60.0")))] == 2
+    assert samples[("tapeworks_job_duration_seconds_count", (("kind", "transcribe"),))] == 2
+    assert abs(samples[("tapeworks_job_duration_seconds_sum", (("kind", "transcribe"),))] - 44) < 1
+    assert samples[("tapeworks_queue_metrics_up", ())] == 1
