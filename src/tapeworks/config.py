@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     queue_url: str = ""  # default: huey SQLite storage in data_dir; redis://... for many machines
     queue_name: str = "tapeworks"
     storage_url: str = ""  # default: local directory in data_dir; s3://bucket/prefix
+    s3_endpoint_url: str = ""  # MinIO, Ceph, R2, ...: the S3 API's address (default: AWS)
+    s3_region: str = ""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: str = ""  # default: generated into data_dir/secret_key on first run
     admin_email: str | None = None

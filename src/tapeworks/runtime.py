@@ -22,7 +22,7 @@ from tapeworks.queue.huey_adapter import Queue
 from tapeworks.queue.registry import Registry
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.hooks import SessionHooks
-from tapeworks.storage import open_store
+from tapeworks.storage import ENDPOINT_ENV, REGION_ENV, open_store
 from tapeworks.storage.base import Store
 
 
@@ -45,7 +45,9 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.settings.storage_url, self.settings.data_dir)
+        s = self.settings
+        env = {k: v for k, v in ((ENDPOINT_ENV, s.s3_endpoint_url), (REGION_ENV, s.s3_region)) if v}
+        return open_store(s.storage_url, s.data_dir, env=env)
 
     @cached_property
     def narrators(self) -> Narrators:
