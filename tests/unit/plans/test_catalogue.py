@@ -28,7 +28,9 @@ def test_defaults_are_valid_and_have_units_in_their_names() -> None:
     assert {"free", "pro", "unlimited"} <= set(plans)
     for plan in plans.values():
         for name in plan.limits():
-            assert name.endswith(("_seconds", "_bytes", "_jobs", "_formats", "_enabled")) \
+            # every limit says its unit; a queue priority is a rank, which has none
+            assert name.endswith(("_seconds", "_bytes", "_jobs", "_formats", "_enabled",
+                                  "_priority")) \
                 or name.startswith("retention_days_"), name
     assert plans["unlimited"].monthly_audio_seconds is None
 
