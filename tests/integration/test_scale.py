@@ -214,9 +214,11 @@ def _answers(client: Any) -> bool:
 
 
 # --- metrics for autoscalers -------------------------------------------------------------------------
-def test_metrics_report_queue_depth_age_running_finished_and_durations(api: Api) -> None:
+def test_metrics_report_queue_depth_age_running_finished_and_durations(
+        db_url: str, make_api: Callable[..., Api]) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
+    api = make_api(db_url, metrics_token="metrics-token-for-the-test")
     user = add_user(api.runtime, "m@example.com")
     now = utcnow()
     with api.runtime.database.transaction() as db:
@@ -231,7 +233,8 @@ def test_metrics_report_queue_depth_age_running_finished_and_durations(api: Api)
         for seconds, status in ((4, "completed"), (40, "completed"), (7, "failed")):
             db.add(Job(kind="transcribe", pool="long", user_id=user, status=status,
                        started_at=now - timedelta(seconds=seconds), finished_at=now))
-    text = api.client.get("/metrics").text
+    text = api.client.get("/metrics",
+                          headers={"Authorization": "Bearer metrics-token-for-the-test"}).text
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(text) for s in f.samples}
     kind = (("kind", "transcribe"), ("pool", "long"))
