@@ -22,11 +22,15 @@ from tapeworks.errors import Gone, NotFound
 from tapeworks.http.intake import clean_filename, probe_upload
 from tapeworks.logging import get_logger
 from tapeworks.plans import usage
+from tapeworks.production.multitrack import TrackSpec
 from tapeworks.production.pipeline import produce
+from tapeworks.production.studio import produce_multitrack
 from tapeworks.queue.jobs import JobContext
 from tapeworks.queue.models import Job
 from tapeworks.queue.registry import Pool
+from tapeworks.sessions import tracks
 from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.tracks import TrackRef
 from tapeworks.storage import keys
 from tapeworks.transcripts.model import Transcript
 
@@ -48,6 +52,7 @@ class RenderPayload:
     settings: dict[str, Any]
     asset_keys: dict[str, str]
     mix: dict[str, float]
+    tracks: tuple[TrackRef, ...] = ()  # a multitrack session: rendered from its tracks
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ class RenderEpisodeHandler:
             source_key=session.source_key,
             transcript_key=keys.session_transcript(session.user_id, session.id,
                                                    ep.source_transcript_version),
-            settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix)
+            settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix,
+            tracks=tracks.track_refs(db, session.id) if session.track_count else ())
 
     def work(self, ctx: JobContext, p: RenderPayload) -> RenderResult:
         rt = ctx.rt
@@ -91,8 +97,14 @@ class RenderEpisodeHandler:
         scratch.mkdir(parents=True, exist_ok=True)
         try:
             ctx.progress(0.5, "downloading", "fetching the recording and assets")
+            specs: list[TrackSpec] = []
+            for t in p.tracks:  # a multitrack session renders from its tracks, not the mix
+                local = scratch / f"track-{t.position}{Path(t.key).suffix}"
+                rt.store.download_to(t.key, local)
+                specs.append(TrackSpec(local, t.name, t.offset_seconds))
             source = scratch / f"source{Path(p.source_key).suffix}"
-            rt.store.download_to(p.source_key, source)
+            if not specs:
+                rt.store.download_to(p.source_key, source)
             transcript = Transcript.model_validate_json(rt.store.get_bytes(p.transcript_key))
             paths: dict[str, Path] = {}
             for role, key in p.asset_keys.items():
@@ -108,8 +120,17 @@ class RenderEpisodeHandler:
                 ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE * fraction, stage, f"{stage} audio")
 
             out = scratch / f"episode.{render.format}"
-            result = produce(source, transcript, out, cleaning=cleaning, loudness=loudness,
-                             template=template, render=render, progress=progress)
+            multi: dict[str, Any] = {}
+            if specs:
+                made = produce_multitrack(specs, transcript, out, cleaning=cleaning, loudness=loudness,
+                                          template=template, render=render, scratch_dir=scratch,
+                                          progress=progress)
+                result = made.result
+                multi = {"track_gains_db": made.track_gains_db, "mutes": made.mutes,
+                         "muted_markers": [list(m) for m in made.muted_markers]}
+            else:
+                result = produce(source, transcript, out, cleaning=cleaning, loudness=loudness,
+                                 template=template, render=render, progress=progress)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
             audio_key = keys.episode_audio(p.user_id, p.session_id, p.episode_id, render.format)
@@ -121,7 +142,8 @@ class RenderEpisodeHandler:
             edit_doc = {"edit_list": result.edit_list.to_dict(),
                         "programme_offset_seconds": result.programme_offset_seconds,
                         "layout": result.layout,
-                        "bleeps": [b.to_dict() for b in result.bleeps]}
+                        "bleeps": [b.to_dict() for b in result.bleeps],
+                        **({"multitrack": multi} if multi else {})}
             rt.store.put_bytes(edit_key, json.dumps(edit_doc).encode(),
                                content_type="application/json")
             return RenderResult(audio_key, transcript_key, edit_key, render.format,

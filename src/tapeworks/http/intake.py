@@ -23,15 +23,41 @@ MAX_FIELD_BYTES = 64 * 1024
 
 
 @dataclass
-class ReceivedUpload:
-    path: Path | None = None
-    filename: str = ""
+class ReceivedFile:
+    path: Path
+    filename: str
     size: int = 0
+
+
+@dataclass
+class ReceivedUpload:
+    """The files (in the order they came) and the form fields of an upload. `fields` has
+    each field's last value, `field_lists` every value (a field sent once per file, such as
+    `track_names`). `path`, `filename` and `size` are the first file's."""
+
+    files: list[ReceivedFile] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
+    field_lists: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        return self.files[0].path if self.files else None
+
+    @property
+    def filename(self) -> str:
+        return self.files[0].filename if self.files else ""
+
+    @property
+    def size(self) -> int:
+        return self.files[0].size if self.files else 0
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
 
     def discard(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        for f in self.files:
+            f.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -62,10 +88,12 @@ def clean_filename(name: str) -> str:
 
 
 async def receive_upload(
-    request: Request, scratch_dir: Path, *, max_bytes: int, file_field: str = "file"
+    request: Request, scratch_dir: Path, *, max_bytes: int, file_field: str = "file",
+    max_files: int = 1,
 ) -> ReceivedUpload:
-    """Parse a multipart body as it streams in. Raises PayloadTooLarge as soon as the file
-    passes `max_bytes`, and BadRequest for a malformed body; no partial file is left."""
+    """Parse a multipart body as it streams in. Raises PayloadTooLarge as soon as the files
+    together pass `max_bytes`, and BadRequest for a malformed body or more than `max_files`
+    files; no partial file is left."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise BadRequest("send the recording as multipart/form-data with a 'file' field")
@@ -103,20 +131,23 @@ async def receive_upload(
         name = opts.get(b"name", b"").decode("utf-8", "replace")
         state["name"] = name
         if name == file_field:
-            if result.path is not None:
-                raise BadRequest("send exactly one file per upload")
+            if len(result.files) >= max_files:
+                raise BadRequest("send exactly one file per upload" if max_files == 1 else
+                                 f"send at most {max_files} files in one upload")
             raw = opts.get(b"filename", b"")
-            result.filename = clean_filename(raw.decode("utf-8", "replace"))
-            result.path = scratch_dir / f"upload-{uuid.uuid4().hex}.part"
-            out["fh"] = open(result.path, "wb")  # noqa: SIM115 - closed in on_part_end/finally
+            received = ReceivedFile(scratch_dir / f"upload-{uuid.uuid4().hex}.part",
+                                    clean_filename(raw.decode("utf-8", "replace")))
+            result.files.append(received)
+            out["fh"] = open(received.path, "wb")  # noqa: SIM115 - closed in on_part_end/finally
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         if state["name"] == file_field and out["fh"] is not None:
-            result.size += len(chunk)
-            if result.size > max_bytes:
+            result.files[-1].size += len(chunk)
+            if result.total_size > max_bytes:
                 raise PayloadTooLarge(
-                    f"the file is larger than the limit of {max_bytes} bytes",
+                    f"the file is larger than the limit of {max_bytes} bytes" if max_files == 1
+                    else f"the files together are larger than the limit of {max_bytes} bytes",
                     details={"limit_bytes": max_bytes},
                 )
             out["fh"].write(chunk)
@@ -132,7 +163,9 @@ async def receive_upload(
             out["fh"].close()
             out["fh"] = None
         elif state["name"]:
-            result.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace").strip()
+            value = bytes(state["buf"]).decode("utf-8", "replace").strip()
+            result.fields[state["name"]] = value
+            result.field_lists.setdefault(state["name"], []).append(value)
 
     parser = MultipartParser(params[b"boundary"], {
         "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
@@ -153,7 +186,7 @@ async def receive_upload(
     if out["fh"] is not None:
         _abort(out, result)
         raise BadRequest("the upload ended before the file was complete")
-    if result.path is None:
+    if not result.files:
         raise BadRequest(f"no file: send the recording in a form field named {file_field!r}")
     return result
 

@@ -293,6 +293,22 @@ def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes
                       hard_limit=rt.settings.max_upload_bytes).enforce()
 
 
+def check_more_audio(db: DbSession, rt: Runtime, principal: Principal, *, total_bytes: int,
+                     added_bytes: int, total_seconds: float, added_seconds: float) -> None:
+    """A recording growing (a track added to a multitrack session not yet transcribed):
+    its bytes summed and its new length against the per-recording limits, what it adds
+    against storage and the month (the recording so far already counts there)."""
+    with failing_closed("upload"):
+        plan = plan_for(db, rt, principal.user_id, lock=True)
+        snap = snapshot(db, rt, principal.user_id)
+        decisions = [decide_file_bytes(plan, total_bytes, rt.settings.max_upload_bytes),
+                     decide_recording_seconds(plan, total_seconds),
+                     decide_storage_bytes(plan, snap, added_bytes)]
+        if added_seconds > 0:
+            decisions.append(decide_monthly_seconds(plan, snap, added_seconds))
+        first_refusal(*decisions).enforce()
+
+
 def check_transcribe(db: DbSession, rt: Runtime, user_id: str, *, seconds: float) -> None:
     """Before transcribing again (retry): the session's seconds must fit the month."""
     with failing_closed("transcription"):
@@ -333,6 +349,7 @@ def queue_priorities(db: DbSession, rt: Runtime, user_ids: list[str]) -> dict[st
 
 __all__ = [
     "ACTIONS", "Decision", "Limit", "UsageMeters", "UsageSnapshot", "check_episode",
-    "check_export", "check_transcribe", "check_upload", "decide_action", "may_start_job",
+    "check_export", "check_more_audio", "check_transcribe", "check_upload", "decide_action",
+    "may_start_job",
     "precheck_upload", "snapshot", "upload_byte_limit",
 ]

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tapeworks.audio.decode import Block
 from tapeworks.production.bleep import (
     BleepSpan,
     bleep_list,
@@ -38,17 +39,22 @@ from tapeworks.production.bleep import (
     match_bleeps,
 )
 from tapeworks.production.cleaning import filler_indices, marker_edit_list
+from tapeworks.production.encode import encode
+from tapeworks.production.loudness import TruePeakLimiter
 from tapeworks.production.multitrack import (
     Interval,
     TrackEdits,
     TrackSpec,
+    dedupe_words,
     levelling_gains_db,
+    merge_track_transcripts,
     mix_channels,
     mixdown_blocks,
     place_tracks,
     split_fillers,
     track_loudness,
     union_intervals,
+    word_levels,
     write_mixdown,
 )
 from tapeworks.production.pipeline import ProduceResult, produce
@@ -167,3 +173,68 @@ def produce_multitrack(
         bleeped_words=bleeped,
         muted_markers=muted_markers,
     )
+
+
+# --- the player's audio of a multitrack session ----------------------------------------------
+MIXDOWN_FORMAT = "mp3"
+MIXDOWN_RATE = 44100
+
+
+@dataclass(frozen=True)
+class Mixdown:
+    path: Path
+    format: str
+    rate: int
+    channels: int
+    duration_seconds: float
+    track_gains_db: list[float]
+
+
+def render_mixdown(tracks: Sequence[TrackSpec], out_path: Path, *, block_seconds: float = 2.0,
+                   progress: Callable[[float], None] | None = None) -> Mixdown:
+    """The tracks levelled to a common speech loudness, mixed on the timeline, kept under
+    -1 dBTP and encoded as MP3 128 kbit/s: the audio a multitrack session's player plays
+    (and its waveform is drawn from). Streaming, a few blocks per track."""
+    rate = MIXDOWN_RATE
+    block = round(block_seconds * rate)
+    placed = place_tracks(tracks, rate)
+    channels = mix_channels(placed)
+    gains = levelling_gains_db(track_loudness(placed, rate, block))
+    total = max(1, max((p.end for p in placed), default=1))
+    limiter = TruePeakLimiter(rate, channels, -1.0)
+
+    def reported(blocks: Iterable[Block]) -> Iterator[Block]:
+        done = 0
+        for b in blocks:
+            done += b.shape[1]
+            if progress is not None:
+                progress(min(1.0, done / total))
+            yield b
+
+    stream = mixdown_blocks(placed, rate, channels, block, [TrackEdits(gain_db=g) for g in gains])
+    result = encode(reported(limiter.process(stream)), out_path, fmt=MIXDOWN_FORMAT, rate=rate,
+                    channels=channels, bitrate=128000, mp3_quality=7)
+    return Mixdown(out_path, MIXDOWN_FORMAT, rate, channels, result.duration_seconds,
+                   [round(g, 3) for g in gains])
+
+
+def merge_tracks(
+    transcripts: Sequence[Transcript],
+    tracks: Sequence[TrackSpec],
+    duration: float | None = None,
+) -> Transcript:
+    """One transcript from each track's own (transcribed alone: every word is the track's
+    speaker, `S{k+1}` named after the track), in timeline time; a word heard on two tracks
+    within 0.3 s (microphone bleed) stays on the track where it is louder."""
+    words_by_track = []
+    levels_by_track = []
+    for t, spec in zip(transcripts, tracks, strict=True):
+        words = [w.model_copy(update={"start": round(w.start + spec.offset_seconds, 6),
+                                      "end": round(w.end + spec.offset_seconds, 6)})
+                 for w in t.words()]
+        words_by_track.append(words)
+        levels_by_track.append(word_levels(spec.path, words, offset=spec.offset_seconds))
+    kept = dedupe_words(words_by_track, levels_by_track)
+    return merge_track_transcripts(transcripts, [s.name for s in tracks],
+                                   [s.offset_seconds for s in tracks], words_by_track=kept,
+                                   duration=duration)

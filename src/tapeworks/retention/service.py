@@ -39,6 +39,7 @@ from tapeworks.plans.catalogue import Catalogue, Plan
 from tapeworks.sessions.models import UNFINISHED_STATUSES, RecordingSession
 from tapeworks.sessions.service import has_active_job
 from tapeworks.shows.models import Publication
+from tapeworks.storage import keys
 from tapeworks.users.models import User
 
 if TYPE_CHECKING:
@@ -199,13 +200,16 @@ def _finish_deletions(rt: Runtime, report: PurgeReport) -> None:
     """Delete the objects of marked sources, then clear their keys (idempotent)."""
     with rt.database.transaction(write=False) as db:
         pending = db.execute(
-            select(RecordingSession.id, RecordingSession.source_key)
+            select(RecordingSession.id, RecordingSession.source_key, RecordingSession.user_id,
+                   RecordingSession.track_count)
             .where(RecordingSession.source_purged_at.is_not(None),
                    RecordingSession.source_key.is_not(None))
         ).all()
-    for session_id, key in pending:
+    for session_id, key, user_id, track_count in pending:
         assert key is not None
         try:
+            if track_count:  # a multitrack session's source is its tracks and their mix
+                rt.store.delete_prefix(keys.session_tracks_prefix(user_id, session_id))
             rt.store.delete(key)
         except Exception as exc:  # keep the key: the next run tries again
             report.errors.append(f"session {session_id}: deleting {key} failed: {exc}"[:300])

@@ -16,7 +16,7 @@ from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
-from tapeworks.sessions import notes, service
+from tapeworks.sessions import notes, service, tracks
 from tapeworks.sessions.schemas import (
     DirectUploadComplete,
     DirectUploadIn,
@@ -46,8 +46,16 @@ UPLOAD_DOC = {
         "required": True,
         "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file"],
+            "description": "One file for a recording; for a multitrack recording one file "
+                           "per speaker, each with a 'track_names' entry in the same order "
+                           "(and optionally a 'track_offsets' entry, seconds from the start)",
             "properties": {
-                "file": {"type": "string", "format": "binary"},
+                "track_names": {"type": "array", "items": {"type": "string"},
+                                "description": "one per file: the speaker each track records"},
+                "track_offsets": {"type": "array", "items": {"type": "number"},
+                                  "description": "one per file, seconds (default 0)"},
+                "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                         "description": "the recording, or one file per track"},
                 "title": {"type": "string"},
                 "language": {"type": "string", "description": "e.g. 'en'; empty = auto-detect"},
                 "speakers": {"type": "string", "description": "1-10, or 'auto'"},
@@ -73,12 +81,13 @@ async def create_session(
         if existing is not None:
             return JSONResponse(existing.model_dump(mode="json"), status_code=200)
     max_bytes = await run_in_threadpool(_upload_limit, rt, principal)
-    upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=max_bytes)
+    upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=max_bytes,
+                                  max_files=tracks.MAX_TRACKS)
     try:
         out = await run_in_threadpool(_accept_upload, rt, principal, upload, idempotency_key)
     finally:
         upload.discard()
-    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+    return JSONResponse(out.model_dump(mode="json", exclude_none=False), status_code=201)
 
 
 def _existing(rt: Runtime, principal: Principal, key: str) -> SessionOut | None:
@@ -94,6 +103,15 @@ def _upload_limit(rt: Runtime, principal: Principal) -> int:
 def _accept_upload(rt: Runtime, principal: Principal, upload: ReceivedUpload,
                    idempotency_key: str | None) -> SessionOut:
     assert upload.path is not None
+    if tracks.is_multitrack(len(upload.files), list(upload.field_lists)):
+        files = tracks.track_files([(f.path, f.filename) for f in upload.files],
+                                   upload.field_lists.get("track_names"),
+                                   upload.field_lists.get("track_offsets"))
+        session, rows = tracks.accept_tracks(
+            rt, principal, files=files, title=upload.fields.get("title"),
+            language=upload.fields.get("language"), idempotency_key=idempotency_key,
+            client_id=upload.fields.get("client_id"))
+        return SessionOut.of(session, rows)
     session = service.accept_recording(
         rt, principal, path=upload.path, filename=upload.filename, size_bytes=upload.size,
         title=upload.fields.get("title"), language=upload.fields.get("language"),
@@ -137,7 +155,43 @@ def list_sessions(
 
 @router.get("/{session_id}", response_model=SessionOut)
 def get_session(session_id: str, principal: CurrentUser, db: DbDep) -> SessionOut:
-    return SessionOut.of(service.get_session(db, principal.user_id, session_id))
+    s = service.get_session(db, principal.user_id, session_id)
+    return SessionOut.of(s, tracks.list_tracks(db, s.id) if s.track_count else None)
+
+
+TRACK_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "name"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "name": {"type": "string", "description": "the speaker the track records"},
+                   "offset": {"type": "number", "description": "seconds from the start (default 0)"}},
+}}}}}
+
+
+@router.post("/{session_id}/tracks", status_code=status.HTTP_201_CREATED, response_model=SessionOut,
+             openapi_extra=TRACK_DOC)
+@own_body_limit
+async def add_track(session_id: str, request: Request, principal: CurrentUser) -> JSONResponse:
+    """One more track for a multitrack recording, before its transcription starts (409
+    after, or for a recording uploaded as one file)."""
+    rt: Runtime = request.app.state.runtime
+    await run_in_threadpool(tracks.check_can_add, rt, principal, session_id)
+    max_bytes = await run_in_threadpool(_upload_limit, rt, principal)
+    upload = await receive_upload(request, rt.settings.scratch_dir / "uploads", max_bytes=max_bytes)
+    try:
+        out = await run_in_threadpool(_add_track, rt, principal, session_id, upload)
+    finally:
+        upload.discard()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+def _add_track(rt: Runtime, principal: Principal, session_id: str, upload: ReceivedUpload) -> SessionOut:
+    assert upload.path is not None
+    name = upload.fields.get("name") or upload.fields.get("track_names")
+    offset = upload.fields.get("offset") or upload.fields.get("track_offsets")
+    file = tracks.TrackFile(upload.path, upload.filename, tracks.parse_name(name, "the track"),
+                            tracks.parse_offset(offset, "the track"))
+    session, rows = tracks.add_track(rt, principal, session_id, file)
+    return SessionOut.of(session, rows)
 
 
 @router.patch("/{session_id}", response_model=SessionOut)

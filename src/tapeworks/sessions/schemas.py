@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapeworks.http.inputs import InputModel, Name, Title
-from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.models import RecordingSession, SessionTrack
 
 
 class SourceOut(BaseModel):
@@ -18,6 +18,31 @@ class SourceOut(BaseModel):
     size_bytes: int
     available: bool
     purged_at: datetime | None
+
+
+class TrackOut(BaseModel):
+    """One track of a multitrack session: a speaker's own recording; its words carry
+    speaker `S{position}`, named after the track."""
+
+    id: str
+    position: int
+    name: str
+    speaker: str
+    offset_seconds: float
+    filename: str
+    format: str
+    codec: str
+    channels: int
+    sample_rate: int
+    size_bytes: int
+    duration_seconds: float
+
+    @classmethod
+    def of(cls, t: SessionTrack) -> TrackOut:
+        return cls(id=t.id, position=t.position, name=t.name, speaker=f"S{t.position}",
+                   offset_seconds=t.offset_seconds, filename=t.filename, format=t.format,
+                   codec=t.codec, channels=t.channels, sample_rate=t.sample_rate,
+                   size_bytes=t.size_bytes, duration_seconds=t.duration_seconds)
 
 
 class SessionOut(BaseModel):
@@ -48,9 +73,12 @@ class SessionOut(BaseModel):
     paid: bool = True
     billable_minutes: float | None = None  # as set; null = the recording's length
     log_minutes: float = 0.0  # what the coaching log counts
+    # a multitrack recording (one file per speaker): its tracks; the source is their mixdown
+    track_count: int = 0
+    tracks: list[TrackOut] | None = None  # listed by GET /sessions/{id} and the upload calls
 
     @classmethod
-    def of(cls, s: RecordingSession) -> SessionOut:
+    def of(cls, s: RecordingSession, tracks: list[SessionTrack] | None = None) -> SessionOut:
         return cls(
             id=s.id, title=s.title, status=s.status, progress_percentage=round(s.progress_percentage, 1),
             stage=s.stage, message=s.message, eta_seconds=s.eta_seconds, attempt=s.attempt,
@@ -67,6 +95,8 @@ class SessionOut(BaseModel):
             paid=s.paid, billable_minutes=s.billable_minutes,
             log_minutes=(s.billable_minutes if s.billable_minutes is not None
                          else round(s.duration_seconds / 60.0, 2)),
+            track_count=s.track_count,
+            tracks=[TrackOut.of(t) for t in tracks] if tracks is not None else None,
         )
 
 

@@ -80,7 +80,7 @@ def create_session(
     *,
     user_id: str,
     session_id: str,
-    source_key: str,
+    source_key: str | None,
     rec: NewRecording,
     title: str,
     language: str | None,
@@ -220,7 +220,7 @@ def retry_session(db: DbSession, rt: Runtime, user_id: str, session_id: str) -> 
     if session.status not in RETRYABLE_STATUSES:
         raise Conflict(f"session {session_id} is {session.status}; only failed or cancelled "
                        "sessions can be retried")
-    if session.source_purged_at is not None or not session.source_key:
+    if not has_source(session):
         raise Gone(f"the source audio of session {session_id} was deleted by the retention "
                    "policy, so it cannot be transcribed again")
     enforcement.check_transcribe(db, rt, user_id, seconds=session.duration_seconds)
@@ -316,7 +316,16 @@ def edit_transcript(
     return edited
 
 
+def has_source(session: RecordingSession) -> bool:
+    """Whether the recording is still there to transcribe or produce from: its file, or
+    for a multitrack session its tracks (the mixdown is made from them)."""
+    return session.source_purged_at is None and (bool(session.source_key) or session.track_count > 0)
+
+
 def source_info(rt: Runtime, session: RecordingSession) -> tuple[str, int]:
+    if session.source_purged_at is None and not session.source_key and session.track_count > 0:
+        raise Conflict("the tracks of this recording are mixed for the player while it is "
+                       "transcribed; try again when the transcription is done")
     if session.source_purged_at is not None or not session.source_key:
         raise Gone(f"the source audio of session {session.id} was deleted by the retention policy; "
                    "the transcript is still available")

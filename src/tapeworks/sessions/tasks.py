@@ -1,5 +1,10 @@
 """The transcription job: claim (copy ids and options), work (download, decode, transcribe,
-upload the transcript; no database session), save (mark completed)."""
+upload the transcript; no database session), save (mark completed).
+
+A multitrack session's job transcribes each track on its own (its words are the track's
+speaker, no diarization), merges the tracks' transcripts in timeline time (a word heard on
+two tracks stays on the louder one), mixes the tracks into the player's audio and stores it
+under the session's prefix; the save phase then names it as the session's source."""
 
 from __future__ import annotations
 
@@ -11,29 +16,37 @@ from pathlib import Path
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import Gone, NotFound
+from tapeworks.http.intake import clean_filename
 from tapeworks.logging import get_logger
 from tapeworks.plans import usage
+from tapeworks.production.multitrack import TrackSpec
+from tapeworks.production.studio import MIXDOWN_FORMAT, Mixdown, merge_tracks, render_mixdown
 from tapeworks.queue.jobs import JobContext
 from tapeworks.queue.models import Job
 from tapeworks.queue.registry import Pool
-from tapeworks.sessions import service
+from tapeworks.sessions import service, tracks
 from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.tracks import TrackRef
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+from tapeworks.storage import keys
 from tapeworks.transcripts.model import Transcript
 from tapeworks.users import service as users
 
 log = get_logger("tapeworks.sessions.tasks")
 
-# Share of the progress bar per stage: download, speech (by audio seconds), upload.
+# Share of the progress bar per stage: download, speech (by audio seconds), upload; a
+# multitrack job gives part of the speech share to mixing the tracks.
 DOWNLOAD_SHARE = 3.0
 SPEECH_SHARE = 94.0
+MIXING_SHARE = 8.0
 # What each stage of a transcription says while it runs (the stage field is the code).
 STAGE_MESSAGES = {
     "downloading": "fetching the recording",
     "loading_model": "loading the speech model",
     "transcribing": "transcribing",
     "finding_speakers": "finding who speaks when",
+    "mixing": "mixing the tracks for the player",
     "saving": "saving the transcript",
 }
 
@@ -42,11 +55,12 @@ STAGE_MESSAGES = {
 class TranscribePayload:
     session_id: str
     user_id: str
-    source_key: str
+    source_key: str | None
     duration_seconds: float
     language: str | None
     num_speakers: int | None
     hotwords: str | None = None  # the user's spoken edit marker, so the engine writes it right
+    tracks: tuple[TrackRef, ...] = ()  # a multitrack session's tracks, in order
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ class TranscribeResult:
     model_name: str | None
     audio_seconds: float
     transcript: Transcript | None = None  # for the search index (same transaction as save)
+    mixdown: Mixdown | None = None  # a multitrack session's mix, stored under `mixdown_key`
+    mixdown_key: str | None = None
 
 
 class TranscribeHandler:
@@ -72,11 +88,12 @@ class TranscribeHandler:
         session = db.get(RecordingSession, job.owner_id) if job.owner_id else None
         if session is None:
             raise NotFound("the recording no longer exists")
-        if session.source_purged_at is not None or not session.source_key:
+        if not service.has_source(session):
             raise Gone("the source audio was deleted by the retention policy")
         return TranscribePayload(session.id, session.user_id, session.source_key,
                                  session.duration_seconds, session.language, session.num_speakers,
-                                 users.studio_settings(db, session.user_id).hotwords)
+                                 users.studio_settings(db, session.user_id).hotwords,
+                                 tracks.track_refs(db, session.id) if session.track_count else ())
 
     def work(self, ctx: JobContext, p: TranscribePayload) -> TranscribeResult:
         rt = ctx.rt
@@ -84,7 +101,10 @@ class TranscribeHandler:
         scratch = s.scratch_dir / f"job-{ctx.ref.id}-{ctx.ref.attempt}"
         scratch.mkdir(parents=True, exist_ok=True)
         try:
+            if p.tracks:
+                return self._work_tracks(ctx, p, scratch)
             ctx.progress(0.5, "downloading", "fetching the recording")
+            assert p.source_key is not None
             ext = Path(p.source_key).suffix
             local = scratch / f"source{ext}"
             rt.store.download_to(p.source_key, local)
@@ -104,27 +124,75 @@ class TranscribeHandler:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _transcribe(self, ctx: JobContext, p: TranscribePayload, local: Path) -> Transcript:
+    def _work_tracks(self, ctx: JobContext, p: TranscribePayload, scratch: Path) -> TranscribeResult:
+        """Each track transcribed alone, the transcripts merged, the tracks mixed."""
+        rt = ctx.rt
+        ctx.progress(0.5, "downloading", f"fetching the {len(p.tracks)} tracks")
+        specs = []
+        for t in p.tracks:
+            local = scratch / f"track-{t.position}{Path(t.key).suffix}"
+            rt.store.download_to(t.key, local)
+            specs.append(TrackSpec(local, t.name, t.offset_seconds))
+        total = sum(t.duration_seconds for t in p.tracks) or 1.0
+        speech_share = SPEECH_SHARE - MIXING_SHARE
+        done = 0.0
+        transcripts: list[Transcript] = []
+        language = p.language
+        for t, spec in zip(p.tracks, specs, strict=True):
+            lo = DOWNLOAD_SHARE + speech_share * done / total
+            span = speech_share * t.duration_seconds / total
+            label = f"track {t.position} of {len(p.tracks)} ({t.name})"
+            one = self._transcribe(ctx, p, spec.path, num_speakers=1, language=language,
+                                   share=(lo, span), label=label)
+            language = language or one.language  # the tracks of one talk share a language
+            transcripts.append(one)
+            done += t.duration_seconds
+        ctx.check()
+        mixing_at = DOWNLOAD_SHARE + speech_share
+        ctx.progress(mixing_at, "mixing", STAGE_MESSAGES["mixing"])
+        merged = merge_tracks(transcripts, specs, duration=p.duration_seconds)
+        mix = render_mixdown(specs, scratch / f"mixdown.{MIXDOWN_FORMAT}", progress=lambda f: ctx.progress(
+            mixing_at + MIXING_SHARE * f, None, STAGE_MESSAGES["mixing"]))
+        ctx.check()
+        mix_key = keys.session_mixdown(p.user_id, p.session_id, mix.format)
+        rt.store.put_file(mix_key, mix.path)  # in the store before the row names it (rule 4)
+        ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
+        merged = merged.model_copy(update={"version": 1})
+        key = service.write_transcript(rt, p.user_id, p.session_id, merged)
+        model = merged.model
+        log.info("session.tracks_transcribed", session_id=p.session_id, tracks=len(p.tracks),
+                 words=len(merged.words()), gains_db=mix.track_gains_db)
+        return TranscribeResult(
+            transcript_key=key, version=1, text=merged.text(), language=merged.language,
+            model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
+            audio_seconds=p.duration_seconds, transcript=merged, mixdown=mix, mixdown_key=mix_key)
+
+    def _transcribe(self, ctx: JobContext, p: TranscribePayload, local: Path, *,
+                    num_speakers: int | None = None, language: str | None = None,
+                    share: tuple[float, float] = (DOWNLOAD_SHARE, SPEECH_SHARE),
+                    label: str = "") -> Transcript:
         s = ctx.rt.settings
         options = TranscribeOptions(
             engine=s.speech_engine, model=s.speech_model, model_path=s.speech_model_path,
-            model_dir=str(s.models_dir), language=p.language, num_speakers=p.num_speakers,
+            model_dir=str(s.models_dir), language=language or p.language,
+            num_speakers=num_speakers or p.num_speakers,
             cloud_url=s.speech_cloud_url, cloud_api_key=s.speech_cloud_api_key,
             fake_realtime_factor=s.fake_realtime_factor, hotwords=p.hotwords,
         )
         started = time.monotonic()
         done_share = [0.0]
+        lo, span = share
+        prefix = f"{label}: " if label else ""
 
         def progress(done: float, total: float) -> None:
             frac = min(1.0, done / total) if total > 0 else 0.0
             done_share[0] = frac
             message = (f"{done:.0f} of {total:.0f} seconds of audio" if ctx.stage == "transcribing"
                        else STAGE_MESSAGES.get(ctx.stage, ""))
-            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE * frac, None, message)
+            ctx.progress(lo + span * frac, None, prefix + message)
 
         def stage(name: str) -> None:  # stages as they happen
-            ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE * done_share[0], name,
-                         STAGE_MESSAGES.get(name, ""))
+            ctx.progress(lo + span * done_share[0], name, prefix + STAGE_MESSAGES.get(name, ""))
 
         transcript = transcribe_file(local, options, progress, stage)
         log.info("session.transcribed", session_id=p.session_id,
@@ -141,6 +209,11 @@ class TranscribeHandler:
         session.transcript_text = r.text
         session.detected_language = r.language
         session.model_name = r.model_name
+        if r.mixdown is not None and r.mixdown_key:  # the player's audio, already in the store
+            session.source_key = r.mixdown_key
+            session.source_format = session.codec = r.mixdown.format
+            session.source_filename = clean_filename(f"{session.title} (mix).{r.mixdown.format}")
+            session.channels, session.sample_rate = r.mixdown.channels, r.mixdown.rate
         if r.transcript is not None:
             self.hooks.on_transcript(db, session, r.transcript)
         job.audio_seconds = r.audio_seconds

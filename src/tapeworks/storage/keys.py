@@ -7,6 +7,8 @@ any machine finds it again from the ids alone::
     users/{user_id}/sessions/{session_id}/transcript.json          (current)
     users/{user_id}/sessions/{session_id}/transcript.v{N}.json     (version N)
     users/{user_id}/sessions/{session_id}/waveform.json            (peaks of the source)
+    users/{user_id}/sessions/{session_id}/tracks/{track_id}.{ext}  (a multitrack session's tracks)
+    users/{user_id}/sessions/{session_id}/mixdown.{ext}            (their mix: the player's audio)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/audio.{ext}
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/transcript.json  (re-timed)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/editlist.json
@@ -138,6 +140,23 @@ def session_waveform(user_id: int | str, session_id: int | str) -> str:
     """Peaks of the source audio for the cut editor (derived from the source, which never
     changes, so it is computed once)."""
     return f"{session_prefix(user_id, session_id)}waveform.json"
+
+
+def session_tracks_prefix(user_id: int | str, session_id: int | str) -> str:
+    """Where a multitrack session's tracks are (deleted with its source by retention)."""
+    return f"{session_prefix(user_id, session_id)}tracks/"
+
+
+def session_track(user_id: int | str, session_id: int | str, track_id: int | str, ext: str) -> str:
+    """One track of a multitrack session, by the track's id (never its position, so two
+    tracks added at once can never share a key)."""
+    return (f"{session_tracks_prefix(user_id, session_id)}{validate_id(track_id, 'track id')}"
+            f".{validate_ext(ext)}")
+
+
+def session_mixdown(user_id: int | str, session_id: int | str, ext: str) -> str:
+    """The mix of a multitrack session's tracks: the audio its player plays."""
+    return f"{session_prefix(user_id, session_id)}mixdown.{validate_ext(ext)}"
 
 
 def episode_prefix(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:
