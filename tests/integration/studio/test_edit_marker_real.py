@@ -17,7 +17,6 @@ from tapeworks.production.pipeline import (
     CleaningSettings,
     LoudnessSettings,
     RenderSettings,
-    UserCut,
     produce,
 )
 from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
@@ -45,19 +44,23 @@ def test_spoken_marker_cuts_the_phrase_before_it(tmp_path: Path, model_dir: Path
     assert _norm(edit.marker_text).startswith("fl")
     assert _norm(edit.removed_text) == "i was born in 1990", edit
 
-    cut = UserCut(start=edit.start, end=edit.end, reason=edit.reason)
+    # the default cleaning settings cut the marker and the phrase before it
     result = produce(recording, transcript, tmp_path / "episode.wav",
-                     cleaning=CleaningSettings(user_cuts=[cut], shorten_pauses=False,
-                                               remove_fillers=False),
+                     cleaning=CleaningSettings(shorten_pauses=False, remove_fillers=False),
                      loudness=LoudnessSettings(enabled=False), render=RenderSettings(format="wav"))
+    [cut] = result.edit_list.cuts
+    assert cut.kind == "marker" and _norm(cut.reason) == "edit marker i was born in 1990"
+    assert cut.start == pytest.approx(edit.start, abs=0.05) and cut.end == pytest.approx(edit.end, abs=0.05)
     assert _norm(result.transcript.text()) == "i was born in 1980"
     again = transcribe_file(result.output_path, options)
     assert _norm(again.text()) == "i was born in 1980", again.text()
 
-    # without the cut (what "restore" renders) the first phrase is back
+    # without the marker cut (what restoring it renders) the first phrase is back
     whole = produce(recording, transcript, tmp_path / "restored.wav",
-                    cleaning=CleaningSettings(shorten_pauses=False, remove_fillers=False),
+                    cleaning=CleaningSettings(shorten_pauses=False, remove_fillers=False,
+                                              edit_marker=None),
                     loudness=LoudnessSettings(enabled=False), render=RenderSettings(format="wav"))
+    assert whole.edit_list.cuts == ()
     back = _norm(transcribe_file(whole.output_path, options).text())
     assert back.startswith("i was born in 1990") and back.endswith("i was born in 1980"), back
 
