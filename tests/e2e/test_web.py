@@ -15,6 +15,7 @@ import pytest
 from tapeworks.transcripts.parsers import parse_srt
 from tests.e2e.conftest import PASSWORD, Site, sign_in
 from tests.helpers.api import upload_ok, wait_status
+from tests.helpers.pages import wait_until
 from tests.helpers.paths import SPEECH_DIR
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +106,7 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     transcript.locator(".w").first.wait_for()
     assert "speech" in transcript.inner_text()
     assert page.locator("#speakers-form .speaker-row").count() == 1  # as chosen on upload
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_until(page, "document.getElementById('player').readyState >= 1")
 
     # clicking a word seeks the player to the word's start
     word = transcript.locator(".w").nth(4)
@@ -120,9 +121,9 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
     page.keyboard.press("j")
     assert abs(page.evaluate("document.getElementById('player').currentTime") - max(0, start - 5)) < 0.05
     page.keyboard.press("k")
-    page.wait_for_function("!document.getElementById('player').paused")
+    wait_until(page, "!document.getElementById('player').paused")
     page.keyboard.press("k")
-    page.wait_for_function("document.getElementById('player').paused")
+    wait_until(page, "document.getElementById('player').paused")
 
     # rename a speaker and set a role; it persists after a reload
     page.locator("#sp-name-0").fill("John F. Kennedy")
@@ -137,7 +138,7 @@ def test_upload_follow_read_edit_and_export(site: Site, new_page: Callable[..., 
 
     # edit a segment's text; the page re-renders from the returned transcript
     first = transcript.locator(".segment").first
-    first.get_by_role("button", name=re.compile("Edit text")).click()
+    first.get_by_role("button", name=re.compile("Edit the segment")).click()
     first.get_by_label("Segment text").fill("And so my fellow Americans")
     first.get_by_role("button", name="Save").click()
     transcript.get_by_text("And so my fellow Americans").wait_for()
@@ -184,19 +185,19 @@ def episode_page(site: Site, page: Any, sid: str, artifacts: Path, tmp_path: Pat
     page.get_by_role("button", name="Produce episode").click()
     page.wait_for_url(re.compile(r"/episodes/[^/]+$"))
     page.locator("#ep-badge", has_text="completed").wait_for(timeout=60_000)
-    page.wait_for_function("document.getElementById('ep-player').getAttribute('src')")
+    wait_until(page, "document.getElementById('ep-player').getAttribute('src')")
     summary = page.locator("#ep-cuts-summary")
-    page.wait_for_function("!/Loading/.test(document.getElementById('ep-cuts-summary').textContent)")
-    rows = page.locator("#ep-cuts tbody tr")
+    wait_until(page, "!/Loading/.test(document.getElementById('ep-cuts-summary').textContent)")
+    rows = page.locator("#ep-cuts .cut")
     assert rows.count() >= 2, summary.inner_text()
     assert re.search(r"\d+ cuts removed", summary.inner_text())
     assert "pause" in rows.first.inner_text()
-    page.wait_for_function("document.getElementById('ep-player').readyState >= 1")
-    rows.first.get_by_role("button", name=re.compile("after")).click()
-    page.wait_for_function("!document.getElementById('ep-player').paused")
-    rows.first.get_by_role("button", name=re.compile("before")).click()
-    page.wait_for_function("!document.getElementById('src-player').paused")
-    page.wait_for_function("document.getElementById('ep-player').paused")
+    wait_until(page, "document.getElementById('ep-player').readyState >= 1")
+    rows.first.get_by_role("button", name=re.compile("After")).click()
+    wait_until(page, "!document.getElementById('ep-player').paused")
+    rows.first.get_by_role("button", name=re.compile("Before")).click()
+    wait_until(page, "!document.getElementById('src-player').paused")
+    wait_until(page, "document.getElementById('ep-player').paused")
     assert page.locator("#ep-download-audio").count() == 1
     assert page.locator("#ep-download-srt").count() == 1
     shot(page, artifacts, "episode")

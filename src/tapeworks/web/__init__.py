@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tapeworks.web import account, auth, common, episodes, security, sessions, shows
 
@@ -31,6 +32,23 @@ def install_web(app: FastAPI) -> None:
         return common.render(request, "error.html", {"title": exc.title, "message": exc.message,
                                                      "code": exc.status_code},
                              status_code=exc.status_code, principal=principal)
+
+    api_http_error = app.exception_handlers.get(StarletteHTTPException)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser asking for a page that does not exist gets the HTML error page; API
+        clients (and everything under /api) keep the JSON error body."""
+        path = request.url.path
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 404 and wants_page and not path.startswith(("/api/", "/static/")):
+            principal = common.current_user(request)
+            return common.render(request, "error.html", {
+                "title": "Page not found", "code": 404,
+                "message": "There is no page at this address. Check it, or go back to your library."},
+                status_code=404, principal=principal)
+        assert api_http_error is not None
+        return await api_http_error(request, exc)  # type: ignore[misc,no-any-return]
 
     @app.exception_handler(common.LoginRequired)
     async def _login_required(request: Request, exc: common.LoginRequired) -> Response:

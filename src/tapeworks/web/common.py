@@ -177,7 +177,19 @@ def fmt_date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "–"
 
 
+def fmt_eta(seconds: float | None) -> str:
+    """Time left in round terms (the same words as app.js `etaText`)."""
+    if seconds is None or seconds <= 0 or math.isnan(seconds):
+        return ""
+    if seconds < 15:
+        return " · a few seconds left"
+    if seconds < 90:
+        return f" · about {round(seconds / 5) * 5} s left"
+    return f" · about {fmt_duration(round(seconds / 30) * 30)} left"
+
+
 templates.env.filters["duration"] = fmt_duration
+templates.env.filters["eta_words"] = fmt_eta
 templates.env.filters["bytes"] = fmt_bytes
 templates.env.filters["date"] = fmt_date
 templates.env.globals["stage_words"] = STAGE_WORDS
@@ -187,8 +199,8 @@ def plain_failure(s: RecordingSession) -> str:
     """A failure in plain words: what failed and what to do."""
     if s.status == "cancelled":
         return "You cancelled this transcription. Retry to start it again."
-    stage = STAGE_WORDS.get(s.error_stage or "", s.error_stage or "processing")
-    detail = (s.error or "no reason was recorded").strip()
+    stage = STAGE_WORDS.get(s.error_stage or "", (s.error_stage or "processing").replace("_", " "))
+    detail = (s.error or "no reason was recorded").strip().rstrip(".")
     return f"The transcription stopped while {stage}: {detail}. You can retry it."
 
 

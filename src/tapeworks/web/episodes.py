@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tapeworks.episodes import service as episodes
+from tapeworks.sessions import service as sessions
 from tapeworks.web.common import (
     ACCEPT_AUDIO,
     ctx,
@@ -24,11 +25,13 @@ def episode_page(request: Request, episode_id: str) -> Response:
     principal = require_user(request)
     rt = runtime_of(request)
     with rt.database.transaction(write=False) as db, page_errors():
-        episodes.get_episode(db, principal.user_id, episode_id)  # another user's: 404
+        ep = episodes.get_episode(db, principal.user_id, episode_id)  # another user's: 404
+        session = sessions.get_session(db, principal.user_id, ep.session_id)
         plan = plan_summary(db, rt, principal)
+        title, session_id, session_title = ep.title, ep.session_id, session.title
     return render(request, "episode.html", ctx(
-        request, episode_id=episode_id, export_formats=plan["export_formats"]),
-        principal=principal)
+        request, episode_id=episode_id, export_formats=plan["export_formats"], title=title,
+        session_id=session_id, session_title=session_title), principal=principal)
 
 
 @router.get("/assets", response_class=HTMLResponse)

@@ -49,6 +49,7 @@ def library(
                                              q=q.strip() or None, limit=PAGE_SIZE,
                                              offset=(page - 1) * PAGE_SIZE)
         items = [SessionOut.of(s) for s in rows]
+        failures = {s.id: plain_failure(s) for s in rows if s.status == "failed"}
         plan = plan_summary(db, rt, principal)
     pages = max(1, math.ceil(total / PAGE_SIZE))
 
@@ -58,7 +59,7 @@ def library(
 
     return render(request, "library.html", ctx(
         request, items=items, total=total, q=q, status=status, statuses=SESSION_STATUSES,
-        page=page, pages=pages, prev_url=page_url(page - 1) if page > 1 else None,
+        page=page, pages=pages, failures=failures, prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None, plan=plan,
         unfinished=UNFINISHED_STATUSES,
         upload_config=json.dumps({

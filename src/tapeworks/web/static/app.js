@@ -2,12 +2,15 @@
 (function () {
   "use strict";
   var TERMINAL = ["completed", "failed", "cancelled"];
+  // The stage codes the jobs report (sessions/tasks.py, episodes/tasks.py), in words.
   var STAGES = {
-    uploaded: "uploaded", queued: "waiting for a worker", claim: "starting",
-    download: "fetching the recording", decode: "reading the audio", vad: "finding speech",
-    transcribe: "transcribing", align: "aligning words", diarize: "telling speakers apart",
-    save: "saving", completed: "done", failed: "failed", cancelled: "cancelled",
-    render: "rendering", clean: "finding cuts", loudness: "levelling loudness", encode: "encoding"
+    uploaded: "uploaded", queued: "waiting for a worker", starting: "starting",
+    downloading: "fetching the recording", loading_model: "loading the speech model",
+    transcribing: "transcribing", finding_speakers: "finding who speaks when",
+    uploading: "saving", saving: "saving", analysing: "finding fillers and pauses",
+    verifying: "checking the cuts against the audio", measuring: "measuring loudness",
+    rendering: "rendering", mixing: "mixing", encoding: "encoding",
+    completed: "done", failed: "failed", cancelled: "cancelled"
   };
 
   function csrf() {
@@ -34,12 +37,18 @@
     return i === 0 ? n + " bytes" : n.toFixed(1) + " " + units[i];
   }
 
-  /** The message of an API error body {"error": {"message"}}, or a plain fallback. */
-  function errorMessage(status, text) {
+  function errorBody(text) {
     try {
       var body = JSON.parse(text);
-      if (body && body.error && body.error.message) return body.error.message;
-    } catch (e) { /* not JSON: fall through to the status text */ }
+      if (body && body.error) return body.error;
+    } catch (e) { /* not JSON */ }
+    return null;
+  }
+
+  /** The message of an API error body {"error": {"message"}}, or a plain fallback. */
+  function errorMessage(status, text) {
+    var body = errorBody(text);
+    if (body && body.message) return body.message;
     if (status === 0) return "The server could not be reached. Check your connection and try again.";
     if (status === 401) return "Your sign-in has expired. Reload the page to sign in again.";
     return "The server answered " + status + ".";
@@ -57,7 +66,10 @@
       return r.text().then(function (text) {
         if (!r.ok) {
           var err = new Error(errorMessage(r.status, text));
+          var body = errorBody(text) || {};
           err.status = r.status;
+          err.code = body.code || null;
+          err.details = body.details || null;
           throw err;
         }
         if (!text) return null;
@@ -105,12 +117,43 @@
     if (fill) fill.style.width = pct + "%";
     if (bar) bar.setAttribute("aria-valuenow", String(Math.round(pct)));
     var stage = block.querySelector(".js-stage");
-    if (stage) stage.textContent = STAGES[st.stage] || st.stage || st.status;
+    if (stage) stage.textContent = stageText(st);
     var p = block.querySelector(".js-pct");
     if (p) p.textContent = Math.round(pct) + "%";
     var eta = block.querySelector(".js-eta");
-    if (eta) eta.textContent = st.eta_seconds ? " · about " + duration(st.eta_seconds) + " left" : "";
+    if (eta) eta.textContent = etaText(st.eta_seconds);
     block.setAttribute("data-status", st.status);
+  }
+
+  /** What is happening: the stage in words, with the job's own detail while transcribing
+      ("12 of 30 seconds of audio"). */
+  function stageText(st) {
+    var words = STAGES[st.stage] || (st.stage ? String(st.stage).replace(/_/g, " ") : st.status);
+    var msg = st.message || "";
+    if (msg && msg !== words && /\d/.test(msg)) return words + " (" + msg + ")";
+    return words;
+  }
+
+  /** The server shows an ETA only once it is stable (queue/eta.py); say it in round terms. */
+  function etaText(sec) {
+    if (sec === null || sec === undefined || isNaN(sec) || sec <= 0) return "";
+    if (sec < 15) return " · a few seconds left";
+    if (sec < 90) return " · about " + (Math.round(sec / 5) * 5) + " s left";
+    return " · about " + duration(Math.round(sec / 30) * 30) + " left";
+  }
+
+  /** A message for the next page this tab opens (after a delete that navigates away). */
+  function flashNext(message) {
+    try { window.sessionStorage.setItem("tw-flash", message); } catch (e) { /* private mode: no message */ }
+  }
+
+  function showFlash() {
+    var message = null;
+    try {
+      message = window.sessionStorage.getItem("tw-flash");
+      window.sessionStorage.removeItem("tw-flash");
+    } catch (e) { return; }
+    if (message) toast(message, "ok");
   }
 
   function paintBadge(badge, status) {
@@ -175,11 +218,12 @@
   window.TW = {
     api: api, csrf: csrf, toast: toast, el: el, duration: duration, clock: clock, bytes: bytes,
     poll: poll, paintProgress: paintProgress, paintBadge: paintBadge, errorMessage: errorMessage,
-    stages: STAGES, terminal: TERMINAL
+    stages: STAGES, terminal: TERMINAL, stageText: stageText, etaText: etaText, flashNext: flashNext
   };
 
   document.addEventListener("DOMContentLoaded", function () {
     watchProgressBlocks();
     wireCopyButtons();
+    showFlash();
   });
 })();

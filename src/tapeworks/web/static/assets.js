@@ -1,31 +1,91 @@
-/* Asset management: upload (with byte progress), list, delete. */
+/* Assets: upload (with byte progress), list with a visible player and the templates that
+   use each one, delete (an asset in use asks first: remove it from those templates and
+   delete, or keep it). */
 (function () {
   "use strict";
   var TW = window.TW;
 
-  function listOf(body) { return Array.isArray(body) ? body : (body && (body.items || body.assets)) || []; }
+  function listOf(body) { return Array.isArray(body) ? body : (body && (body.items || body.assets || body.templates)) || []; }
+
+  var KIND = { intro: "Intro", outro: "Outro", music: "Music bed", other: "Other" };
+
+  /** Template names by asset id, from the templates' own asset lists. */
+  function usage(templates) {
+    var used = {};
+    templates.forEach(function (t) {
+      var ids = (t.assets || []).map(function (a) { return a.id; });
+      [t.intro_asset_id, t.outro_asset_id, t.music_asset_id].forEach(function (id) { if (id && ids.indexOf(id) < 0) ids.push(id); });
+      ids.forEach(function (id) { (used[id] = used[id] || []).push(t.name); });
+    });
+    return used;
+  }
+
+  function confirmInUse(li, a, names, done) {
+    var old = li.querySelector(".in-use");
+    if (old) old.remove();
+    var box = TW.el("div", { className: "alert in-use", role: "alert" }, [
+      TW.el("p", { text: "“" + a.name + "” is used by " + (names.length === 1 ? "the template " : "the templates ") +
+        names.map(function (n) { return "“" + n + "”"; }).join(", ") + ". Deleting it takes it out of " +
+        (names.length === 1 ? "that template: its" : "those templates: their") + " next episodes are made without it." }),
+      TW.el("div", { className: "row-actions" }, [
+        TW.el("button", { type: "button", className: "btn btn-danger btn-small js-force", text: "Remove from templates and delete" }),
+        TW.el("button", { type: "button", className: "btn btn-small js-keep", text: "Keep it" })
+      ])
+    ]);
+    li.appendChild(box);
+    box.querySelector(".js-keep").addEventListener("click", function () {
+      box.remove();
+      var del = li.querySelector(".js-delete");
+      if (del) del.focus();
+    });
+    box.querySelector(".js-force").addEventListener("click", function () {
+      TW.api("DELETE", "/api/v1/assets/" + a.id + "?force=true").then(function () {
+        TW.toast("“" + a.name + "” was deleted and taken out of its templates.", "ok");
+        done();
+      }, function (e) { TW.toast(e.message, "error"); });
+    });
+    box.querySelector(".js-force").focus();
+  }
 
   function load() {
     var ul = document.getElementById("asset-list");
-    TW.api("GET", "/api/v1/assets").then(function (body) {
-      ul.innerHTML = "";
-      var items = listOf(body);
-      if (!items.length) { ul.appendChild(TW.el("li", { className: "muted", text: "No assets yet." })); return; }
-      items.forEach(function (a) {
-        var name = a.name || a.filename || a.id;
-        ul.appendChild(TW.el("li", {}, [
-          TW.el("span", {}, [TW.el("strong", { text: name }), TW.el("span", { className: "meta", text: " " + (a.kind || "") + (a.duration_seconds ? " · " + TW.duration(a.duration_seconds) : "") })]),
-          TW.el("span", { className: "row-actions" }, [
-            TW.el("audio", { controls: true, preload: "none", src: "/api/v1/assets/" + a.id + "/audio", "aria-label": "Play " + name }),
-            TW.el("button", { type: "button", className: "btn btn-danger btn-small", text: "Delete", "aria-label": "Delete " + name,
-              onclick: function () {
-                if (!window.confirm("Delete " + name + "?")) return;
-                TW.api("DELETE", "/api/v1/assets/" + a.id).then(load, function (e) { TW.toast(e.message, "error"); });
-              } })
-          ])
-        ]));
-      });
-    }, function (err) { ul.innerHTML = ""; ul.appendChild(TW.el("li", { className: "error-text", text: err.message })); });
+    Promise.all([TW.api("GET", "/api/v1/assets"), TW.api("GET", "/api/v1/templates").then(null, function () { return []; })])
+      .then(function (res) {
+        ul.innerHTML = "";
+        var items = listOf(res[0]), used = usage(listOf(res[1]));
+        if (!items.length) { ul.appendChild(TW.el("li", { className: "muted", text: "No assets yet." })); return; }
+        items.forEach(function (a) {
+          var name = a.name || a.filename || a.id;
+          var names = used[a.id] || [];
+          var li = TW.el("li", { className: "asset-row", "data-asset-id": a.id }, [
+            TW.el("div", { className: "asset-head" }, [
+              TW.el("div", { className: "asset-main" }, [
+                TW.el("strong", { text: name }),
+                TW.el("span", { className: "meta", text: (KIND[a.kind] || a.kind || "") +
+                  (a.duration_seconds ? " · " + TW.duration(a.duration_seconds) : "") + (a.filename ? " · " + a.filename : "") }),
+                TW.el("span", { className: "meta", text: names.length ? "Used by " + names.join(", ") : "Not used by a template" })
+              ]),
+              TW.el("button", { type: "button", className: "btn btn-danger btn-small js-delete" },
+                ["Delete", TW.el("span", { className: "visually-hidden", text: " " + name })])
+            ]),
+            TW.el("audio", { className: "asset-player", controls: true, preload: "metadata",
+              src: "/api/v1/assets/" + a.id + "/audio", "aria-label": "Play " + name })
+          ]);
+          li.querySelector(".js-delete").addEventListener("click", function () {
+            if (!names.length && !window.confirm("Delete " + name + "?")) return;
+            TW.api("DELETE", "/api/v1/assets/" + a.id).then(function () {
+              TW.toast("“" + name + "” was deleted.", "ok");
+              load();
+            }, function (e) {
+              var tpls = e.details && e.details.templates;
+              if (e.status === 409 && tpls && tpls.length) {
+                confirmInUse(li, { id: a.id, name: name }, tpls.map(function (t) { return t.name; }), load);
+              } else TW.toast(e.message, "error");
+            });
+          });
+          ul.appendChild(li);
+        });
+      }, function (err) { ul.innerHTML = ""; ul.appendChild(TW.el("li", { className: "error-text", text: err.message })); });
   }
 
   function init() {
@@ -40,6 +100,7 @@
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.getAttribute("data-url"));
       xhr.setRequestHeader("X-CSRF-Token", TW.csrf());
+      xhr.setRequestHeader("Accept", "application/json");
       bar.hidden = false;
       xhr.upload.addEventListener("progress", function (e) {
         if (!e.lengthComputable) return;

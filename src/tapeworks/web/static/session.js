@@ -1,11 +1,26 @@
-/* Session page: the transcript beside the player; highlight, seek, edit speakers and
-   segments, keyboard shortcuts, retry/cancel, and the episode form. */
+/* Session page: the transcript beside the player, edited at the word.
+
+   - one speaker header per turn (consecutive segments of one speaker), words highlighted
+     as they play, a click or Enter on a word plays from it;
+   - words are reachable by keyboard: one word is in the tab order (roving tabindex), the
+     arrow keys move between words (up/down by segment), E edits the word in place, S splits
+     the segment before it;
+   - segments: edit the text, change or add the speaker, merge with the next, delete;
+   - undo and redo (Ctrl+Z, Ctrl+Shift+Z) over the server's versions, a version list to go
+     back to; find with highlighted matches and next/previous;
+   - rename or delete the recording; tabs on a narrow screen; the episode form. */
 (function () {
   "use strict";
   var TW = window.TW;
-  var root, player, box, sid, transcript = null, words = [], starts = [], spans = [], current = -1;
-  var roles = [];
+  var root, player, box, sid, transcript = null, roles = [];
+  var words = [], wordSeg = [], starts = [], spans = [], current = -1, focusIdx = 0;
+  var history = { canUndo: false, canRedo: false, loaded: false };
+  var find = { query: "", matches: [], at: -1 };
+  var busy = false;
 
+  function api(method, path, body) { return TW.api(method, "/api/v1/sessions/" + sid + path, body); }
+
+  // --- speakers ---------------------------------------------------------------------------
   function speakerById(id) {
     if (!transcript) return null;
     for (var i = 0; i < transcript.speakers.length; i++) {
@@ -20,23 +35,52 @@
     return sp.name + (sp.role ? " (" + sp.role + ")" : "");
   }
 
-  // --- transcript rendering -------------------------------------------------------------
+  function speakerIndex(id) {
+    if (!transcript) return 0;
+    for (var i = 0; i < transcript.speakers.length; i++) if (transcript.speakers[i].id === id) return i % 6;
+    return 0;
+  }
+
+  /** The id the server gives the next added speaker: spk-N, N from len+1 up, first free. */
+  function nextSpeakerId() {
+    var taken = {}, n = transcript.speakers.length + 1;
+    transcript.speakers.forEach(function (sp) { taken[sp.id] = true; });
+    while (taken["spk-" + n]) n++;
+    return "spk-" + n;
+  }
+
+  // --- rendering ----------------------------------------------------------------------------
+  function segmentById(id) {
+    for (var i = 0; i < transcript.segments.length; i++) if (transcript.segments[i].id === id) return i;
+    return -1;
+  }
+
   function render() {
     box.innerHTML = "";
-    words = []; starts = []; spans = []; current = -1;
+    words = []; wordSeg = []; starts = []; spans = []; current = -1;
     if (!transcript) return;
     if (!transcript.segments.length) {
-      box.appendChild(TW.el("p", { className: "muted", text: "No speech was found in this recording." }));
+      box.appendChild(TW.el("p", { className: "muted", text: "No speech was found in this recording, or every segment was deleted." }));
       return;
     }
-    transcript.segments.forEach(function (seg) {
+    var turn = null, lastSpeaker = {};
+    transcript.segments.forEach(function (seg, si) {
+      if (!turn || seg.speaker !== lastSpeaker.id) {
+        lastSpeaker = { id: seg.speaker };
+        turn = TW.el("div", { className: "turn", "data-speaker": seg.speaker || "" }, [
+          TW.el("p", { className: "turn-head" }, [
+            TW.el("span", { className: "seg-speaker speaker-" + speakerIndex(seg.speaker), text: speakerLabel(seg.speaker) })
+          ])
+        ]);
+        box.appendChild(turn);
+      }
       var text = TW.el("p", { className: "seg-text", lang: transcript.language || null });
       if (seg.words && seg.words.length) {
         seg.words.forEach(function (w, k) {
           var i = words.length;
-          words.push(w); starts.push(w.start);
+          words.push(w); wordSeg.push(si); starts.push(w.start);
           var span = TW.el("span", { className: "w" + (w.confidence < 0.5 ? " low" : ""), "data-i": String(i),
-            "data-start": String(w.start), title: TW.clock(w.start) }, [w.text]);
+            "data-start": String(w.start), tabindex: "-1" }, [w.text]);
           spans.push(span);
           if (k > 0) text.appendChild(document.createTextNode(" "));
           text.appendChild(span);
@@ -44,22 +88,19 @@
       } else {
         text.textContent = seg.text;
       }
-      var head = TW.el("div", { className: "seg-head" }, [
-        TW.el("button", { type: "button", className: "seg-time", "data-start": String(seg.start),
-          "aria-label": "Play from " + TW.clock(seg.start), text: TW.duration(seg.start) }),
-        TW.el("span", { className: "seg-speaker speaker-" + speakerIndex(seg.speaker), text: speakerLabel(seg.speaker) }),
-        TW.el("button", { type: "button", className: "btn btn-small btn-quiet seg-edit", "data-seg": seg.id,
-          "aria-label": "Edit text of the segment at " + TW.duration(seg.start), text: "Edit" })
-      ]);
-      box.appendChild(TW.el("div", { className: "segment", id: "seg-" + seg.id, "data-seg-id": seg.id }, [head, text]));
+      var when = TW.duration(seg.start);
+      turn.appendChild(TW.el("div", { className: "segment", id: "seg-" + seg.id, "data-seg-id": seg.id }, [
+        TW.el("button", { type: "button", className: "seg-time", "data-start": String(seg.start) },
+          [when, TW.el("span", { className: "visually-hidden", text: ", play from here" })]),
+        text,
+        TW.el("button", { type: "button", className: "btn btn-small btn-quiet seg-edit", "data-seg": seg.id },
+          ["Edit", TW.el("span", { className: "visually-hidden", text: " the segment at " + when })])
+      ]));
     });
+    focusIdx = Math.max(0, Math.min(focusIdx, spans.length - 1));
+    if (spans[focusIdx]) spans[focusIdx].setAttribute("tabindex", "0");
     highlight(true);
-  }
-
-  function speakerIndex(id) {
-    if (!transcript) return 0;
-    for (var i = 0; i < transcript.speakers.length; i++) if (transcript.speakers[i].id === id) return i % 6;
-    return 0;
+    applyFind(false);
   }
 
   function renderSpeakers() {
@@ -88,10 +129,13 @@
     form.appendChild(TW.el("button", { type: "submit", className: "btn btn-primary", id: "save-speakers", text: "Save speakers" }));
   }
 
-  function setTranscript(t) {
+  /** Show a transcript the server returned; `focusWord` keeps the keyboard where it was. */
+  function setTranscript(t, focusWord) {
     transcript = t;
+    if (typeof focusWord === "number") focusIdx = focusWord;
     render();
     renderSpeakers();
+    if (typeof focusWord === "number" && spans.length) focusWordAt(Math.min(focusWord, spans.length - 1));
   }
 
   // --- playback ------------------------------------------------------------------------------
@@ -120,11 +164,11 @@
   function keepVisible(node) {
     var r = node.getBoundingClientRect();
     var top = 0, bottom = window.innerHeight;
-    var sticky = document.querySelector(".player-card");
-    if (sticky && getComputedStyle(sticky).position === "sticky" && window.innerWidth < 900) {
-      top = sticky.getBoundingClientRect().bottom;
+    var bar = document.querySelector(".session-bar");
+    if (bar && getComputedStyle(bar).position === "sticky") top = bar.getBoundingClientRect().bottom;
+    if (r.top < top + 20 || r.bottom > bottom - 20) {
+      node.scrollIntoView({ block: "center", behavior: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
     }
-    if (r.top < top + 20 || r.bottom > bottom - 20) node.scrollIntoView({ block: "center", behavior: "smooth" });
   }
 
   function loop() {
@@ -138,12 +182,15 @@
     highlight(true);
   }
 
+  function play() {
+    if (!player || !player.paused) return;
+    var p = player.play();
+    if (p && p.catch) p.catch(function (e) { TW.toast("The audio could not play: " + e.message, "error"); });
+  }
+
   function togglePlay() {
     if (!player) return;
-    if (player.paused) {
-      var p = player.play();
-      if (p && p.catch) p.catch(function (e) { TW.toast("The audio could not play: " + e.message, "error"); });
-    } else player.pause();
+    if (player.paused) play(); else player.pause();
   }
 
   function typing(target) {
@@ -153,15 +200,117 @@
   }
 
   function onKey(ev) {
-    if (!player || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+    if (typing(ev.target)) return;
     var key = ev.key;
-    if (key === " " && (ev.target.tagName === "BUTTON" || ev.target.tagName === "A" || ev.target.tagName === "AUDIO")) return;
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && (key === "z" || key === "Z" || key === "y" || key === "Y")) {
+      if (!transcript) return;
+      ev.preventDefault();
+      if (key === "y" || key === "Y" || ev.shiftKey) redo(); else undo();
+      return;
+    }
+    if (!player || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (key === " " && (ev.target.tagName === "BUTTON" || ev.target.tagName === "A" || ev.target.tagName === "AUDIO" ||
+        ev.target.getAttribute("role") === "tab" || ev.target.tagName === "SUMMARY")) return;
     if (key === " " || key === "k" || key === "K") { ev.preventDefault(); togglePlay(); }
     else if (key === "j" || key === "J" || (key === "ArrowLeft" && ev.shiftKey)) { ev.preventDefault(); seek(player.currentTime - 5); }
     else if (key === "l" || key === "L" || (key === "ArrowRight" && ev.shiftKey)) { ev.preventDefault(); seek(player.currentTime + 5); }
   }
 
-  // --- editing ---------------------------------------------------------------------------------
+  // --- words by keyboard ----------------------------------------------------------------------
+  function focusWordAt(i) {
+    if (!spans.length) return;
+    i = Math.max(0, Math.min(spans.length - 1, i));
+    if (spans[focusIdx]) spans[focusIdx].setAttribute("tabindex", "-1");
+    focusIdx = i;
+    spans[i].setAttribute("tabindex", "0");
+    spans[i].focus();
+  }
+
+  function firstWordOfSegment(si) {
+    for (var i = 0; i < wordSeg.length; i++) if (wordSeg[i] === si) return i;
+    return -1;
+  }
+
+  function onWordKey(ev) {
+    var w = ev.target.closest && ev.target.closest(".w");
+    if (!w || ev.target.tagName === "INPUT" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var i = parseInt(w.getAttribute("data-i"), 10);
+    var key = ev.key;
+    if (ev.shiftKey && (key === "ArrowLeft" || key === "ArrowRight")) return;  // seek keys
+    var si = wordSeg[i];
+    if (key === "ArrowRight") { ev.preventDefault(); focusWordAt(i + 1); }
+    else if (key === "ArrowLeft") { ev.preventDefault(); focusWordAt(i - 1); }
+    else if (key === "ArrowDown" || key === "ArrowUp") {
+      ev.preventDefault();
+      var target = si + (key === "ArrowDown" ? 1 : -1), j = -1;
+      while (target >= 0 && target < transcript.segments.length && (j = firstWordOfSegment(target)) < 0) {
+        target += key === "ArrowDown" ? 1 : -1;
+      }
+      if (j >= 0) focusWordAt(j);
+    }
+    else if (key === "Home") { ev.preventDefault(); focusWordAt(firstWordOfSegment(si)); }
+    else if (key === "End") { ev.preventDefault(); focusWordAt(firstWordOfSegment(si) + transcript.segments[si].words.length - 1); }
+    else if (key === "Enter") { ev.preventDefault(); seek(words[i].start); play(); }
+    else if (key === "e" || key === "E" || key === "F2") { ev.preventDefault(); editWord(i); }
+    else if (key === "s" || key === "S") { ev.preventDefault(); splitBefore(i); }
+  }
+
+  // --- editing -----------------------------------------------------------------------------------
+  /** Send edit ops as one new version; re-render from the transcript the server returns. */
+  function edit(ops, done, focusWord) {
+    if (busy) return Promise.resolve(null);
+    busy = true;
+    return api("POST", "/transcript/edits", { ops: ops }).then(function (t) {
+      busy = false;
+      setTranscript(t, focusWord);
+      refreshHistory();
+      if (done) TW.toast(done, "ok");
+      return t;
+    }, function (err) {
+      busy = false;
+      TW.toast("Not saved: " + err.message, "error");
+      throw err;
+    });
+  }
+
+  function editWord(i) {
+    var span = spans[i];
+    if (!span || span.querySelector("input")) return;
+    var si = wordSeg[i], seg = transcript.segments[si], k = i - firstWordOfSegment(si);
+    var old = words[i].text;
+    var input = TW.el("input", { type: "text", className: "word-input", value: old, "aria-label": "Edit the word " + old,
+      size: String(Math.max(3, old.length + 1)), autocomplete: "off", spellcheck: "true" });
+    span.textContent = "";
+    span.appendChild(input);
+    input.focus();
+    input.select();
+    var closed = false;
+    function close(save) {
+      if (closed) return;
+      closed = true;
+      var value = input.value.trim().replace(/\s+/g, " ");
+      if (!save || value === old) { span.textContent = old; focusWordAt(i); return; }
+      span.textContent = value || old;
+      // one word, and nothing else: its timing is kept (several words share its span)
+      edit([{ op: "edit_word", segment_id: seg.id, word_index: k, text: value }],
+        value ? "Word changed." : "Word deleted.", i).then(null, function () { span.textContent = old; focusWordAt(i); });
+    }
+    input.addEventListener("keydown", function (ev) {
+      ev.stopPropagation();
+      if (ev.key === "Enter") { ev.preventDefault(); close(true); }
+      else if (ev.key === "Escape") { ev.preventDefault(); close(false); }
+    });
+    input.addEventListener("input", function () { input.size = Math.max(3, input.value.length + 1); });
+    input.addEventListener("blur", function () { close(true); });
+  }
+
+  function splitBefore(i) {
+    var si = wordSeg[i], k = i - firstWordOfSegment(si);
+    if (k <= 0) { TW.toast("This is the first word of its segment: there is nothing to split off before it.", "error"); return; }
+    edit([{ op: "split_segment", segment_id: transcript.segments[si].id, at_word_index: k }],
+      "Segment split before “" + words[i].text + "”.", i);
+  }
+
   function saveSpeakers(ev) {
     ev.preventDefault();
     var changes = [];
@@ -171,11 +320,12 @@
       if (!name) return;
       if (name !== sp.name || role !== (sp.role || null)) changes.push({ id: sp.id, name: name, role: role });
     });
-    if (!changes.length) { TW.toast("Nothing to save."); return; }
+    if (!changes.length) { TW.toast("Nothing changed.", "ok"); return; }
     var btn = document.getElementById("save-speakers");
     btn.disabled = true;
-    TW.api("PATCH", "/api/v1/sessions/" + sid + "/speakers", { speakers: changes }).then(function (t) {
+    api("PATCH", "/speakers", { speakers: changes }).then(function (t) {
       setTranscript(t);
+      refreshHistory();
       TW.toast("Speakers saved.", "ok");
       var again = document.getElementById("save-speakers");
       if (again) again.focus();
@@ -185,47 +335,321 @@
     });
   }
 
+  function addSpeaker(ev) {
+    ev.preventDefault();
+    var form = ev.target, name = form.elements.name.value.trim(), role = form.elements.role.value;
+    if (!name) return;
+    var op = { op: "add_speaker", name: name };
+    if (role) op.role = role;
+    edit([op], "Speaker " + name + " added.").then(function () {
+      form.reset();
+      var last = document.getElementById("sp-name-" + (transcript.speakers.length - 1));
+      if (last) last.focus();
+    }, function () { /* toast shown */ });
+  }
+
   function editSegment(segId) {
     var node = document.getElementById("seg-" + segId);
-    if (!node || node.querySelector("textarea")) return;
-    var seg = transcript.segments.filter(function (s) { return s.id === segId; })[0];
+    if (!node || node.querySelector(".seg-editor")) return;
+    var si = segmentById(segId), seg = transcript.segments[si];
     var textEl = node.querySelector(".seg-text");
-    var areaId = "edit-" + segId, selId = "edit-sp-" + segId;
+    var areaId = "edit-" + segId, selId = "edit-sp-" + segId, newId = "edit-new-sp-" + segId;
     var area = TW.el("textarea", { id: areaId, rows: "3", className: "seg-textarea" });
     area.value = seg.text;
     var options = transcript.speakers.map(function (sp) {
       return TW.el("option", { value: sp.id, text: sp.name, selected: sp.id === seg.speaker });
     });
+    options.push(TW.el("option", { value: "__new", text: "New speaker…" }));
+    var newName = TW.el("div", { className: "field", hidden: true }, [
+      TW.el("label", { "for": newId, text: "New speaker's name" }),
+      TW.el("input", { id: newId, type: "text", maxlength: "100", autocomplete: "off" })]);
+    var hasNext = si + 1 < transcript.segments.length;
     var editor = TW.el("div", { className: "seg-editor" }, [
       TW.el("label", { "for": areaId, className: "visually-hidden", text: "Segment text" }), area,
-      options.length ? TW.el("div", { className: "field inline" }, [
-        TW.el("label", { "for": selId, text: "Speaker" }), TW.el("select", { id: selId }, options)]) : null,
+      TW.el("div", { className: "row" }, [
+        TW.el("div", { className: "field" }, [TW.el("label", { "for": selId, text: "Speaker" }), TW.el("select", { id: selId }, options)]),
+        newName
+      ]),
       TW.el("div", { className: "row-actions" }, [
         TW.el("button", { type: "button", className: "btn btn-primary btn-small seg-save", text: "Save" }),
+        TW.el("button", { type: "button", className: "btn btn-small seg-split", text: "Split at the cursor" }),
+        hasNext ? TW.el("button", { type: "button", className: "btn btn-small seg-merge", text: "Merge with the next segment" }) : null,
+        TW.el("button", { type: "button", className: "btn btn-small btn-danger seg-delete", text: "Delete segment" }),
         TW.el("button", { type: "button", className: "btn btn-small btn-quiet seg-cancel", text: "Cancel" })
       ])
     ]);
     textEl.hidden = true;
     node.appendChild(editor);
     area.focus();
-    function close() { editor.remove(); textEl.hidden = false; node.querySelector(".seg-edit").focus(); }
+    var sel = editor.querySelector("#" + CSS.escape(selId));
+    sel.addEventListener("change", function () {
+      newName.hidden = sel.value !== "__new";
+      if (!newName.hidden) newName.querySelector("input").focus();
+    });
+    function close() {
+      editor.remove();
+      textEl.hidden = false;
+      var again = document.querySelector("#seg-" + CSS.escape(segId) + " .seg-edit");
+      if (again) again.focus();
+    }
+    function refocus(t) {  // after a change: the edit button of the segment that is now there
+      var s = t.segments[Math.min(si, t.segments.length - 1)];
+      var again = s && document.querySelector("#seg-" + CSS.escape(s.id) + " .seg-edit");
+      if (again) again.focus();
+    }
     editor.querySelector(".seg-cancel").addEventListener("click", close);
-    area.addEventListener("keydown", function (ev) {
-      if (ev.key === "Escape") close();
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) editor.querySelector(".seg-save").click();
+    editor.addEventListener("keydown", function (ev) {
+      ev.stopPropagation();
+      if (ev.key === "Escape") { ev.preventDefault(); close(); }
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); editor.querySelector(".seg-save").click(); }
     });
     editor.querySelector(".seg-save").addEventListener("click", function () {
-      var body = {};
-      if (area.value.trim() !== seg.text.trim()) body.text = area.value.trim();
-      var sel = document.getElementById(selId);
-      if (sel && sel.value !== seg.speaker) body.speaker = sel.value;
-      if (!Object.keys(body).length) { close(); return; }
-      TW.api("PATCH", "/api/v1/sessions/" + sid + "/segments/" + encodeURIComponent(segId), body).then(function (t) {
-        setTranscript(t);
-        TW.toast("Segment saved.", "ok");
-        var again = document.querySelector('#seg-' + CSS.escape(segId) + ' .seg-edit');
-        if (again) again.focus();
-      }, function (err) { TW.toast("Not saved: " + err.message, "error"); });
+      var ops = [];
+      if (area.value.trim() !== seg.text.trim()) ops.push({ op: "edit_text", segment_id: segId, text: area.value.trim() });
+      if (sel.value === "__new") {
+        var name = newName.querySelector("input").value.trim();
+        if (!name) { TW.toast("Give the new speaker a name.", "error"); newName.querySelector("input").focus(); return; }
+        var id = nextSpeakerId();
+        ops.unshift({ op: "add_speaker", name: name });
+        ops.push({ op: "reassign_segment", segment_id: segId, speaker_id: id });
+      } else if (sel.value && sel.value !== seg.speaker) {
+        ops.push({ op: "reassign_segment", segment_id: segId, speaker_id: sel.value });
+      }
+      if (!ops.length) { close(); return; }
+      // an emptied text deletes the segment: say so
+      if (!area.value.trim() && !window.confirm("The text is empty: delete this segment?")) return;
+      edit(ops, "Segment saved.").then(refocus, function () { /* toast shown */ });
+    });
+    editor.querySelector(".seg-split").addEventListener("click", function () {
+      if (area.value !== seg.text) { TW.toast("Save or cancel the text change first, then split.", "error"); return; }
+      var before = area.value.slice(0, area.selectionStart);
+      var k = before.trim() ? before.trim().split(/\s+/).length : 0;
+      if (before && !/\s$/.test(before) && area.value.charAt(area.selectionStart) && !/\s/.test(area.value.charAt(area.selectionStart))) k -= 1;
+      if (k <= 0 || k >= seg.words.length) { TW.toast("Put the cursor between two words to split there.", "error"); area.focus(); return; }
+      edit([{ op: "split_segment", segment_id: segId, at_word_index: k }], "Segment split.").then(refocus, function () { /* toast */ });
+    });
+    var merge = editor.querySelector(".seg-merge");
+    if (merge) merge.addEventListener("click", function () {
+      var next = transcript.segments[si + 1];
+      edit([{ op: "merge_segments", segment_ids: [segId, next.id] }], "Segments merged.").then(refocus, function () { /* toast */ });
+    });
+    editor.querySelector(".seg-delete").addEventListener("click", function () {
+      if (!window.confirm("Delete this segment and its words? You can undo it.")) return;
+      edit([{ op: "delete_segment", segment_id: segId }], "Segment deleted.").then(refocus, function () { /* toast */ });
+    });
+  }
+
+  // --- undo, redo, versions -------------------------------------------------------------------
+  function listOf(body, names) {
+    if (!body) return [];
+    if (Array.isArray(body)) return body;
+    for (var i = 0; i < names.length; i++) if (Array.isArray(body[names[i]])) return body[names[i]];
+    return [];
+  }
+
+  function paintHistory() {
+    var u = document.getElementById("undo"), r = document.getElementById("redo");
+    if (u) u.disabled = !history.canUndo;
+    if (r) r.disabled = !history.canRedo;
+  }
+
+  function refreshHistory() {
+    return api("GET", "/transcript/versions").then(function (body) {
+      history.loaded = true;
+      history.canUndo = !!(body && body.can_undo);
+      history.canRedo = !!(body && body.can_redo);
+      paintHistory();
+      renderVersions(body);
+      return body;
+    }, function (err) {
+      history.canUndo = history.canRedo = false;
+      paintHistory();
+      var ol = document.getElementById("version-list");
+      if (ol) {
+        ol.innerHTML = "";
+        ol.appendChild(TW.el("li", { className: err.status === 404 ? "muted" : "error-text",
+          text: err.status === 404 ? "The list of versions is not available on this server." : "The versions could not be loaded: " + err.message }));
+      }
+    });
+  }
+
+  function describe(v) {
+    var what = v.summary || v.description || v.label || (v.version === 1 ? "transcribed" : "edited");
+    return "Version " + v.version + " · " + what + (v.created_at ? " · " + String(v.created_at).replace("T", " ").slice(0, 16) : "");
+  }
+
+  function renderVersions(body) {
+    var ol = document.getElementById("version-list");
+    if (!ol) return;
+    ol.innerHTML = "";
+    var list = listOf(body, ["versions", "items"]).slice().sort(function (a, b) { return b.version - a.version; });
+    var cur = body && (body.current_version || body.current || body.version);
+    list.forEach(function (v) {
+      var isCurrent = v.version === cur || v.current === true;
+      ol.appendChild(TW.el("li", { className: isCurrent ? "current" : "" }, [
+        TW.el("span", { text: describe(v) + (isCurrent ? " (shown)" : "") }),
+        isCurrent ? null : TW.el("button", { type: "button", className: "btn btn-small", "data-version": String(v.version),
+          text: "Go back to version " + v.version })
+      ]));
+    });
+    if (!list.length) ol.appendChild(TW.el("li", { className: "muted", text: "No earlier versions." }));
+  }
+
+  function step(which) {
+    if (busy || !transcript) return;
+    var can = which === "undo" ? history.canUndo : history.canRedo;
+    if (history.loaded && !can) { TW.toast(which === "undo" ? "Nothing to undo." : "Nothing to redo.", "ok"); return; }
+    busy = true;
+    api("POST", "/transcript/" + which).then(function (t) {
+      busy = false;
+      setTranscript(t && t.segments ? t : (t && t.transcript) || transcript, focusIdx);
+      TW.toast((which === "undo" ? "Undone" : "Redone") + ": the transcript is as it was in version " +
+        (t && (t.restored_from || t.version)) + ".", "ok");
+      refreshHistory();
+    }, function (err) {
+      busy = false;
+      TW.toast(err.message, "error");
+      refreshHistory();
+    });
+  }
+  function undo() { step("undo"); }
+  function redo() { step("redo"); }
+
+  function restoreVersion(n) {
+    if (busy) return;
+    busy = true;
+    api("POST", "/transcript/restore", { version: n }).then(function (t) {
+      busy = false;
+      setTranscript(t && t.segments ? t : (t && t.transcript) || transcript, 0);
+      TW.toast("Back to version " + n + " (saved as a new version).", "ok");
+      refreshHistory();
+    }, function (err) { busy = false; TW.toast(err.message, "error"); });
+  }
+
+  // --- find -------------------------------------------------------------------------------------
+  function norm(s) { return s.normalize("NFKC").toLowerCase(); }
+
+  /** Matches of the query over the words (a phrase may span words): [firstWord, lastWord]. */
+  function findMatches(q) {
+    var out = [];
+    q = norm(q).trim().replace(/\s+/g, " ");
+    if (!q) return out;
+    var text = "", owner = [];
+    words.forEach(function (w, i) {
+      if (i > 0) { text += " "; owner.push(i - 1); }
+      var t = norm(w.text);
+      for (var c = 0; c < t.length; c++) owner.push(i);
+      text += t;
+    });
+    var from = 0, at;
+    while ((at = text.indexOf(q, from)) >= 0) {
+      out.push([owner[at], owner[at + q.length - 1]]);
+      from = at + Math.max(1, q.length);
+    }
+    return out;
+  }
+
+  function applyFind(move) {
+    spans.forEach(function (s) { s.classList.remove("match", "match-current"); });
+    var count = document.getElementById("find-count");
+    if (!count) return;
+    find.matches = findMatches(find.query);
+    if (find.at >= find.matches.length) find.at = find.matches.length - 1;
+    if (find.matches.length && find.at < 0) find.at = 0;
+    find.matches.forEach(function (m, k) {
+      for (var i = m[0]; i <= m[1]; i++) spans[i].classList.add(k === find.at ? "match-current" : "match");
+    });
+    document.getElementById("find-prev").disabled = document.getElementById("find-next").disabled = find.matches.length < 1;
+    if (!find.query.trim()) count.textContent = "";
+    else if (!find.matches.length) count.textContent = "No matches";
+    else count.textContent = (find.at + 1) + " of " + find.matches.length;
+    if (move && find.matches.length) {
+      var first = spans[find.matches[find.at][0]];
+      keepVisible(first);
+    }
+  }
+
+  function findStep(delta) {
+    if (!find.matches.length) return;
+    find.at = (find.at + delta + find.matches.length) % find.matches.length;
+    applyFind(true);
+  }
+
+  function wireFind() {
+    var input = document.getElementById("find-input");
+    if (!input) return;
+    input.addEventListener("input", function () { find.query = input.value; find.at = 0; applyFind(true); });
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); findStep(ev.shiftKey ? -1 : 1); }
+      else if (ev.key === "Escape") { input.value = ""; find.query = ""; applyFind(false); }
+    });
+    document.getElementById("find-next").addEventListener("click", function () { findStep(1); });
+    document.getElementById("find-prev").addEventListener("click", function () { findStep(-1); });
+  }
+
+  // --- tabs (narrow screens) -------------------------------------------------------------------
+  function wireTabs() {
+    var list = document.getElementById("session-tabs");
+    if (!list) return;
+    var tabs = Array.prototype.slice.call(list.querySelectorAll('[role="tab"]'));
+    function select(tab, focus) {
+      tabs.forEach(function (t) {
+        var on = t === tab;
+        t.setAttribute("aria-selected", on ? "true" : "false");
+        t.setAttribute("tabindex", on ? "0" : "-1");
+        var panel = document.getElementById(t.getAttribute("aria-controls"));
+        if (panel) panel.classList.toggle("tab-inactive", !on);
+      });
+      root.setAttribute("data-tab", tab.id.replace("tab-", ""));
+      if (focus) tab.focus();
+    }
+    tabs.forEach(function (t, i) {
+      t.addEventListener("click", function () { select(t, false); });
+      t.addEventListener("keydown", function (ev) {
+        var j = null;
+        if (ev.key === "ArrowRight") j = (i + 1) % tabs.length;
+        else if (ev.key === "ArrowLeft") j = (i - 1 + tabs.length) % tabs.length;
+        else if (ev.key === "Home") j = 0;
+        else if (ev.key === "End") j = tabs.length - 1;
+        if (j !== null) { ev.preventDefault(); select(tabs[j], true); }
+      });
+    });
+    select(tabs[0], false);
+  }
+
+  // --- rename, delete --------------------------------------------------------------------------
+  function wireManage() {
+    var renameBtn = document.getElementById("rename-session"), form = document.getElementById("rename-form");
+    var input = document.getElementById("rename-input"), errorBox = document.getElementById("rename-error");
+    var title = document.getElementById("session-title");
+    function open(on) {
+      form.hidden = !on;
+      renameBtn.setAttribute("aria-expanded", on ? "true" : "false");
+      if (on) { input.value = title.textContent; input.focus(); input.select(); } else renameBtn.focus();
+    }
+    renameBtn.addEventListener("click", function () { open(form.hidden); });
+    document.getElementById("rename-cancel").addEventListener("click", function () { open(false); });
+    input.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { ev.preventDefault(); open(false); } });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      errorBox.textContent = "";
+      TW.api("PATCH", "/api/v1/sessions/" + sid, { title: input.value.trim() }).then(function (s) {
+        title.textContent = s.title;
+        document.title = s.title + " · tapeworks";
+        root.setAttribute("data-title", s.title);
+        var epTitle = document.getElementById("ep-title-input");
+        if (epTitle) epTitle.placeholder = s.title;
+        open(false);
+        TW.toast("Renamed to “" + s.title + "”.", "ok");
+      }, function (err) { errorBox.textContent = err.message; });
+    });
+    document.getElementById("delete-session").addEventListener("click", function () {
+      var name = title.textContent;
+      if (!window.confirm("Delete “" + name + "”, its transcript and every episode made from it? This cannot be undone.")) return;
+      TW.api("DELETE", "/api/v1/sessions/" + sid).then(function () {
+        TW.flashNext("“" + name + "” was deleted.");
+        window.location.href = "/";
+      }, function (err) { TW.toast(err.message, "error"); });
     });
   }
 
@@ -248,26 +672,20 @@
   }
 
   // --- episodes --------------------------------------------------------------------------------
-  function listOf(body) {
-    if (!body) return [];
-    if (Array.isArray(body)) return body;
-    return body.items || body.templates || body.episodes || [];
-  }
-
   function wireEpisodes() {
     var form = document.getElementById("episode-form");
     if (!form) return;
     var errorBox = document.getElementById("episode-error");
-    {
-      TW.api("GET", "/api/v1/templates").then(function (body) {
-        var sel = document.getElementById("ep-template");
-        listOf(body).forEach(function (t) { sel.appendChild(TW.el("option", { value: t.id, text: t.name || t.id })); });
-      }, function () { /* no templates: speech only */ });
-    }
+    TW.api("GET", "/api/v1/templates").then(function (body) {
+      var sel = document.getElementById("ep-template");
+      listOf(body, ["items", "templates"]).forEach(function (t) { sel.appendChild(TW.el("option", { value: t.id, text: t.name || t.id })); });
+    }, function () { /* no templates: speech only */ });
     var list = document.getElementById("episode-list");
-    TW.api("GET", "/api/v1/sessions/" + sid + "/episodes").then(function (body) {
-      listOf(body).forEach(function (ep) {
-        list.appendChild(TW.el("li", {}, [TW.el("a", { href: "/episodes/" + ep.id, text: (ep.title || "Episode") + " · " + ep.status })]));
+    api("GET", "/episodes").then(function (body) {
+      listOf(body, ["items", "episodes"]).forEach(function (ep) {
+        list.appendChild(TW.el("li", {}, [
+          TW.el("a", { href: "/episodes/" + ep.id, text: ep.title || "Episode" }),
+          TW.el("span", { className: "badge badge-" + ep.status, text: ep.status })]));
       });
     }, function () { /* listing episodes per session is optional */ });
     form.addEventListener("submit", function (ev) {
@@ -289,6 +707,7 @@
         loudness: clean({ enabled: f.loudness.checked, target_lufs: num(f.target_lufs.value) }),
         render: { format: f.output_format.value }
       };
+      if (f.title.value.trim()) body.title = f.title.value.trim();
       if (f.template_id.value) body.template_id = f.template_id.value;
       var btn = form.querySelector("button[type=submit]");
       btn.disabled = true;
@@ -311,14 +730,28 @@
     setTranscript(JSON.parse(document.getElementById("transcript-data").textContent));
     box.addEventListener("click", function (ev) {
       var w = ev.target.closest(".w");
-      if (w) { seek(parseFloat(w.getAttribute("data-start"))); return; }
+      if (w && !ev.target.closest("input")) {
+        var i = parseInt(w.getAttribute("data-i"), 10);
+        seek(parseFloat(w.getAttribute("data-start")));
+        if (spans[focusIdx]) spans[focusIdx].setAttribute("tabindex", "-1");
+        focusIdx = i;
+        w.setAttribute("tabindex", "0");
+        return;
+      }
       var t = ev.target.closest(".seg-time");
-      if (t) { seek(parseFloat(t.getAttribute("data-start"))); if (player && player.paused) togglePlay(); return; }
+      if (t) { seek(parseFloat(t.getAttribute("data-start"))); play(); return; }
       var e = ev.target.closest(".seg-edit");
       if (e) editSegment(e.getAttribute("data-seg"));
     });
+    box.addEventListener("dblclick", function (ev) {
+      var w = ev.target.closest(".w");
+      if (w && !ev.target.closest("input")) editWord(parseInt(w.getAttribute("data-i"), 10));
+    });
+    box.addEventListener("keydown", onWordKey);
     var sf = document.getElementById("speakers-form");
     if (sf) sf.addEventListener("submit", saveSpeakers);
+    var af = document.getElementById("add-speaker-form");
+    if (af) af.addEventListener("submit", addSpeaker);
     if (player) {
       player.addEventListener("play", function () { requestAnimationFrame(loop); });
       player.addEventListener("seeked", function () { highlight(true); });
@@ -327,7 +760,26 @@
         TW.toast("The audio could not be loaded. It may have been deleted, or the format is not playable in this browser.", "error");
       });
     }
+    var u = document.getElementById("undo"), r = document.getElementById("redo");
+    if (u) u.addEventListener("click", undo);
+    if (r) r.addEventListener("click", redo);
+    var vt = document.getElementById("versions-toggle");
+    if (vt) vt.addEventListener("click", function () {
+      var panel = document.getElementById("versions");
+      panel.hidden = !panel.hidden;
+      vt.setAttribute("aria-expanded", panel.hidden ? "false" : "true");
+      if (!panel.hidden) refreshHistory();
+    });
+    var vl = document.getElementById("version-list");
+    if (vl) vl.addEventListener("click", function (ev) {
+      var b = ev.target.closest("[data-version]");
+      if (b) restoreVersion(parseInt(b.getAttribute("data-version"), 10));
+    });
     document.addEventListener("keydown", onKey);
+    if (transcript) refreshHistory();
+    wireFind();
+    wireTabs();
+    wireManage();
     wireActions();
     wireEpisodes();
   }

@@ -122,10 +122,59 @@
       });
     }
 
+    var countEl = document.getElementById("recording-count");
+    var filtered = countEl && countEl.getAttribute("data-filtered") === "true";
+    var sessionList = document.getElementById("session-list");
+
+    function paintCount(total) {
+      if (!countEl || filtered) return;
+      countEl.setAttribute("data-total", String(total));
+      countEl.textContent = total + " recording" + (total === 1 ? "" : "s");
+    }
+
+    /** The new recording joins the list at once (page 1, no filter), with live progress. */
+    function addRow(s) {
+      if (!sessionList || filtered || sessionList.getAttribute("data-page") !== "1") return null;
+      if (sessionList.querySelector('[data-session-id="' + CSS.escape(s.id) + '"]')) return null;
+      var block = TW.el("div", { className: "progress-block", "data-status": s.status }, [
+        TW.el("div", { className: "progress", role: "progressbar", "aria-label": "Transcription of " + s.title,
+          "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, [TW.el("div", { className: "progress-fill" })]),
+        TW.el("p", { className: "progress-text" }, [TW.el("span", { className: "js-stage" }), " · ",
+          TW.el("span", { className: "js-pct" }), TW.el("span", { className: "js-eta" })])
+      ]);
+      var created = new Date(s.created_at);
+      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      var when = created.getFullYear() + "-" + pad(created.getMonth() + 1) + "-" + pad(created.getDate()) + " " +
+        pad(created.getHours()) + ":" + pad(created.getMinutes());
+      var row = TW.el("li", { className: "session-row just-added", "data-session-id": s.id }, [
+        TW.el("div", { className: "session-main" }, [
+          TW.el("a", { className: "session-title", href: "/sessions/" + s.id, text: s.title }),
+          TW.el("span", { className: "meta", text: TW.duration(s.duration_seconds) + " · " + when })]),
+        TW.el("div", { className: "session-state" }, [
+          TW.el("span", { className: "badge badge-" + s.status + " js-badge", text: s.status }), block])
+      ]);
+      sessionList.insertBefore(row, sessionList.firstChild);
+      sessionList.hidden = false;
+      var empty = document.getElementById("library-empty");
+      if (empty) empty.hidden = true;
+      TW.paintProgress(block, s);
+      return { row: row, block: block, badge: row.querySelector(".js-badge") };
+    }
+
+    function finishRow(r, st) {
+      if (!r) return;
+      r.block.hidden = st.status === "completed";
+      if (st.status === "failed" || st.status === "cancelled") {
+        r.block.remove();
+        r.row.querySelector(".session-state").appendChild(TW.el("span", { className: "meta error-text row-error",
+          text: st.status === "cancelled" ? "Cancelled." : "Failed: " + (st.error || "no reason was recorded") + ". Open it to retry." }));
+      }
+    }
+
     function follow(s, ui) {
       if (remaining !== null) remaining = Math.max(0, remaining - (s.duration_seconds || 0));
-      var empty = document.querySelector(".empty");
-      if (empty && !document.getElementById("session-list")) empty.textContent = "Your new recordings appear in this list once you reload the page.";
+      if (countEl) paintCount(parseInt(countEl.getAttribute("data-total"), 10) + 1);
+      var row = addRow(s);
       ui.li.setAttribute("data-session-id", s.id);
       var link = TW.el("a", { href: "/sessions/" + s.id, className: "upload-name", text: s.title });
       var head = ui.li.querySelector(".upload-head");
@@ -144,7 +193,9 @@
       TW.poll("/api/v1/sessions/" + s.id + "/status", function (st) {
         TW.paintProgress(block, st);
         TW.paintBadge(badge, st.status);
+        if (row) { TW.paintProgress(row.block, st); TW.paintBadge(row.badge, st.status); }
       }, function (st) {
+        finishRow(row, st);
         if (st.status === "completed") {
           ui.text.textContent = "Transcript ready. ";
           ui.text.appendChild(TW.el("a", { href: "/sessions/" + s.id, text: "Open " + s.title }));
