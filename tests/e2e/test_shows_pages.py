@@ -40,7 +40,7 @@ def test_make_a_show_and_read_its_page(site: Site, new_page: Callable[..., Any])
     assert "requires artwork" in page.locator("#artwork-warning").inner_text()
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name="Copy").click()
-    assert page.get_by_role("button", name="Copied").is_visible()
+    page.get_by_role("button", name="Copied").wait_for()  # the clipboard answers asynchronously
     assert page.evaluate("navigator.clipboard.readText()") == f"{site.url}/feeds/{show_id}.xml"
 
     page.goto(site.url + "/shows")
