@@ -6,11 +6,11 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 # Debian packages. The app needs espeak-ng (the fallback narrator) and the PDF export's fonts (Latin, Greek, Cyrillic: Noto Sans;
-# Chinese, Japanese, Korean: Droid Sans Fallback); the tests also need Chromium. The Makefile
+# Chinese, Japanese, Korean: Droid Sans Fallback); the tests also need Chromium and iproute2 (`ip netns`, the multi-host test). The Makefile
 # is the one place that installs them: with apt-get when running as root, otherwise it stops
 # and names them.
 APP_SYSTEM_PACKAGES  := fonts-noto-core fonts-droid-fallback espeak-ng
-TEST_SYSTEM_PACKAGES := chromium
+TEST_SYSTEM_PACKAGES := chromium iproute2
 
 define ensure_packages
 	@missing=""; \

@@ -2,20 +2,24 @@
 upload audio + re-timed transcript + edit list; no database session), save (complete).
 
 Rule 12: the audio, the re-timed transcript and the edit list that produced both are all in
-the store before the episode is marked completed. A retried render writes the same keys,
-and the database points at them only in the save phase, so no half-written file is served.
+the store before the episode is marked completed. Each attempt writes under its own keys
+(`keys.episode_render_prefix(..., render="<job>-<attempt>")`) and the database points at
+them only in the save phase, after the lease check: no half-written file is served, and a
+stale worker whose lease expired (a cut link) never overwrites a newer attempt's files.
+The files of the render an episode no longer names are deleted after the commit.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
+from tapeworks.db.uow import after_commit
 from tapeworks.episodes import service
 from tapeworks.episodes.models import Asset, Episode
 from tapeworks.errors import Gone, NotFound
@@ -66,6 +70,7 @@ class RenderResult:
     loudness: dict[str, Any]
     cuts: dict[str, Any]
     source_seconds: float
+    store: Any = field(default=None, repr=False, compare=False)  # to drop superseded files
 
 
 class RenderEpisodeHandler:
@@ -133,9 +138,12 @@ class RenderEpisodeHandler:
                                  template=template, render=render, progress=progress)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
-            audio_key = keys.episode_audio(p.user_id, p.session_id, p.episode_id, render.format)
-            transcript_key = keys.episode_transcript(p.user_id, p.session_id, p.episode_id)
-            edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id)
+            attempt = f"{ctx.ref.id}-{ctx.ref.attempt}"  # this attempt's own keys
+            audio_key = keys.episode_audio(p.user_id, p.session_id, p.episode_id, render.format,
+                                           attempt)
+            transcript_key = keys.episode_transcript(p.user_id, p.session_id, p.episode_id,
+                                                     attempt)
+            edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id, attempt)
             rt.store.put_file(audio_key, out)
             rt.store.put_bytes(transcript_key, result.transcript.model_dump_json().encode(),
                                content_type="application/json")
@@ -148,7 +156,7 @@ class RenderEpisodeHandler:
                                content_type="application/json")
             return RenderResult(audio_key, transcript_key, edit_key, render.format,
                                 result.duration_seconds, out.stat().st_size, result.loudness,
-                                result.cuts, transcript.duration or 0.0)
+                                result.cuts, transcript.duration or 0.0, store=rt.store)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -156,7 +164,13 @@ class RenderEpisodeHandler:
         ep = db.get(Episode, p.episode_id)
         if ep is None:
             raise NotFound("the episode no longer exists")
-        ep.audio_key, ep.transcript_key, ep.edit_list_key = r.audio_key, r.transcript_key, r.edit_list_key
+        new = (r.audio_key, r.transcript_key, r.edit_list_key)
+        old = [k for k in (ep.audio_key, ep.transcript_key, ep.edit_list_key)
+               if k and k not in new]
+        ep.audio_key, ep.transcript_key, ep.edit_list_key = new
+        if old and r.store is not None:  # the previous render's files, once nothing names them
+            store = r.store
+            after_commit(db, lambda: [store.delete(k) for k in old])
         ep.format, ep.duration_seconds, ep.size_bytes = r.format, r.duration_seconds, r.size_bytes
         ep.loudness, ep.cuts_summary = r.loudness, r.cuts
         job.audio_seconds = r.duration_seconds

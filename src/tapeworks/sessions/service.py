@@ -284,11 +284,15 @@ def load_transcript(rt: Runtime, session: RecordingSession, version: int | None 
 
 def write_transcript(rt: Runtime, user_id: str, session_id: str, transcript: Transcript) -> str:
     """Write version N and the current copy; same keys on a retry (idempotent)."""
+    return write_transcript_to(rt.store, user_id, session_id, transcript)
+
+
+def write_transcript_to(store: Any, user_id: str, session_id: str, transcript: Transcript) -> str:
     body = transcript.model_dump_json().encode()
-    rt.store.put_bytes(keys.session_transcript(user_id, session_id, transcript.version), body,
-                       content_type="application/json")
+    store.put_bytes(keys.session_transcript(user_id, session_id, transcript.version), body,
+                    content_type="application/json")
     current = keys.session_transcript(user_id, session_id)
-    rt.store.put_bytes(current, body, content_type="application/json")
+    store.put_bytes(current, body, content_type="application/json")
     return current
 
 

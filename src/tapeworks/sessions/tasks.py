@@ -1,5 +1,5 @@
-"""The transcription job: claim (copy ids and options), work (download, decode, transcribe,
-upload the transcript; no database session), save (mark completed).
+"""The transcription job: claim (copy ids and options), work (download, decode, transcribe;
+no database session), save (after the lease check: write the transcript, mark completed).
 
 A multitrack session's job transcribes each track on its own (its words are the track's
 speaker, no diarization), merges the tracks' transcripts in timeline time (a word heard on
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -74,6 +75,7 @@ class TranscribeResult:
     transcript: Transcript | None = None  # for the search index (same transaction as save)
     mixdown: Mixdown | None = None  # a multitrack session's mix, stored under `mixdown_key`
     mixdown_key: str | None = None
+    store: Any = field(default=None, repr=False, compare=False)  # the save phase writes with it
 
 
 class TranscribeHandler:
@@ -112,14 +114,13 @@ class TranscribeHandler:
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
             transcript = transcript.model_copy(update={"version": 1})
-            key = service.write_transcript(rt, p.user_id, p.session_id, transcript)
             model = transcript.model
             return TranscribeResult(
-                transcript_key=key, version=1, text=transcript.text(),
-                language=transcript.language,
+                transcript_key=keys.session_transcript(p.user_id, p.session_id), version=1,
+                text=transcript.text(), language=transcript.language,
                 model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
                 audio_seconds=transcript.duration or p.duration_seconds,
-                transcript=transcript,
+                transcript=transcript, store=rt.store,
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -158,14 +159,15 @@ class TranscribeHandler:
         rt.store.put_file(mix_key, mix.path)  # in the store before the row names it (rule 4)
         ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
         merged = merged.model_copy(update={"version": 1})
-        key = service.write_transcript(rt, p.user_id, p.session_id, merged)
         model = merged.model
         log.info("session.tracks_transcribed", session_id=p.session_id, tracks=len(p.tracks),
                  words=len(merged.words()), gains_db=mix.track_gains_db)
         return TranscribeResult(
-            transcript_key=key, version=1, text=merged.text(), language=merged.language,
+            transcript_key=keys.session_transcript(p.user_id, p.session_id), version=1,
+            text=merged.text(), language=merged.language,
             model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
-            audio_seconds=p.duration_seconds, transcript=merged, mixdown=mix, mixdown_key=mix_key)
+            audio_seconds=p.duration_seconds, transcript=merged, mixdown=mix, mixdown_key=mix_key,
+            store=rt.store)
 
     def _transcribe(self, ctx: JobContext, p: TranscribePayload, local: Path, *,
                     num_speakers: int | None = None, language: str | None = None,
@@ -204,6 +206,12 @@ class TranscribeHandler:
         session = db.get(RecordingSession, p.session_id)
         if session is None:  # deleted while we worked (its jobs went with it)
             raise NotFound("the recording no longer exists")
+        # The transcript is written only now, after the queue checked this attempt still
+        # holds the lease (the job row is locked): a stale worker whose lease expired while
+        # it worked never overwrites the transcript a newer attempt saved, or the user's
+        # edits of it. Same keys on a retry (idempotent).
+        if r.transcript is not None and r.store is not None:
+            service.write_transcript_to(r.store, p.user_id, p.session_id, r.transcript)
         session.transcript_key = r.transcript_key
         session.transcript_version = max(session.transcript_version, r.version)
         session.transcript_text = r.text
