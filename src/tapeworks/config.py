@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     workers: int = 2
     short_workers: int | None = None  # default: 1 when workers > 0, else 0
     access_token_ttl_seconds: int = 12 * 3600
+    # Sign-in throttling: within the window, this many failed passwords for one account from
+    # one address, or this many from one address whatever the account, and further attempts
+    # are refused (429 with Retry-After) until the oldest failures leave the window. Keyed by
+    # address too, so nobody can lock a victim out from elsewhere.
+    login_window_seconds: float = Field(default=15 * 60.0, gt=0)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
     max_upload_bytes: int = 2 * 1024**3  # hard ceiling, before any plan limit
     # Longest recording or asset accepted whatever the plan says (a plan without a
     # per-recording limit still has this one): the probe never decodes past it.

@@ -88,6 +88,14 @@ class RangeNotSatisfiable(TapeworksError):
     code = "range_not_satisfiable"
 
 
+class TooManyAttempts(TapeworksError):
+    """Too many failed password checks (per account and address, or per address): wait
+    `details["retry_after_seconds"]` (the response's `Retry-After`)."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+
 class QuotaExceeded(TapeworksError):
     """A plan limit refuses the action."""
 

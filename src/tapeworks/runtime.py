@@ -9,11 +9,14 @@ for type checking only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 
 from tapeworks import background
 from tapeworks import models as _models  # noqa: F401  (every mapper, whichever entry point started us)
 from tapeworks.config import Settings
+from tapeworks.db.base import utcnow
 from tapeworks.db.uow import Database
 from tapeworks.narrators import Narrators, build_narrators
 from tapeworks.plans.catalogue import Catalogue, load_catalogue
@@ -42,6 +45,8 @@ class Runtime:
         self.registry: Registry = background.registry()
         self.session_hooks: SessionHooks = background.session_hooks()
         self.database = Database(settings.effective_database_url)
+        # "now" for rules that count time windows (sign-in throttling); tests replace it
+        self.clock: Callable[[], datetime] = utcnow
 
     @cached_property
     def store(self) -> Store:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from tapeworks.http.deps import DbDep, SettingsDep
+from tapeworks.errors import Unauthorized
+from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.users import service
 from tapeworks.users.deps import CurrentUser
 from tapeworks.users.schemas import (
@@ -26,13 +27,25 @@ def user_out(db: DbDep, user_id: str) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (a trusted proxy's X-Forwarded-For, applied by the app)."""
+    return request.client.host if request.client else None
+
+
 @router.post("/login", response_model=TokenResponse)
-def login(body: LoginRequest, db: DbDep, settings: SettingsDep) -> TokenResponse:
-    user = service.authenticate(db, body.email, body.password)
-    token, plain = service.issue_token(
-        db, user, kind="access", name="login", ttl_seconds=settings.access_token_ttl_seconds
-    )
-    return TokenResponse(access_token=plain, expires_at=token.expires_at)
+def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenResponse:
+    """Sign in. Failed passwords are throttled per account and address and per address
+    (429 `too_many_attempts` with `Retry-After`)."""
+    settings = rt.settings
+    with rt.database.transaction() as db:
+        user = service.authenticate_throttled(db, settings, email=body.email,
+                                              password=body.password,
+                                              address=client_address(request), now=rt.clock())
+        if user is not None:
+            token, plain = service.issue_token(db, user, kind="access", name="login",
+                                               ttl_seconds=settings.access_token_ttl_seconds)
+            return TokenResponse(access_token=plain, expires_at=token.expires_at)
+    raise Unauthorized(service.WRONG_LOGIN)  # after the failure was committed
 
 
 @router.get("/me", response_model=UserOut)

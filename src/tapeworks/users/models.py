@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
@@ -25,6 +25,10 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # IANA name; dates the user sees and gives (the coaching log's from/to) are in it
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Failed sign-ins since the owner last dismissed the notice on the account page.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_failed_login_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
@@ -54,6 +58,22 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens", lazy="raise")
+
+
+class LoginFailure(IdMixin, Base):
+    """One failed password check, kept for the throttling window only (older rows are
+    deleted as new ones come). `email` is what was typed (normalised), account or not."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_address_failed_at", "address", "failed_at"),
+        Index("ix_login_failures_email_address_failed_at", "email", "address", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StudioSettings(TimestampMixin, Base):

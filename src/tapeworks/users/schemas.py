@@ -46,6 +46,9 @@ class UserOut(BaseModel):
     plan: str
     time_zone: str = "UTC"
     created_at: datetime
+    failed_logins: int = Field(default=0, description="failed sign-ins since the owner last "
+                               "dismissed the notice on the account page")
+    last_failed_login_at: datetime | None = None
 
 
 class MePatch(BaseModel):

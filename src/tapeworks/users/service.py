@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -24,11 +24,16 @@ from tapeworks.production.markers import (
     with_marker_hotword,
 )
 from tapeworks.production.settings import validate_bleeps, validate_marker
+from tapeworks.users import throttle
 from tapeworks.users.models import ApiToken, StudioSettings, User
+
+if TYPE_CHECKING:
+    from tapeworks.config import Settings
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 TOKEN_PREFIX = "tw_"
+WRONG_LOGIN = "incorrect email or password"
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -143,6 +148,21 @@ def authenticate(db: DbSession, email: str, password: str) -> User:
         raise Unauthorized("incorrect email or password") from None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    return user
+
+
+def authenticate_throttled(db: DbSession, settings: Settings, *, email: str, password: str,
+                           address: str | None, now: datetime) -> User | None:
+    """Sign-in with throttling (`users.throttle`): TooManyAttempts (429) when a rule is
+    full, before the password is checked; None for a wrong email or password (the failure
+    is recorded: the caller commits, then answers 401); the user otherwise."""
+    throttle.check_allowed(db, settings, email=email, address=address, now=now)
+    try:
+        user = authenticate(db, email, password)
+    except Unauthorized:
+        throttle.record_failure(db, settings, email=email, address=address, now=now)
+        return None
+    throttle.clear_failures(db, email=email, address=address)
     return user
 
 

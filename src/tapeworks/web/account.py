@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tapeworks.users import service as users
+from tapeworks.users import throttle
 from tapeworks.web.common import (
     ctx,
     page_errors,
@@ -38,7 +39,10 @@ def account_page(request: Request) -> Response:
                    "last_used_at": t.last_used_at}
                   for t in users.list_tokens(db, principal.user_id)]
         plan = plan_summary(db, rt, principal)
-        account = {"email": user.email, "name": user.name, "role": user.role}
+        account = {"email": user.email, "name": user.name, "role": user.role,
+                   "failed_logins": user.failed_logins or 0,
+                   "last_failed_login_at": user.last_failed_login_at,
+                   "last_failed_login_address": user.last_failed_login_address}
     return render(request, "account.html", ctx(
         request, account=account, tokens=tokens, plan=plan, new_token=flash.get("new_token"),
         new_token_name=flash.get("new_token_name", ""), error=flash.get("error"),
@@ -80,3 +84,14 @@ def revoke_token(request: Request, token_id: str,
         users.revoke_token(db, principal.user_id, token_id)
     return redirect("/account#tokens-heading", request, user_id=principal.user_id,
                     notice="The token was revoked: it no longer works.")
+
+
+@router.post("/account/failed-logins/dismiss")
+def dismiss_failed_logins(request: Request,
+                          csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    """The owner has read the failed sign-in notice: it stays away until the next failure."""
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    with runtime_of(request).database.transaction() as db:
+        throttle.dismiss_notice(db, principal.user_id)
+    return redirect("/account", request, user_id=principal.user_id)

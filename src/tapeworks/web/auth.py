@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
-from tapeworks.errors import Conflict, Unauthorized, ValidationFailed
+from tapeworks.errors import Conflict, TooManyAttempts, ValidationFailed
 from tapeworks.users import service as users
 from tapeworks.web import security
 from tapeworks.web.common import (
@@ -63,14 +63,23 @@ def login_submit(
 ) -> Response:
     require_csrf(request, csrf_token)
     rt = runtime_of(request)
+    address = request.client.host if request.client else None
     try:
         with rt.database.transaction() as db:
-            user = users.authenticate(db, email, password)
-            return _sign_in(request, db, user, next)
-    except Unauthorized as exc:
-        # POST, then redirect: a reload shows the form again instead of re-sending the password
-        return redirect(f"/login?next={quote(safe_next(next), safe='/')}", request,
-                        error=exc.message, email=email)
+            user = users.authenticate_throttled(db, rt.settings, email=email, password=password,
+                                                address=address, now=rt.clock())
+            if user is not None:
+                return _sign_in(request, db, user, next)
+    except TooManyAttempts as exc:
+        # the same rule as the API: 429 with Retry-After, the form shown again
+        response = render(request, "login.html", ctx(request, next=safe_next(next), email=email,
+                                                     error=exc.message[:1].upper() + exc.message[1:] + "."),
+                          status_code=429)
+        response.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return response
+    # POST, then redirect: a reload shows the form again instead of re-sending the password
+    return redirect(f"/login?next={quote(safe_next(next), safe='/')}", request,
+                    error=users.WRONG_LOGIN, email=email)
 
 
 @router.get("/setup", response_class=HTMLResponse)
