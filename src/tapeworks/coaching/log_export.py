@@ -40,6 +40,7 @@ class LogEntry:
     paid: bool
     minutes: float  # billable minutes
     source: str = "session"  # "session" (a recording) or "manual"
+    ref: str | None = None  # the session's or the manual entry's id (pages link to it)
 
 
 @dataclass(frozen=True)

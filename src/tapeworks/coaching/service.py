@@ -8,6 +8,7 @@ set from a time); ``date_from``/``date_to`` are inclusive. A session's minutes a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -68,12 +69,34 @@ def coaching_log(db: DbSession, user_id: str, *, date_from: date | None = None,
     name = clients.names(db, user_id, ids)
     rows = [LogEntry(session_date=s.session_date, client=name.get(s.client_id or ""),
                      title=s.title, session_type=s.session_type, paid=s.paid,
-                     minutes=session_minutes(s), source="session")
+                     minutes=session_minutes(s), source="session", ref=s.id)
             for s in sessions if s.session_date is not None]
     rows += [LogEntry(session_date=e.session_date, client=name.get(e.client_id or ""),
                       title=e.title, session_type=e.session_type, paid=e.paid,
-                      minutes=e.minutes, source="manual") for e in entries]
+                      minutes=e.minutes, source="manual", ref=e.id) for e in entries]
     return build_log(rows, date_from=date_from, date_to=date_to)
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    sessions: int  # recordings and manual entries
+    minutes: float  # billable minutes of them all
+    last_date: date | None
+
+
+def client_summaries(db: DbSession, user_id: str) -> dict[str, ClientSummary]:
+    """Per client id: how many sessions (recorded or entered by hand), their billable
+    minutes and the latest date; clients with none are absent."""
+    found: dict[str, list[tuple[float, date | None]]] = {}
+    for s in db.scalars(select(RecordingSession).where(RecordingSession.user_id == user_id,
+                                                       RecordingSession.client_id.is_not(None))):
+        found.setdefault(s.client_id or "", []).append((session_minutes(s), s.session_date))
+    for e in db.scalars(select(CoachingLogEntry).where(CoachingLogEntry.user_id == user_id,
+                                                       CoachingLogEntry.client_id.is_not(None))):
+        found.setdefault(e.client_id or "", []).append((float(e.minutes), e.session_date))
+    return {cid: ClientSummary(sessions=len(rows), minutes=round(sum(m for m, _ in rows), 2),
+                               last_date=max((d for _, d in rows if d), default=None))
+            for cid, rows in found.items()}
 
 
 def add_entry(db: DbSession, user_id: str, *, session_date: date, minutes: float,

@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tapeworks.errors import TapeworksError
+from tapeworks.clients import service as clients
+from tapeworks.errors import TapeworksError, ValidationFailed
+from tapeworks.search import service as search
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import RETRYABLE_STATUSES, SESSION_STATUSES, UNFINISHED_STATUSES
 from tapeworks.sessions.schemas import SessionOut
@@ -31,6 +33,8 @@ from tapeworks.web.common import (
 )
 
 router = APIRouter(include_in_schema=False)
+HITS_PER_PAGE = 50  # moments a library search shows at once, grouped by recording
+MOMENTS_PER_SESSION = 5
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -39,29 +43,66 @@ def library(
     request: Request,
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=100)] = "",
+    client_id: Annotated[str, Query(max_length=40)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
+    """The recordings, newest first; with a search, the moments it finds (full-text search
+    of transcripts, titles and notes), grouped by recording, best first."""
     principal = require_user(request)
     rt = runtime_of(request)
     status = status if status in SESSION_STATUSES else ""
+    q = q.strip()
+    search_error: str | None = None
+    moments: dict[str, list[search.Hit]] = {}
     with rt.database.transaction(write=False) as db, page_errors():
-        rows, total = sessions.list_sessions(db, principal.user_id, status=status or None,
-                                             q=q.strip() or None, limit=PAGE_SIZE,
-                                             offset=(page - 1) * PAGE_SIZE)
+        client_rows, _ = clients.list_clients(db, principal.user_id, limit=1000)
+        if client_id not in {c.id for c in client_rows}:
+            client_id = ""
+        if q:
+            try:
+                found = search.search(db, principal.user_id, q, client_id=client_id or None,
+                                      limit=HITS_PER_PAGE, offset=(page - 1) * HITS_PER_PAGE)
+            except ValidationFailed as exc:
+                search_error = exc.message
+                found = None
+            for hit in found.hits if found else []:
+                moments.setdefault(hit.session_id, []).append(hit)
+            rows = [sessions.get_session(db, principal.user_id, sid) for sid in moments]
+            rows = [r for r in rows if not status or r.status == status]
+            total = len(rows)
+            pages = page + 1 if found and found.has_more else page
+        else:
+            rows, total = sessions.list_sessions(db, principal.user_id, status=status or None,
+                                                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                                 client_id=client_id or None)
+            pages = max(1, math.ceil(total / PAGE_SIZE))
         items = [SessionOut.of(s) for s in rows]
         failures = {s.id: plain_failure(s) for s in rows if s.status == "failed"}
         plan = plan_summary(db, rt, principal)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
+    client_names = {c.id: c.name for c in client_rows}
 
     def page_url(n: int) -> str:
-        params = {k: v for k, v in (("q", q), ("status", status), ("page", str(n))) if v}
+        params = {k: v for k, v in (("q", q), ("status", status), ("client_id", client_id),
+                                    ("page", str(n))) if v}
         return "/?" + urlencode(params)
+
+    def moment_url(hit: search.Hit) -> str:
+        params = {"q": q}
+        if hit.start is not None:
+            params["t"] = f"{hit.start:.2f}"
+        if hit.segment_id:
+            params["seg"] = hit.segment_id
+        return f"/sessions/{hit.session_id}?" + urlencode(params)
 
     return render(request, "library.html", ctx(
         request, items=items, total=total, q=q, status=status, statuses=SESSION_STATUSES,
         page=page, pages=pages, failures=failures, prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None, plan=plan,
-        unfinished=UNFINISHED_STATUSES,
+        unfinished=UNFINISHED_STATUSES, clients=client_rows, client_id=client_id,
+        client_names=client_names, moments={k: v[:MOMENTS_PER_SESSION] for k, v in moments.items()},
+        more_moments={k: len(v) - MOMENTS_PER_SESSION for k, v in moments.items()
+                      if len(v) > MOMENTS_PER_SESSION},
+        moment_url=moment_url, search_error=search_error,
         upload_config=json.dumps({
             "maxFileBytes": plan["max_file_bytes"],
             "maxRecordingSeconds": plan["max_recording_seconds"],

@@ -215,6 +215,15 @@
     });
   }
 
+  /** Forms marked js-confirm ask first (deleting a client, a log entry). */
+  function wireConfirmForms() {
+    document.querySelectorAll("form.js-confirm").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.getAttribute("data-confirm") || "Are you sure?")) ev.preventDefault();
+      });
+    });
+  }
+
   window.TW = {
     api: api, csrf: csrf, toast: toast, el: el, duration: duration, clock: clock, bytes: bytes,
     poll: poll, paintProgress: paintProgress, paintBadge: paintBadge, errorMessage: errorMessage,
@@ -224,6 +233,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     watchProgressBlocks();
     wireCopyButtons();
+    wireConfirmForms();
     showFlash();
   });
 })();

@@ -94,6 +94,8 @@
         var language = document.getElementById("upload-language");
         if (speakers && speakers.value) form.append("speakers", speakers.value);
         if (language && language.value.trim()) form.append("language", language.value.trim());
+        var client = document.getElementById("upload-client");
+        if (client && client.value) form.append("client_id", client.value);
         var xhr = new XMLHttpRequest();
         xhr.open("POST", "/api/v1/sessions");
         xhr.setRequestHeader("X-CSRF-Token", TW.csrf());
