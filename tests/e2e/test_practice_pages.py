@@ -14,9 +14,13 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tapeworks.audio.decode import read_all, write_wav
 from tests.e2e.conftest import Site, sign_in
-from tests.helpers.pages import axe_violations, describe, shot, sideways_overflow
+from tests.helpers.api import upload_ok, wait_status
+from tests.helpers.pages import axe_violations, describe, shot, sideways_overflow, wait_until
+from tests.helpers.paths import JFK
 from tests.helpers.practice import transcribed_session, user_id_of
+from tests.helpers.spliced import JFK_ISSUE_SPLICES, splice_silences
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +210,152 @@ def test_practice_pages_are_axe_clean_fit_the_screen_and_are_photographed(
     page.goto(site.url + '/?q=%22')
     check_page(page, out, "library-search-error", width)
     assert sid
+
+
+def uploaded_session(site: Site, headers: dict[str, str], tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """jfk.flac with pauses spliced in (so several segments) through the fake engine (every
+    word "speech"), one word of the last segment then edited to "promotion" (the index
+    follows the edit): the transcript as the API gives it."""
+    client = site.server.client
+    wav = tmp_path / "jfk-pauses.wav"
+    write_wav(wav, splice_silences(read_all(JFK), JFK_ISSUE_SPLICES).samples)
+    sid = upload_ok(client, headers, wav, title="Ask not", speakers="1")
+    wait_status(client, headers, sid, timeout=90, fail=True)
+    t = client.get(f"/api/v1/sessions/{sid}/transcript", headers=headers).json()
+    assert len(t["segments"]) >= 2, t
+    seg = t["segments"][-1]  # not the first segment: the notes below sit on its words
+    r = client.post(f"/api/v1/sessions/{sid}/transcript/edits", headers=headers, json={"ops": [
+        {"op": "edit_word", "segment_id": seg["id"], "word_index": len(seg["words"]) // 2,
+         "text": "promotion"}]})
+    assert r.status_code == 200, r.text
+    return sid, r.json()
+
+
+def select_words(page: Any, first: int, last: int) -> None:
+    """Select words first..last of the transcript as a reader dragging over them would."""
+    page.evaluate("""([a, b]) => { const w = document.querySelectorAll('#transcript .w');
+        const r = document.createRange(); r.setStart(w[a].firstChild, 0);
+        r.setEnd(w[b].firstChild, w[b].firstChild.length);
+        const s = window.getSelection(); s.removeAllRanges(); s.addRange(r); }""", [first, last])
+
+
+def test_a_search_hit_opens_the_moment_and_notes_sit_on_their_words(
+        site: Site, new_page: Callable[..., Any], artifacts: Path, tmp_path: Path) -> None:
+    site.add_user(EMAIL, plan="pro")
+    headers = site.bearer(EMAIL)
+    client = site.server.client
+    sid, t = uploaded_session(site, headers, tmp_path)
+    seg = next(s for s in t["segments"] if any(w["text"] == "promotion" for w in s["words"]))
+    word = next(w for w in seg["words"] if w["text"] == "promotion")
+    page = new_page()
+    sign_in(page, site.url, EMAIL)
+
+    # the library's search finds the edited word; the hit opens the session at that moment
+    page.goto(site.url + "/?q=promotion")
+    hit = page.locator(f'.session-row[data-session-id="{sid}"] .moment[data-segment-id="{seg["id"]}"]')
+    hit.locator("a").click()
+    page.wait_for_url(f"{site.url}/sessions/{sid}?*")
+    page.locator("#transcript .w").first.wait_for()
+    wait_until(page, f"Math.abs(document.getElementById('player').currentTime - {seg['start']}) < 0.05")
+    moment = page.locator(f"#seg-{seg['id']}")
+    assert "moment" in (moment.get_attribute("class") or "")
+    hits = page.locator("#transcript .w.hit")
+    assert hits.count() == 1 and hits.inner_text() == "promotion"
+    assert page.evaluate("document.activeElement.textContent") == "promotion"  # keyboard is there
+    check_page(page, artifacts / "pages", "session-moment", 1280)
+
+    # a highlight with a note on three selected words
+    spans = page.locator("#transcript .w")
+    n_words = spans.count()
+    assert n_words > 8
+    select_words(page, 2, 4)
+    target = page.locator("#note-target")
+    assert target.inner_text().startswith("On ") and "speech speech speech" in target.inner_text()
+    assert page.get_by_role("button", name="Note the selected words").is_enabled()
+    page.get_by_label("Note", exact=True).fill("Here she talks about her manager")
+    page.get_by_label("Highlight", exact=True).select_option(label="Yellow")
+    page.get_by_role("button", name="Add note").click()
+    page.locator("#note-list .note-item").first.wait_for()
+    stored = client.get(f"/api/v1/sessions/{sid}/notes", headers=headers).json()
+    assert len(stored) == 1 and stored[0]["colour"] == "#ffe066"
+    words = t["segments"][0]["words"] + [w for s in t["segments"][1:] for w in s["words"]]
+    assert stored[0]["start"] == words[2]["start"] and stored[0]["end"] == words[4]["end"]
+    marked = page.eval_on_selector_all("#transcript .w.hl-yellow", "ws => ws.map(w => +w.dataset.i)")
+    assert marked == [2, 3, 4]
+    margin = page.locator(".margin-note")
+    assert margin.count() == 1 and "Here she talks about her manager" in margin.inner_text()
+
+    # N on a focused word: a note on that word, by keyboard only
+    spans.nth(7).focus()
+    page.keyboard.press("n")
+    assert page.evaluate("document.activeElement.id") == "note-text"
+    page.keyboard.type("A pause before the answer")
+    page.get_by_role("button", name="Add note").click()
+    wait_until(page, "document.querySelectorAll('#note-list .note-item').length === 2")
+    assert page.eval_on_selector_all("#transcript .w.noted-plain", "ws => ws.map(w => +w.dataset.i)") == [7]
+
+    # the notes stay on their words through a text edit and a speaker change
+    first_seg = t["segments"][0]
+    spans.nth(3).dblclick()
+    page.locator(".word-input").fill("speaking")
+    page.keyboard.press("Enter")
+    wait_until(page, "document.querySelectorAll('#transcript .w')[3].textContent === 'speaking'")
+    r = client.post(f"/api/v1/sessions/{sid}/transcript/edits", headers=headers, json={"ops": [
+        {"op": "add_speaker", "name": "Dana"},
+        {"op": "reassign_segment", "segment_id": first_seg["id"], "speaker_id": "spk-2"}]})
+    assert r.status_code == 200, r.text
+    page.reload()
+    page.locator("#transcript .w").first.wait_for()
+    assert page.eval_on_selector_all("#transcript .w.hl-yellow", "ws => ws.map(w => +w.dataset.i)") == [2, 3, 4]
+    assert "speaking" in page.locator("#note-list").inner_text()  # the quote follows the words
+    after = client.get(f"/api/v1/sessions/{sid}/notes", headers=headers).json()
+    assert after[0]["start"] == stored[0]["start"] and after[0]["end"] == stored[0]["end"]
+
+    # editing a note's text (PATCH) and deleting one
+    page.locator("#note-list .note-item").first.get_by_role("button", name="Edit").click()
+    assert page.get_by_label("Note", exact=True).input_value() == "Here she talks about her manager"
+    page.get_by_label("Note", exact=True).fill("Her manager, and the promise")
+    page.get_by_role("button", name="Save note").click()
+    wait_until(page, "document.getElementById('note-list').innerText.includes('the promise')")
+    assert client.get(f"/api/v1/sessions/{sid}/notes", headers=headers).json()[0]["text"] == \
+        "Her manager, and the promise"
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#note-list .note-item").nth(1).get_by_role("button", name="Delete").click()
+    wait_until(page, "document.querySelectorAll('#note-list .note-item').length === 1")
+    assert page.locator("#transcript .w.noted-plain").count() == 0
+    # a note is searchable: the library finds it and opens its moment
+    page.goto(site.url + "/?q=promise")
+    assert page.locator(f'.session-row[data-session-id="{sid}"] .moment[data-kind="note"]').count() == 1
+
+    # the client and coaching-log fields of the recording
+    r = client.post("/api/v1/clients", headers=headers, json={"name": "Dana Whitfield"})
+    cid = r.json()["id"]
+    page.goto(f"{site.url}/sessions/{sid}")
+    page.locator("#transcript .w").first.wait_for()
+    page.get_by_label("Client", exact=True).select_option(cid)
+    page.get_by_label("Date", exact=True).fill("2026-10-06")
+    page.get_by_label("Billable minutes").evaluate("e => { e.type = 'text'; e.value = 'abc'; }")
+    page.get_by_role("button", name="Save details").click()
+    assert "must be a number" in page.locator("#details-error").inner_text()
+    page.get_by_label("Billable minutes").fill("50")
+    page.get_by_label("Payment").select_option(label="Pro bono")
+    page.get_by_label("Type").select_option("group")
+    page.get_by_role("button", name="Save details").click()
+    wait_until(page, "document.getElementById('toast').textContent === 'Details saved.'")
+    s = client.get(f"/api/v1/sessions/{sid}", headers=headers).json()
+    assert (s["client_id"], s["session_date"], s["billable_minutes"], s["paid"], s["session_type"]) == \
+        (cid, "2026-10-06", 50.0, False, "group")
+    check_page(page, artifacts / "pages", "session-notes", 1280)
+
+    # on a phone: the Notes and Details tabs, axe-clean and not wider than the screen
+    phone = new_page(390, 844)
+    sign_in(phone, site.url, EMAIL)
+    phone.goto(f"{site.url}/sessions/{sid}?t={seg['start']}&seg={seg['id']}&q=promotion")
+    phone.locator("#transcript .w.hit").wait_for()
+    check_page(phone, artifacts / "pages", "session-moment", 390)
+    select_words(phone, 5, 6)
+    phone.get_by_role("button", name="Note the selected words").click()
+    assert phone.evaluate("document.activeElement.id") == "note-text"
+    check_page(phone, artifacts / "pages", "session-tab-notes", 390)
+    phone.get_by_role("tab", name="Details").click()
+    check_page(phone, artifacts / "pages", "session-tab-details", 390)

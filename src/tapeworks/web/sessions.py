@@ -14,8 +14,14 @@ from tapeworks.clients import service as clients
 from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.search import service as search
 from tapeworks.sessions import service as sessions
-from tapeworks.sessions.models import RETRYABLE_STATUSES, SESSION_STATUSES, UNFINISHED_STATUSES
-from tapeworks.sessions.schemas import SessionOut
+from tapeworks.sessions import notes
+from tapeworks.sessions.models import (
+    RETRYABLE_STATUSES,
+    SESSION_STATUSES,
+    SESSION_TYPES,
+    UNFINISHED_STATUSES,
+)
+from tapeworks.sessions.schemas import NoteOut, SessionOut
 from tapeworks.transcripts.exporters import EXPORT_FORMATS
 from tapeworks.transcripts.model import SPEAKER_ROLES
 from tapeworks.web.common import (
@@ -35,6 +41,9 @@ from tapeworks.web.common import (
 router = APIRouter(include_in_schema=False)
 HITS_PER_PAGE = 50  # moments a library search shows at once, grouped by recording
 MOMENTS_PER_SESSION = 5
+# The highlight colours the page offers (the API takes any #rrggbb); session.css names them.
+NOTE_COLOURS = (("#ffe066", "Yellow"), ("#b2f2bb", "Green"), ("#a5d8ff", "Blue"),
+                ("#fcc2d7", "Pink"))
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -125,6 +134,9 @@ def session_page(request: Request, session_id: str) -> Response:
         out = SessionOut.of(s)
         plan = plan_summary(db, rt, principal)
         failure = plain_failure(s) if s.status in RETRYABLE_STATUSES else None
+        client_rows, _ = clients.list_clients(db, principal.user_id, limit=1000)
+        note_rows = [NoteOut.model_validate(n).model_dump(mode="json")
+                     for n in notes.notes_of(db, s.id)]
         if s.transcript_version > 0:
             try:
                 transcript = sessions.load_transcript(rt, s).model_dump(mode="json")
@@ -136,4 +148,6 @@ def session_page(request: Request, session_id: str) -> Response:
         transcript_error=transcript_error, unfinished=UNFINISHED_STATUSES,
         export_formats=plan["export_formats"], export_labels=EXPORT_LABELS,
         other_formats=[f for f in EXPORT_FORMATS if f not in plan["export_formats"]],
+        clients=client_rows, session_types=SESSION_TYPES, note_colours=NOTE_COLOURS,
+        notes_json=json.dumps(note_rows).replace("<", "\\u003c"),
     ), principal=principal)

@@ -101,6 +101,8 @@
     if (spans[focusIdx]) spans[focusIdx].setAttribute("tabindex", "0");
     highlight(true);
     applyFind(false);
+    paintNotes();
+    paintMoment();
   }
 
   function renderSpeakers() {
@@ -253,6 +255,7 @@
     else if (key === "Enter") { ev.preventDefault(); seek(words[i].start); play(); }
     else if (key === "e" || key === "E" || key === "F2") { ev.preventDefault(); editWord(i); }
     else if (key === "s" || key === "S") { ev.preventDefault(); splitBefore(i); }
+    else if ((key === "n" || key === "N") && document.getElementById("note-form")) { ev.preventDefault(); noteFocusedWord(i); }
   }
 
   // --- editing -----------------------------------------------------------------------------------
@@ -587,6 +590,309 @@
     document.getElementById("find-prev").addEventListener("click", function () { findStep(-1); });
   }
 
+
+  // --- notes and highlights ------------------------------------------------------------------
+  // Notes live in recording time (start, end in seconds), so they stay on their words through
+  // text edits and speaker changes: each render marks the words whose time the note covers.
+  var notes = [], pending = null, editing = null;
+  var COLOURS = { "#ffe066": "yellow", "#b2f2bb": "green", "#a5d8ff": "blue", "#fcc2d7": "pink" };
+
+  function covers(n, w) {
+    if (n.start === null || n.start === undefined) return false;
+    if (n.end <= n.start) return w.start <= n.start + 0.001 && w.end >= n.start - 0.001;
+    return w.start < n.end - 0.001 && w.end > n.start + 0.001;
+  }
+
+  function colourClass(n) { return n.colour ? "hl-" + (COLOURS[n.colour] || "other") : "noted-plain"; }
+
+  function span(n) {
+    if (n.start === null || n.start === undefined) return "Whole session";
+    return n.end > n.start ? TW.duration(n.start) + "–" + TW.duration(n.end) : TW.duration(n.start);
+  }
+
+  function quoteOf(n) {
+    var out = [];
+    for (var i = 0; i < words.length; i++) if (covers(n, words[i])) out.push(words[i].text);
+    var text = out.join(" ");
+    return text.length > 120 ? text.slice(0, 117) + "…" : text;
+  }
+
+  function segmentOfTime(t) {
+    var segs = transcript ? transcript.segments : [];
+    for (var i = 0; i < segs.length; i++) if (segs[i].end > t) return i;
+    return segs.length - 1;
+  }
+
+  function paintNotes() {
+    if (!transcript) return;
+    spans.forEach(function (sp) {
+      sp.classList.remove("noted", "noted-plain", "hl-yellow", "hl-green", "hl-blue", "hl-pink", "hl-other");
+      sp.removeAttribute("data-notes");
+    });
+    box.querySelectorAll(".margin-note").forEach(function (m) { m.remove(); });
+    notes.forEach(function (n, k) {
+      if (n.start === null || n.start === undefined) return;
+      words.forEach(function (w, i) {
+        if (!covers(n, w)) return;
+        spans[i].classList.add("noted", colourClass(n));
+        spans[i].setAttribute("data-notes", ((spans[i].getAttribute("data-notes") || "") + " " + n.id).trim());
+      });
+      var si = segmentOfTime(n.start);
+      var node = si >= 0 && document.getElementById("seg-" + transcript.segments[si].id);
+      if (!node) return;
+      node.appendChild(TW.el("aside", { className: "margin-note " + colourClass(n), "data-note-id": n.id,
+        "aria-label": "Note at " + span(n) }, [
+        TW.el("span", { className: "margin-when", text: span(n) }),
+        " ", n.text ? TW.el("span", { className: "margin-text", text: n.text }) : TW.el("span", { className: "meta", text: "highlight" })
+      ]));
+    });
+  }
+
+  function renderNoteList() {
+    var ol = document.getElementById("note-list");
+    if (!ol) return;
+    ol.innerHTML = "";
+    if (!notes.length) { ol.appendChild(TW.el("li", { className: "muted", text: "No notes yet." })); return; }
+    notes.forEach(function (n) {
+      var hasSpan = n.start !== null && n.start !== undefined;
+      var quote = hasSpan ? quoteOf(n) : "";
+      ol.appendChild(TW.el("li", { className: "note-item", "data-note-id": n.id }, [
+        TW.el("div", { className: "note-head" }, [
+          hasSpan ? TW.el("button", { type: "button", className: "seg-time note-jump", "data-start": String(n.start) },
+            [span(n), TW.el("span", { className: "visually-hidden", text: ", play from here" })])
+            : TW.el("span", { className: "meta", text: "Whole session" }),
+          n.colour ? TW.el("span", { className: "note-swatch " + colourClass(n), title: "highlight", "aria-hidden": "true" }) : null,
+          n.colour ? TW.el("span", { className: "visually-hidden", text: "highlighted " + (COLOURS[n.colour] || n.colour) }) : null
+        ]),
+        quote ? TW.el("p", { className: "note-quote", text: "“" + quote + "”" }) : null,
+        n.text ? TW.el("p", { className: "note-body", text: n.text }) : null,
+        TW.el("div", { className: "row-actions" }, [
+          TW.el("button", { type: "button", className: "btn btn-small note-edit", "data-note-id": n.id },
+            ["Edit", TW.el("span", { className: "visually-hidden", text: " the note at " + span(n) })]),
+          TW.el("button", { type: "button", className: "btn btn-small btn-danger note-delete", "data-note-id": n.id },
+            ["Delete", TW.el("span", { className: "visually-hidden", text: " the note at " + span(n) })])
+        ])
+      ]));
+    });
+  }
+
+  function noteById(id) { for (var i = 0; i < notes.length; i++) if (notes[i].id === id) return notes[i]; return null; }
+
+  function loadNotes() {
+    return api("GET", "/notes").then(function (list) {
+      notes = list || [];
+      paintNotes();
+      renderNoteList();
+    }, function (err) { TW.toast("The notes could not be loaded: " + err.message, "error"); });
+  }
+
+  function paintTarget() {
+    var target = document.getElementById("note-target");
+    if (!target) return;
+    var colourField = document.getElementById("note-colour-field");
+    var clear = document.getElementById("note-clear");
+    var save = document.getElementById("note-save");
+    if (editing) {
+      target.textContent = "Editing the note at " + span(editing) + ".";
+      colourField.hidden = editing.start === null || editing.start === undefined;
+      clear.hidden = false;
+      clear.textContent = "Cancel";
+      save.textContent = "Save note";
+      return;
+    }
+    save.textContent = "Add note";
+    clear.textContent = "Note the whole session instead";
+    if (pending) {
+      target.textContent = "On " + span(pending) + ": “" + pending.quote + "”";
+      colourField.hidden = false;
+      clear.hidden = false;
+    } else {
+      target.innerHTML = "";
+      target.appendChild(document.createTextNode("On the whole session. Select words in the transcript (or press "));
+      target.appendChild(TW.el("kbd", { text: "N" }));
+      target.appendChild(document.createTextNode(" on a word) to note a passage."));
+      colourField.hidden = true;
+      clear.hidden = true;
+    }
+  }
+
+  /** The words the reader selected in the transcript, as a span of recording time. */
+  function selectionSpan() {
+    var sel = window.getSelection();
+    if (!sel || sel.isCollapsed || !sel.rangeCount) return null;
+    var first = -1, last = -1;
+    for (var i = 0; i < spans.length; i++) {
+      if (sel.containsNode(spans[i], true)) { if (first < 0) first = i; last = i; }
+    }
+    if (first < 0) return null;
+    return spanOfWords(first, last);
+  }
+
+  function spanOfWords(first, last) {
+    var text = [];
+    for (var i = first; i <= last; i++) text.push(words[i].text);
+    var quote = text.join(" ");
+    return { start: words[first].start, end: words[last].end,
+      quote: quote.length > 120 ? quote.slice(0, 117) + "…" : quote };
+  }
+
+  function showNotesTab() {
+    var tab = document.getElementById("tab-notes");
+    if (tab && getComputedStyle(document.getElementById("session-tabs")).display !== "none") tab.click();
+  }
+
+  function startNote(target) {
+    editing = null;
+    pending = target;
+    paintTarget();
+    var selBtn = document.getElementById("note-selection");
+    if (selBtn) selBtn.disabled = !pending;
+  }
+
+  function noteFocusedWord(i) {
+    startNote(spanOfWords(i, i));
+    showNotesTab();
+    document.getElementById("note-text").focus();
+  }
+
+  function wireNotes() {
+    var form = document.getElementById("note-form");
+    if (!form) return;
+    var errorBox = document.getElementById("note-error");
+    var area = document.getElementById("note-text"), colour = document.getElementById("note-colour");
+    var selBtn = document.getElementById("note-selection");
+    document.addEventListener("selectionchange", function () {
+      if (editing) return;
+      var found = selectionSpan();
+      if (found) startNote(found);
+      if (selBtn) selBtn.disabled = !pending;
+    });
+    if (selBtn) selBtn.addEventListener("click", function () {
+      showNotesTab();
+      area.focus();
+    });
+    document.getElementById("note-clear").addEventListener("click", function () {
+      editing = null; pending = null;
+      form.reset();
+      errorBox.textContent = "";
+      if (selBtn) selBtn.disabled = true;
+      paintTarget();
+      area.focus();
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      errorBox.textContent = "";
+      var body = { text: area.value.trim() };
+      var req;
+      if (editing) {
+        if (!colour.parentNode.hidden) body.colour = colour.value || null;
+        req = api("PATCH", "/notes/" + editing.id, body);
+      } else {
+        if (pending) {
+          body.start = pending.start; body.end = pending.end;
+          if (colour.value) body.colour = colour.value;
+        }
+        if (!body.text && !body.colour) { errorBox.textContent = "Write a note, or choose a highlight colour for the selected words."; area.focus(); return; }
+        req = api("POST", "/notes", body);
+      }
+      var was = editing;
+      req.then(function () {
+        editing = null; pending = null;
+        form.reset();
+        if (selBtn) selBtn.disabled = true;
+        paintTarget();
+        TW.toast(was ? "Note saved." : "Note added.", "ok");
+        return loadNotes();
+      }, function (err) { errorBox.textContent = err.message; });
+    });
+    document.getElementById("note-list").addEventListener("click", function (ev) {
+      var jump = ev.target.closest(".note-jump");
+      if (jump) { seek(parseFloat(jump.getAttribute("data-start"))); play(); return; }
+      var ed = ev.target.closest(".note-edit");
+      if (ed) {
+        editing = noteById(ed.getAttribute("data-note-id"));
+        pending = null;
+        area.value = editing ? editing.text : "";
+        colour.value = editing && editing.colour && COLOURS[editing.colour] ? editing.colour : "";
+        paintTarget();
+        area.focus();
+        return;
+      }
+      var del = ev.target.closest(".note-delete");
+      if (del) {
+        var n = noteById(del.getAttribute("data-note-id"));
+        if (!n || !window.confirm("Delete the note at " + span(n) + "?")) return;
+        api("DELETE", "/notes/" + n.id).then(function () {
+          TW.toast("Note deleted.", "ok");
+          return loadNotes().then(function () { area.focus(); });
+        }, function (err) { TW.toast(err.message, "error"); });
+      }
+    });
+    paintTarget();
+    renderNoteList();
+  }
+
+  // --- a moment found by search: /sessions/{id}?t=12.3&seg=...&q=... -------------------------
+  var moment = null;
+
+  function fold(s) {
+    return s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function queryTerms(q) {
+    var out = [];
+    fold(q).replace(/["()]/g, " ").split(/\s+/).forEach(function (t) {
+      if (!t || t.charAt(0) === "-" || t === "or") return;
+      var prefix = /\*$/.test(t);
+      t.replace(/\*/g, " ").split(/[^\p{L}\p{N}]+/u).forEach(function (part, k, all) {
+        if (part) out.push({ text: part, prefix: prefix && k === all.length - 1 });
+      });
+    });
+    return out;
+  }
+
+  function wordMatches(w, terms) {
+    var parts = fold(w.text).split(/[^\p{L}\p{N}]+/u);
+    return parts.some(function (p) {
+      return p && terms.some(function (t) { return t.prefix ? p.indexOf(t.text) === 0 : p === t.text; });
+    });
+  }
+
+  function paintMoment() {
+    if (!moment || !transcript) return;
+    box.querySelectorAll(".segment.moment").forEach(function (n) { n.classList.remove("moment"); });
+    spans.forEach(function (sp) { sp.classList.remove("hit"); });
+    var si = moment.seg ? segmentById(moment.seg) : -1;
+    if (si < 0 && moment.t !== null) si = segmentOfTime(moment.t);
+    if (si < 0) return;
+    var node = document.getElementById("seg-" + transcript.segments[si].id);
+    if (node) node.classList.add("moment");
+    moment.first = -1;
+    for (var i = 0; i < words.length; i++) {
+      if (wordSeg[i] === si && wordMatches(words[i], moment.terms)) {
+        spans[i].classList.add("hit");
+        if (moment.first < 0) moment.first = i;
+      }
+    }
+    moment.node = node;
+  }
+
+  function openMoment() {
+    var params = new URLSearchParams(window.location.search);
+    if (!params.has("t") && !params.has("seg")) return;
+    var t = parseFloat(params.get("t"));
+    moment = { t: isNaN(t) ? null : t, seg: params.get("seg"), terms: queryTerms(params.get("q") || "") };
+    paintMoment();
+    if (moment.node) {
+      moment.node.scrollIntoView({ block: "center" });
+      if (moment.first >= 0) focusWordAt(moment.first);
+    }
+    if (player && moment.t !== null) {
+      var go = function () { seek(moment.t); };
+      if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
+    }
+  }
+
   // --- tabs (narrow screens) -------------------------------------------------------------------
   function wireTabs() {
     var list = document.getElementById("session-tabs");
@@ -650,6 +956,31 @@
         TW.flashNext("“" + name + "” was deleted.");
         window.location.href = "/";
       }, function (err) { TW.toast(err.message, "error"); });
+    });
+  }
+
+
+  // --- client and coaching-log fields ---------------------------------------------------------
+  function wireDetails() {
+    var form = document.getElementById("details-form");
+    if (!form) return;
+    var errorBox = document.getElementById("details-error");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      errorBox.textContent = "";
+      var f = form.elements;
+      var body = { client_id: f.client_id.value || null, session_type: f.session_type.value,
+        paid: f.paid.value === "true" };
+      if (f.session_date.value) body.session_date = f.session_date.value;
+      var minutes = f.billable_minutes.value.trim();
+      if (f.billable_minutes.validity && f.billable_minutes.validity.badInput) minutes = "?";
+      if (minutes === "") body.billable_minutes = null;
+      else if (isNaN(Number(minutes))) { errorBox.textContent = "Billable minutes must be a number, such as 50."; f.billable_minutes.focus(); return; }
+      else body.billable_minutes = Number(minutes);
+      TW.api("PATCH", "/api/v1/sessions/" + sid, body).then(function (s) {
+        if (s.session_date) f.session_date.value = s.session_date;
+        TW.toast("Details saved.", "ok");
+      }, function (err) { errorBox.textContent = err.message; });
     });
   }
 
@@ -727,6 +1058,8 @@
     box = document.getElementById("transcript");
     player = document.getElementById("player");
     roles = JSON.parse(box.getAttribute("data-roles") || "[]");
+    var notesData = document.getElementById("notes-data");
+    notes = notesData ? JSON.parse(notesData.textContent) || [] : [];
     setTranscript(JSON.parse(document.getElementById("transcript-data").textContent));
     box.addEventListener("click", function (ev) {
       var w = ev.target.closest(".w");
@@ -782,6 +1115,9 @@
     wireManage();
     wireActions();
     wireEpisodes();
+    wireNotes();
+    wireDetails();
+    openMoment();
   }
 
   document.addEventListener("DOMContentLoaded", init);
