@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from tapeworks.coaching import log_export, service
-from tapeworks.coaching.schemas import CoachingLogOut, ManualEntryIn, ManualEntryOut
+from tapeworks.coaching.schemas import (
+    CoachingLogOut,
+    ManualEntryIn,
+    ManualEntryOut,
+    ManualEntryPatch,
+)
+from tapeworks.errors import ValidationFailed
 from tapeworks.http.deps import DbDep
 from tapeworks.http.ranges import content_disposition
 from tapeworks.users.deps import CurrentUser
@@ -51,6 +57,23 @@ def add_entry(body: ManualEntryIn, principal: CurrentUser, db: DbDep) -> ManualE
 @router.get("/entries", response_model=list[ManualEntryOut])
 def list_entries(principal: CurrentUser, db: DbDep) -> list[ManualEntryOut]:
     return [ManualEntryOut.model_validate(e) for e in service.list_entries(db, principal.user_id)]
+
+
+@router.get("/entries/{entry_id}", response_model=ManualEntryOut)
+def get_entry(entry_id: str, principal: CurrentUser, db: DbDep) -> ManualEntryOut:
+    return ManualEntryOut.model_validate(service.get_entry(db, principal.user_id, entry_id))
+
+
+@router.patch("/entries/{entry_id}", response_model=ManualEntryOut)
+def update_entry(entry_id: str, body: ManualEntryPatch, principal: CurrentUser,
+                 db: DbDep) -> ManualEntryOut:
+    """Change an entry added by hand; only the fields sent change."""
+    values = body.model_dump(exclude_unset=True)
+    for field in ("session_date", "minutes", "session_type", "paid", "title"):
+        if field in values and values[field] is None:
+            raise ValidationFailed(f"{field} cannot be null", details={"field": field})
+    entry = service.update_entry(db, principal.user_id, entry_id, **values)
+    return ManualEntryOut.model_validate(entry)
 
 
 @router.delete("/entries/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)

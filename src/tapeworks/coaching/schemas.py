@@ -64,6 +64,20 @@ class ManualEntryIn(BaseModel):
     notes: str | None = Field(default=None, max_length=10_000)
 
 
+class ManualEntryPatch(BaseModel):
+    """Only the fields sent change; ``null`` clears the client or the notes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_date: date | None = None
+    minutes: float | None = Field(default=None, ge=0, le=24 * 60)
+    title: Title | None = None
+    session_type: str | None = None
+    paid: bool | None = None
+    client_id: str | None = Field(default=None, max_length=32)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
 class ManualEntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -196,6 +196,35 @@ def test_coaching_log_totals_csv_and_xlsx(api: Api, alice, bob):
     assert total[2] == pytest.approx(2.5)
 
 
+def test_manual_entries_are_edited_and_deleted_and_count_in_the_log(api: Api, alice, bob):
+    ana = make_client(api, alice, "Ana")
+    r = api.client.post("/api/v1/coaching-log/entries", headers=alice, json={
+        "session_date": "2026-05-04", "minutes": 30, "title": "Phone call"})
+    assert r.status_code == 201, r.text
+    eid = r.json()["id"]
+    r = api.client.patch(f"/api/v1/coaching-log/entries/{eid}", headers=alice, json={
+        "minutes": 50, "paid": False, "client_id": ana["id"], "session_type": "group"})
+    assert r.status_code == 200, r.text
+    got = api.client.get(f"/api/v1/coaching-log/entries/{eid}", headers=alice).json()
+    assert (got["minutes"], got["paid"], got["client_id"], got["session_type"], got["title"]) == \
+        (50.0, False, ana["id"], "group", "Phone call")
+    log = api.client.get("/api/v1/coaching-log", headers=alice).json()
+    assert log["by_client"][0]["client"] == "Ana" and log["by_client"][0]["pro_bono_hours"] == 0.83
+    # refused in words, nothing changed
+    for body, word in (({"minutes": -1}, "minutes"), ({"session_type": "couple"}, "session type"),
+                       ({"minutes": None}, "minutes"), ({"colour": "red"}, "colour"),
+                       ({"client_id": "nope"}, "client")):
+        bad = api.client.patch(f"/api/v1/coaching-log/entries/{eid}", headers=alice, json=body)
+        assert 400 <= bad.status_code < 500 and word in bad.text, (body, bad.text)
+    assert api.client.get(f"/api/v1/coaching-log/entries/{eid}", headers=alice).json() == got
+    # another user's entry does not exist for bob
+    assert api.client.patch(f"/api/v1/coaching-log/entries/{eid}", headers=bob,
+                            json={"minutes": 1}).status_code == 404
+    assert api.client.delete(f"/api/v1/coaching-log/entries/{eid}", headers=bob).status_code == 404
+    assert api.client.delete(f"/api/v1/coaching-log/entries/{eid}", headers=alice).status_code == 204
+    assert api.client.get("/api/v1/coaching-log", headers=alice).json()["overall"]["sessions"] == 0
+
+
 def test_time_zone_decides_the_default_session_date(api: Api, alice):
     r = api.client.patch("/api/v1/auth/me", headers=alice, json={"time_zone": "Pacific/Kiritimati"})
     assert r.status_code == 200 and r.json()["time_zone"] == "Pacific/Kiritimati"
