@@ -18,6 +18,7 @@ from tapeworks import models as _models  # noqa: F401  (every mapper, whichever 
 from tapeworks.config import Settings
 from tapeworks.db.base import utcnow
 from tapeworks.db.uow import Database
+from tapeworks.episodes import service as episodes
 from tapeworks.narrators import Narrators, build_narrators
 from tapeworks.plans.catalogue import Catalogue, load_catalogue
 from tapeworks.plans.enforcement import UsageMeters
@@ -32,7 +33,7 @@ from tapeworks.storage.base import Store
 def usage_meters() -> UsageMeters:
     """What counts against a user's plan, measured by the domains that hold it."""
     return UsageMeters(pending_seconds=(sessions.pending_seconds,),
-                       storage_bytes=(sessions.storage_bytes,))
+                       storage_bytes=(sessions.storage_bytes, episodes.asset_storage_bytes))
 
 
 class Runtime:

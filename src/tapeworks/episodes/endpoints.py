@@ -29,6 +29,7 @@ from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import ReceivedUpload, probe_upload, receive_upload
 from tapeworks.http.middleware import own_body_limit
 from tapeworks.http.ranges import content_disposition, stream_object
+from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
 from tapeworks.sessions import service as sessions
 from tapeworks.users.deps import CurrentUser
@@ -163,7 +164,8 @@ async def upload_asset(request: Request, principal: CurrentUser) -> JSONResponse
 
 def _accept_asset(rt: Runtime, principal: Principal, upload: ReceivedUpload) -> AssetOut:
     assert upload.path is not None
-    rec = probe_upload(upload.path, upload.filename)
+    rec = probe_upload(upload.path, upload.filename,
+                       max_seconds=enforcement.recording_seconds_limit(rt, principal))
     return AssetOut.of(service.accept_asset(rt, principal, rec, name=upload.fields.get("name") or "",
                                             kind=upload.fields.get("kind") or "other"))
 

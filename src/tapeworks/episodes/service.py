@@ -70,6 +70,13 @@ def list_assets(db: DbSession, user_id: str) -> list[Asset]:
                            .order_by(Asset.created_at.desc())))
 
 
+def asset_storage_bytes(db: DbSession, user_id: str) -> int:
+    """Bytes of this user's assets in the store (a usage meter: they count towards storage)."""
+    total = db.scalar(select(func.coalesce(func.sum(Asset.size_bytes), 0))
+                      .where(Asset.user_id == user_id, Asset.key.is_not(None)))
+    return int(total or 0)
+
+
 def asset_upload_limit(rt: Runtime, principal: Principal) -> int:
     """Bytes an asset upload may have (assets need a plan with episodes)."""
     with rt.database.transaction(write=False) as db:
@@ -79,15 +86,27 @@ def asset_upload_limit(rt: Runtime, principal: Principal) -> int:
 
 def accept_asset(rt: Runtime, principal: Principal, rec: NewRecording, *, name: str,
                  kind: str) -> Asset:
-    """Store a probed asset file, then its row (rule 4); a refusal removes the object."""
+    """Store a probed asset file, then its row (rule 4); a refusal removes the object.
+
+    An asset obeys the per-recording length and the file size of the plan (refused before
+    it is stored; the probe was given the length limit) and counts towards storage."""
+    enforcement.precheck_upload(rt, principal, size_bytes=rec.size_bytes,
+                                seconds=rec.info.duration_seconds,
+                                at_least=rec.length_is_lower_bound)
+    sessions.refuse_over_limit(rec)
     asset_id = new_id()
     key = keys.asset_key(principal.user_id, asset_id, rec.ext)
     rt.store.put_file(key, rec.path)
     name = clean_text(name, 200) or clean_text(rec.filename.rsplit(".", 1)[0], 200) or "Asset"
+
+    def _create(db: DbSession) -> Asset:
+        enforcement.check_asset(db, rt, principal, size_bytes=rec.size_bytes,
+                                seconds=rec.info.duration_seconds)
+        return create_asset(db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
+                            kind=kind.strip() or "other", rec=rec)
+
     try:
-        return rt.database.run(lambda db: create_asset(
-            db, user_id=principal.user_id, asset_id=asset_id, key=key, name=name,
-            kind=kind.strip() or "other", rec=rec))
+        return rt.database.run(_create)
     except BaseException:
         rt.store.delete(key)
         raise

@@ -73,10 +73,19 @@ class NewRecording:
     def size_bytes(self) -> int:
         return self.path.stat().st_size
 
+    @property
+    def length_is_lower_bound(self) -> bool:
+        """The probe stopped decoding at the caller's limit: the real length is unknown,
+        longer than `info.duration_seconds`."""
+        return self.info.over_limit and self.info.decoded_seconds >= self.info.duration_seconds
 
-def probe_upload(path: Path, filename: str) -> NewRecording:
-    """Probe a received file (InvalidAudio, a 415 naming the problem, when it is not audio)."""
-    info = probe_audio(path, filename=filename)
+
+def probe_upload(path: Path, filename: str, *, max_seconds: float | None = None) -> NewRecording:
+    """Probe a received file (InvalidAudio, a 415 naming the problem, when it is not audio).
+
+    With `max_seconds` (the caller's longest accepted recording) the probe refuses to decode
+    past it: `info.over_limit` says the file is longer, and the caller refuses it."""
+    info = probe_audio(path, filename=filename, max_seconds=max_seconds)
     return NewRecording(path, filename, info, sniff_extension(info))
 
 

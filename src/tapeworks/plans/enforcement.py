@@ -180,11 +180,21 @@ def decide_file_bytes(plan: Plan, size_bytes: int, hard_limit: int | None = None
     return allow(lim)
 
 
-def decide_recording_seconds(plan: Plan, seconds: float) -> Decision:
-    lim = Limit("max_recording_seconds", round(seconds, 3), plan.max_recording_seconds)
-    if plan.max_recording_seconds is not None and seconds > plan.max_recording_seconds:
-        return refuse(f"the recording is {_minutes(seconds)} minutes long; the {plan.name} plan "
-                      f"allows {plan.max_recording_seconds / 60:.0f} minutes per recording", lim)
+def decide_recording_seconds(plan: Plan, seconds: float, hard_limit: float | None = None, *,
+                             at_least: bool = False) -> Decision:
+    """The recording's length against the plan's per-recording limit (and the server's,
+    `hard_limit`, when it is lower). `at_least`: `seconds` is a lower bound (the probe
+    stopped decoding once the recording passed the limit)."""
+    cap = plan.max_recording_seconds
+    server_cap = hard_limit is not None and (cap is None or hard_limit < cap)
+    limit = hard_limit if server_cap else cap
+    lim = Limit("max_recording_seconds", round(seconds, 3), limit)
+    if limit is not None and seconds > limit:
+        length = (f"longer than {limit / 60:.0f} minutes" if at_least
+                  else f"{_minutes(seconds)} minutes long")
+        who = "this server accepts" if server_cap else f"the {plan.name} plan allows"
+        return refuse(f"the recording is {length}; {who} {limit / 60:.0f} minutes per recording",
+                      lim)
     return allow(lim)
 
 
@@ -274,12 +284,37 @@ def upload_byte_limit(rt: Runtime, principal: Principal) -> int:
         return min(rt.settings.max_upload_bytes, rt.plans.get_plan(principal.plan).max_file_bytes)
 
 
-def precheck_upload(rt: Runtime, principal: Principal, *, size_bytes: int, seconds: float) -> None:
-    """Limits that need no database: file size and recording length."""
+def recording_seconds_limit(rt: Runtime, principal: Principal) -> float:
+    """The longest recording (or asset) this user may upload: the plan's per-recording
+    limit, or the server's `max_recording_seconds` when lower (or the plan has none). The
+    probe is given it, so a refusal costs decoding up to the limit, never the whole file."""
+    with failing_closed("upload"):
+        cap = rt.plans.get_plan(principal.plan).max_recording_seconds
+        hard = rt.settings.max_recording_seconds
+        return float(min(cap, hard) if cap is not None else hard)
+
+
+def precheck_upload(rt: Runtime, principal: Principal, *, size_bytes: int, seconds: float,
+                    at_least: bool = False) -> None:
+    """Limits that need no database: file size and recording length (`at_least`: the
+    probe stopped at the limit, `seconds` is a lower bound)."""
     with failing_closed("upload"):
         plan = rt.plans.get_plan(principal.plan)
         first_refusal(decide_file_bytes(plan, size_bytes, rt.settings.max_upload_bytes),
-                      decide_recording_seconds(plan, seconds)).enforce()
+                      decide_recording_seconds(plan, seconds, rt.settings.max_recording_seconds,
+                                               at_least=at_least)).enforce()
+
+
+def check_asset(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes: int,
+                seconds: float) -> None:
+    """An asset (intro, outro, music): the per-file and per-recording limits, and it
+    counts towards storage (checked under the user's lock, like an upload)."""
+    with failing_closed("upload"):
+        plan = plan_for(db, rt, principal.user_id, lock=True)
+        snap = snapshot(db, rt, principal.user_id)
+        first_refusal(decide_file_bytes(plan, size_bytes, rt.settings.max_upload_bytes),
+                      decide_recording_seconds(plan, seconds, rt.settings.max_recording_seconds),
+                      decide_storage_bytes(plan, snap, size_bytes)).enforce()
 
 
 def check_upload(db: DbSession, rt: Runtime, principal: Principal, *, size_bytes: int,
@@ -348,8 +383,8 @@ def queue_priorities(db: DbSession, rt: Runtime, user_ids: list[str]) -> dict[st
 
 
 __all__ = [
-    "ACTIONS", "Decision", "Limit", "UsageMeters", "UsageSnapshot", "check_episode",
+    "ACTIONS", "Decision", "Limit", "UsageMeters", "UsageSnapshot", "check_asset", "check_episode",
     "check_export", "check_more_audio", "check_transcribe", "check_upload", "decide_action",
     "may_start_job",
-    "precheck_upload", "snapshot", "upload_byte_limit",
+    "precheck_upload", "recording_seconds_limit", "snapshot", "upload_byte_limit",
 ]

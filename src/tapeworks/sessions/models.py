@@ -74,6 +74,8 @@ class RecordingSession(IdMixin, TimestampMixin, Base):
     # the transcript (in the store; the text is kept here too for search)
     transcript_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     transcript_version: Mapped[int] = mapped_column(Integer, default=0)
+    # bytes of every stored transcript version (counted in the user's storage)
+    transcript_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     transcript_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     detected_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -23,6 +23,7 @@ from tapeworks.errors import (
     Gone,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
     ValidationFailed,
 )
 from tapeworks.http.inputs import clean_text
@@ -258,12 +259,17 @@ def pending_seconds(db: DbSession, user_id: str) -> float:
 
 
 def storage_bytes(db: DbSession, user_id: str) -> int:
-    """Bytes of source audio this user keeps (purged sources no longer count)."""
-    total = db.scalar(
+    """Bytes this user keeps in recordings: source audio (purged sources no longer count)
+    and every stored transcript version."""
+    audio = db.scalar(
         select(func.coalesce(func.sum(RecordingSession.size_bytes), 0))
         .where(RecordingSession.user_id == user_id, RecordingSession.source_purged_at.is_(None))
     )
-    return int(total or 0)
+    transcripts = db.scalar(
+        select(func.coalesce(func.sum(RecordingSession.transcript_bytes), 0))
+        .where(RecordingSession.user_id == user_id)
+    )
+    return int(audio or 0) + int(transcripts or 0)
 
 
 def has_active_job(db: DbSession, session_id: str) -> bool:
@@ -288,12 +294,19 @@ def write_transcript(rt: Runtime, user_id: str, session_id: str, transcript: Tra
 
 
 def write_transcript_to(store: Any, user_id: str, session_id: str, transcript: Transcript) -> str:
+    return write_transcript_sized(store, user_id, session_id, transcript)[0]
+
+
+def write_transcript_sized(store: Any, user_id: str, session_id: str,
+                           transcript: Transcript) -> tuple[str, int]:
+    """Write version N and the current copy: the current key, and the version's bytes
+    (what it adds to the session's `transcript_bytes`, counted in the user's storage)."""
     body = transcript.model_dump_json().encode()
     store.put_bytes(keys.session_transcript(user_id, session_id, transcript.version), body,
                     content_type="application/json")
     current = keys.session_transcript(user_id, session_id)
     store.put_bytes(current, body, content_type="application/json")
-    return current
+    return current, len(body)
 
 
 def edit_transcript(
@@ -304,12 +317,13 @@ def edit_transcript(
     current = load_transcript(rt, session)
     edited = apply_edits(current, ops)
     edited = edited.model_copy(update={"version": session.transcript_version + 1})
-    write_transcript(rt, user_id, session_id, edited)
+    _key, added = write_transcript_sized(rt.store, user_id, session_id, edited)
     res = db.execute(
         update(RecordingSession)
         .where(RecordingSession.id == session.id,
                RecordingSession.transcript_version == session.transcript_version)
         .values(transcript_version=edited.version, transcript_text=edited.text(),
+                transcript_bytes=RecordingSession.transcript_bytes + added,
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -408,6 +422,14 @@ def waveform(rt: Runtime, src: WaveformSource, *, start: float | None = None,
     return peaks
 
 
+def refuse_over_limit(rec: NewRecording) -> None:
+    """Never accept a file the probe did not decode in full (the precheck refuses it first,
+    naming the limit; this holds even if the limits were to disagree)."""
+    if rec.info.over_limit:
+        raise QuotaExceeded("the recording is longer than your plan allows per recording",
+                            details={"limit_type": "max_recording_seconds"})
+
+
 def new_session_id() -> str:
     return new_id()
 
@@ -423,12 +445,16 @@ def accept_recording(
     Rule 4: the source is in the store before any row says it exists; whatever refuses the
     recording after that (quota, database) removes the stored object again.
     """
-    rec = probe_upload(path, filename)
+    # the plan's length limit first: a recording longer than it is never decoded in full
+    rec = probe_upload(path, filename,
+                       max_seconds=enforcement.recording_seconds_limit(rt, principal))
     info = rec.info
+    enforcement.precheck_upload(rt, principal, size_bytes=size_bytes, seconds=info.duration_seconds,
+                                at_least=rec.length_is_lower_bound)
+    refuse_over_limit(rec)
     lang, n_speakers = validate_options(language, speakers)
     clean_title = (clean_text(title, 300) or clean_text(filename.rsplit(".", 1)[0], 300)
                    or "Untitled recording")
-    enforcement.precheck_upload(rt, principal, size_bytes=size_bytes, seconds=info.duration_seconds)
     session_id = new_session_id()
     key = store_source(rt, principal.user_id, session_id, rec)
 

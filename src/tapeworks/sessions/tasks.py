@@ -211,7 +211,12 @@ class TranscribeHandler:
         # it worked never overwrites the transcript a newer attempt saved, or the user's
         # edits of it. Same keys on a retry (idempotent).
         if r.transcript is not None and r.store is not None:
-            service.write_transcript_to(r.store, p.user_id, p.session_id, r.transcript)
+            _key, written = service.write_transcript_sized(r.store, p.user_id, p.session_id,
+                                                           r.transcript)
+            # the first transcript, or version 1 written again over an earlier one (counted
+            # once more: storage errs on the side of counting what may be kept)
+            session.transcript_bytes = written if session.transcript_version <= 0 \
+                else (session.transcript_bytes or 0) + written
         session.transcript_key = r.transcript_key
         session.transcript_version = max(session.transcript_version, r.version)
         session.transcript_text = r.text

@@ -124,12 +124,16 @@ def track_files(files: Sequence[tuple[Path, str]], names: Sequence[str] | None,
     return out
 
 
-def probe_tracks(files: Sequence[TrackFile], first_position: int = 1) -> list[NewRecording]:
-    """Probe every track; one that is not audio refuses them all, naming it."""
+def probe_tracks(files: Sequence[TrackFile], first_position: int = 1, *,
+                 max_seconds: float | None = None) -> list[NewRecording]:
+    """Probe every track; one that is not audio refuses them all, naming it. With
+    `max_seconds` (the recording's longest accepted length) no track is decoded past the
+    point where, with its offset, it would end beyond it."""
     probed = []
     for k, f in enumerate(files):
+        limit = None if max_seconds is None else max(0.0, max_seconds - f.offset_seconds)
         try:
-            probed.append(probe_upload(f.path, f.filename))
+            probed.append(probe_upload(f.path, f.filename, max_seconds=limit))
         except UnsupportedMedia as exc:
             raise type(exc)(f"track {first_position + k} ({f.name}) is not audio we can use: "
                             f"{exc.message}; nothing was uploaded",
@@ -190,14 +194,17 @@ def accept_tracks(
 ) -> tuple[RecordingSession, list[SessionTrack]]:
     """Probe every track, check the plan on the recording they make, store them, then
     create the session, its tracks and its transcription job in one unit of work."""
-    recs = probe_tracks(files)
+    recs = probe_tracks(files, max_seconds=enforcement.recording_seconds_limit(rt, principal))
     lang, _ = service.validate_options(language, None)
     total_bytes = sum(r.size_bytes for r in recs)
     length = recording_length([(f.offset_seconds, r.info.duration_seconds)
                                for f, r in zip(files, recs, strict=True)])
     clean_title = (clean_text(title, 300) or " & ".join(f.name for f in files)[:300]
                    or "Untitled recording")
-    enforcement.precheck_upload(rt, principal, size_bytes=total_bytes, seconds=length)
+    enforcement.precheck_upload(rt, principal, size_bytes=total_bytes, seconds=length,
+                                at_least=any(r.length_is_lower_bound for r in recs))
+    for rec in recs:
+        service.refuse_over_limit(rec)
     session_id = service.new_session_id()
     stored = _store(rt, principal.user_id, session_id, recs)
 
@@ -263,7 +270,12 @@ def add_track(rt: Runtime, principal: Principal, session_id: str, file: TrackFil
               ) -> tuple[RecordingSession, list[SessionTrack]]:
     """One more track for a multitrack session whose transcription has not started."""
     check_can_add(rt, principal, session_id)
-    [rec] = probe_tracks([file], first_position=0)
+    [rec] = probe_tracks([file], first_position=0,
+                         max_seconds=enforcement.recording_seconds_limit(rt, principal))
+    enforcement.precheck_upload(rt, principal, size_bytes=rec.size_bytes,
+                                seconds=file.offset_seconds + rec.info.duration_seconds,
+                                at_least=rec.length_is_lower_bound)
+    service.refuse_over_limit(rec)
     stored = _store(rt, principal.user_id, session_id, [rec])
 
     def _add(db: DbSession) -> tuple[RecordingSession, list[SessionTrack]]:

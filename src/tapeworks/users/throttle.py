@@ -23,7 +23,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import TooManyAttempts
@@ -43,7 +43,7 @@ def key_address(address: str | None) -> str:
     return (address or "unknown")[:MAX_ADDRESS_LENGTH]
 
 
-def _retry_after(db: DbSession, where: list[object], limit: int, since: datetime,
+def _retry_after(db: DbSession, where: list[ColumnElement[bool]], limit: int, since: datetime,
                  window: float, now: datetime) -> float | None:
     """Seconds until fewer than `limit` failures matching `where` are left in the window,
     or None when there are fewer already."""
