@@ -246,7 +246,6 @@ def test_a_search_hit_opens_the_moment_and_notes_sit_on_their_words(
     client = site.server.client
     sid, t = uploaded_session(site, headers, tmp_path)
     seg = next(s for s in t["segments"] if any(w["text"] == "promotion" for w in s["words"]))
-    word = next(w for w in seg["words"] if w["text"] == "promotion")
     page = new_page()
     sign_in(page, site.url, EMAIL)
 

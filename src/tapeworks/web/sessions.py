@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from tapeworks.clients import service as clients
 from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.search import service as search
-from tapeworks.sessions import service as sessions
 from tapeworks.sessions import notes
+from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
     SESSION_STATUSES,
