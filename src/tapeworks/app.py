@@ -47,6 +47,7 @@ from tapeworks.runtime import Runtime
 from tapeworks.search.endpoints import router as search_router
 from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
+from tapeworks.shows.public import router as public_shows_router
 from tapeworks.users.deps import resolve_principal
 from tapeworks.users.endpoints import router as auth_router
 from tapeworks.users.endpoints import studio_router
@@ -309,6 +310,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.include_router(system_router())
     app.include_router(docs_router(app))
+    app.include_router(public_shows_router)  # feeds and their media, no login (rule 14)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     install_openapi(app)

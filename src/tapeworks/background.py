@@ -18,6 +18,7 @@ from tapeworks.search import service as search
 from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
+from tapeworks.shows.hooks import PublicationHooks
 
 
 def session_hooks() -> SessionHooks:
@@ -28,6 +29,13 @@ def session_hooks() -> SessionHooks:
         note_saved=(search.index_note,),
         note_deleted=(search.unindex_note,),
     )
+
+
+def publication_hooks() -> PublicationHooks:
+    """What follows an episode entering or leaving its feed (`episode.published`,
+    `episode.unpublished`): the webhooks/notifications outbox writes its row here, in the
+    publishing transaction. None yet."""
+    return PublicationHooks()
 
 
 def registry() -> Registry:

@@ -26,6 +26,7 @@ from tapeworks.queue.huey_adapter import Queue
 from tapeworks.queue.registry import Registry
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.hooks import SessionHooks
+from tapeworks.shows.hooks import PublicationHooks
 from tapeworks.storage import ENDPOINT_ENV, REGION_ENV, open_store
 from tapeworks.storage.base import Store
 
@@ -45,6 +46,8 @@ class Runtime:
         self.meters = usage_meters()
         self.registry: Registry = background.registry()
         self.session_hooks: SessionHooks = background.session_hooks()
+        # what follows a publish/unpublish (the episode.published event), in its transaction
+        self.publication_hooks: PublicationHooks = background.publication_hooks()
         self.database = Database(settings.effective_database_url)
         # "now" for rules that count time windows (sign-in throttling); tests replace it
         self.clock: Callable[[], datetime] = utcnow

@@ -79,6 +79,7 @@ class LoudnessIn(StrictInput):
 class ChapterIn(StrictInput):
     start: Seconds
     title: Annotated[Title, Field(min_length=1)]
+    url: str | None = Field(default=None, max_length=2000)  # set by PUT /episodes/{id}/chapters
 
 
 class RenderIn(StrictInput):

@@ -8,13 +8,25 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from tapeworks.db.base import utcnow
+from tapeworks.episodes import service as episodes_service
+from tapeworks.episodes.schemas import EpisodeOut
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import receive_upload
 from tapeworks.http.middleware import own_body_limit
-from tapeworks.shows import service
+from tapeworks.shows import publishing, service
 from tapeworks.shows.artwork import MAX_ARTWORK_BYTES
 from tapeworks.shows.models import Show
-from tapeworks.shows.schemas import ShareIn, ShareOut, ShowIn, ShowOut
+from tapeworks.shows.schemas import (
+    ChapterIn,
+    ChaptersOut,
+    PublicationOut,
+    PublishedEpisodeOut,
+    PublishIn,
+    ShareIn,
+    ShareOut,
+    ShowIn,
+    ShowOut,
+)
 from tapeworks.users.deps import CurrentUser
 
 if TYPE_CHECKING:
@@ -23,6 +35,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["shows"])
 shows = APIRouter(prefix="/shows", tags=["shows"])
 shares = APIRouter(tags=["shares"])
+published = APIRouter(prefix="/episodes", tags=["publishing"])
 
 ARTWORK_DOC = {
     "requestBody": {
@@ -141,5 +154,58 @@ def revoke_share(share_id: str, principal: CurrentUser, db: DbDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+# --- publishing an episode --------------------------------------------------------------------
+def _published_out(db: DbDep, user_id: str, episode_id: str) -> PublishedEpisodeOut:
+    ep = episodes_service.get_episode(db, user_id, episode_id)
+    pub = publishing.get_publication(db, episode_id)
+    return PublishedEpisodeOut(**EpisodeOut.of(ep).model_dump(),
+                               publication=PublicationOut.of(pub) if pub else None)
+
+
+@published.post("/{episode_id}/publish", response_model=PublishedEpisodeOut,
+                responses={409: {"description": "the episode is not completed, or is "
+                                                "published in another show"}})
+def publish_episode(episode_id: str, body: PublishIn, principal: CurrentUser, db: DbDep,
+                    rt: RuntimeDep) -> PublishedEpisodeOut:
+    """Publish (or re-publish, or edit) the episode's item in a show. Idempotent: one item
+    per episode, its guid never changes. A future `publish_at` schedules it."""
+    publishing.publish(db, principal.user_id, episode_id, body.model_dump(exclude_unset=True),
+                       now=rt.clock(), hooks=rt.publication_hooks, store=rt.store)
+    return _published_out(db, principal.user_id, episode_id)
+
+
+@published.post("/{episode_id}/unpublish", response_model=PublishedEpisodeOut)
+def unpublish_episode(episode_id: str, principal: CurrentUser, db: DbDep,
+                      rt: RuntimeDep) -> PublishedEpisodeOut:
+    """Take the item out of its feed; publishing again later keeps its guid."""
+    publishing.unpublish(db, principal.user_id, episode_id, now=rt.clock(),
+                         hooks=rt.publication_hooks)
+    return _published_out(db, principal.user_id, episode_id)
+
+
+@published.get("/{episode_id}/publication", response_model=PublishedEpisodeOut)
+def get_publication(episode_id: str, principal: CurrentUser, db: DbDep) -> PublishedEpisodeOut:
+    """The episode with its `publication` (null when it was never published)."""
+    return _published_out(db, principal.user_id, episode_id)
+
+
+@published.get("/{episode_id}/chapters", response_model=ChaptersOut)
+def get_chapters(episode_id: str, principal: CurrentUser, db: DbDep) -> ChaptersOut:
+    ep = episodes_service.get_episode(db, principal.user_id, episode_id)
+    return ChaptersOut.of(publishing.stored_chapters(ep.settings))
+
+
+@published.put("/{episode_id}/chapters", response_model=ChaptersOut)
+def put_chapters(episode_id: str, body: list[ChapterIn], principal: CurrentUser, db: DbDep,
+                 rt: RuntimeDep) -> ChaptersOut:
+    """Set the chapters (`[{start, title, url?}]`, episode time): the feed's chapters file
+    serves them at once, the MP3's ID3 chapters carry them from the next render."""
+    chapters = publishing.set_chapters(db, principal.user_id, episode_id,
+                                       [c.model_dump(exclude_none=True) for c in body],
+                                       now=rt.clock())
+    return ChaptersOut.of(chapters)
+
+
 router.include_router(shows)
+router.include_router(published)
 router.include_router(shares)

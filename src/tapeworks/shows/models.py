@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
@@ -85,6 +86,9 @@ class Publication(IdMixin, TimestampMixin, Base):
     explicit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The episode's named speakers ([{name, role}], `podcast:person`), taken from its
+    # transcript at each publish, so the feed is built from columns without the store.
+    persons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class ShareLink(IdMixin, TimestampMixin, Base):

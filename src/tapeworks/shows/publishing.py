@@ -11,8 +11,8 @@ The feed's ETag covers the visible item set and everything the document says, so
 computed from a few columns without building the document, and a `publish_at` passing
 changes it.
 
-Not wired to HTTP yet: the episode endpoints follow issue 11 (episode versions), the
-public feed and media routes follow issue 12 (trusted proxies, security headers).
+HTTP: `shows.endpoints` (publish, unpublish, chapters) and `shows.public` (the feed and
+its media, without login).
 """
 
 from __future__ import annotations
@@ -27,21 +27,38 @@ from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.episodes import service as episodes
 from tapeworks.episodes.models import Episode
-from tapeworks.errors import Conflict, ValidationFailed
+from tapeworks.errors import Conflict, NotFound, ValidationFailed
 from tapeworks.http.ranges import media_type_for
 from tapeworks.shows import service as shows
 from tapeworks.shows import validation as v
+from tapeworks.shows.chapters import Chapter, validate_chapters
 from tapeworks.shows.conditional import etag_of
 from tapeworks.shows.feed import (
     Enclosure,
     FeedItem,
     FeedShow,
+    Person,
     TranscriptLink,
+    persons_from_transcript,
     render_feed,
+)
+from tapeworks.shows.hooks import (
+    EPISODE_PUBLISHED,
+    EPISODE_UNPUBLISHED,
+    NO_PUBLICATION_HOOKS,
+    PublicationEvent,
+    PublicationHooks,
 )
 from tapeworks.shows.models import EPISODE_TYPES, Publication, Show
 from tapeworks.shows.notes import sanitise_notes
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
+from tapeworks.storage.base import Store
+from tapeworks.transcripts.model import Transcript
+
+# The version segment of media URLs. An item always serves its episode's newest completed
+# render (its length and ETag follow the bytes actually served); other version numbers
+# redirect there.
+MEDIA_VERSION = 1
 
 PUBLISH_FIELDS = ("show_id", "title", "description", "season", "number", "episode_type",
                   "explicit", "publish_at")
@@ -51,8 +68,28 @@ def get_publication(db: DbSession, episode_id: str) -> Publication | None:
     return db.scalar(select(Publication).where(Publication.episode_id == episode_id))
 
 
+def _event(kind: str, pub: Publication) -> PublicationEvent:
+    return PublicationEvent(kind=kind, user_id=pub.user_id, episode_id=pub.episode_id,
+                            show_id=pub.show_id or "", guid=pub.guid, title=pub.title,
+                            published_at=pub.published_at, publish_at=pub.publish_at)
+
+
+def persons_of(store: Store, ep: Episode) -> list[dict[str, str]] | None:
+    """The episode's named speakers with their roles (host, guest), from its re-timed
+    transcript; None when it has none stored or it cannot be read (the feed then has no
+    `podcast:person`, which is optional)."""
+    if not ep.transcript_key:
+        return None
+    try:
+        t = Transcript.model_validate_json(store.get_bytes(ep.transcript_key))
+    except Exception:
+        return None
+    return [{"name": p.name, "role": p.role} for p in persons_from_transcript(t)]
+
+
 def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], *,
-            now: datetime) -> Publication:
+            now: datetime, hooks: PublicationHooks = NO_PUBLICATION_HOOKS,
+            store: Store | None = None) -> Publication:
     unknown = sorted(set(data) - set(PUBLISH_FIELDS))
     if unknown:
         raise ValidationFailed(f"unknown fields {unknown}; allowed: {list(PUBLISH_FIELDS)}")
@@ -84,6 +121,8 @@ def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], 
         pub.explicit = data["explicit"] if isinstance(data["explicit"], bool) else None
     if "publish_at" in data:
         pub.publish_at = v.aware(data.get("publish_at"), "publish_at")
+    if store is not None:
+        pub.persons = persons_of(store, ep)
     was_live = pub.state == "published" and pub.published_at is not None
     pub.state = "published"
     pub.show_id = show.id
@@ -92,10 +131,13 @@ def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], 
         pub.published_at = pub.publish_at if pub.publish_at and pub.publish_at > now else now
     show.feed_changed_at = now
     db.flush()
+    if not was_live:
+        hooks.emit(db, _event(EPISODE_PUBLISHED, pub))
     return pub
 
 
-def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime) -> Publication | None:
+def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime,
+              hooks: PublicationHooks = NO_PUBLICATION_HOOKS) -> Publication | None:
     """Take the item out of its feed (idempotent); the guid is kept for a later publish."""
     episodes.get_episode(db, user_id, episode_id, for_update=True)
     pub = get_publication(db, episode_id)
@@ -105,8 +147,10 @@ def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime) ->
         show = db.get(Show, pub.show_id)
         if show is not None:
             show.feed_changed_at = now
+    event = _event(EPISODE_UNPUBLISHED, pub)
     pub.state = "unpublished"
     db.flush()
+    hooks.emit(db, event)
     return pub
 
 
@@ -171,12 +215,12 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
                Publication.published_at, Publication.created_at, Publication.explicit,
                Publication.season, Publication.number, Publication.episode_type, Episode.id,
                Episode.format, Episode.audio_key, Episode.size_bytes, Episode.duration_seconds,
-               Episode.transcript_key)
+               Episode.transcript_key, Episode.settings, Publication.persons)
         .join(Episode, Episode.id == Publication.episode_id)
         .where(*_visible_where(show.id, now))).all()
     for pub in rows:  # plain rows: no ORM identity work for a thousand items
         ext = pub.format or (pub.audio_key or "").rsplit(".", 1)[-1]
-        media = f"/media/episodes/{pub.id}/v1"
+        media = f"/media/episodes/{pub.id}/v{MEDIA_VERSION}"
         transcripts: tuple[TranscriptLink, ...] = ()
         if pub.transcript_key:
             transcripts = tuple(
@@ -191,6 +235,10 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
             duration_seconds=float(pub.duration_seconds or 0.0), explicit=pub.explicit,
             season=pub.season, number=pub.number, episode_type=pub.episode_type,
             transcripts=transcripts,
+            chapters_url=_media(base_url, token, f"/media/episodes/{pub.id}/chapters.json")
+            if stored_chapters(pub.settings) else None,
+            persons=tuple(Person(name=str(p.get("name") or ""), role=str(p.get("role") or "guest"))
+                          for p in (pub.persons or []) if isinstance(p, dict) and p.get("name")),
         ))
     doc = FeedShow(
         title=show.title, description=show.description, language=show.language,
@@ -202,3 +250,62 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         image_url=shows.artwork_url(show, base_url, token), built_at=last,
     )
     return FeedDocument(render_feed(doc, items), etag, last)
+
+
+# --- what the public routes serve -------------------------------------------------------------
+@dataclass(frozen=True)
+class PublicItem:
+    publication: Publication
+    episode: Episode
+    show: Show
+
+
+def public_item(db: DbSession, episode_id: str, token: str | None, now: datetime) -> PublicItem:
+    """The published, visible item of ``episode_id`` a request without login may read (its
+    show public, or the show's current token given). Every other case is the same 404:
+    unknown, unpublished, scheduled for later, or a private show without its token."""
+    row = db.execute(select(Publication, Episode, Show)
+                     .join(Episode, Episode.id == Publication.episode_id)
+                     .join(Show, Show.id == Publication.show_id)
+                     .where(Publication.episode_id == episode_id,
+                            Publication.state == "published", Episode.status == "completed",
+                            Episode.audio_key.is_not(None),
+                            or_(Publication.publish_at.is_(None),
+                                Publication.publish_at <= now))).first()
+    if row is None or not shows.token_allows(row[2], token):
+        raise NotFound("not found")
+    return PublicItem(row[0], row[1], row[2])
+
+
+# --- chapters ---------------------------------------------------------------------------------
+def stored_chapters(settings: dict[str, Any] | None) -> list[Chapter]:
+    """The chapters an episode keeps in ``settings.render.chapters`` (objects with start,
+    title and url, or the ``[start, title]`` pairs of older rows)."""
+    raw = ((settings or {}).get("render") or {}).get("chapters") or []
+    out: list[Chapter] = []
+    for c in raw:
+        if isinstance(c, dict):
+            out.append(Chapter(float(c["start"]), str(c["title"]), c.get("url") or None))
+        elif isinstance(c, list | tuple) and len(c) == 2:
+            out.append(Chapter(float(c[0]), str(c[1])))
+    return sorted(out, key=lambda c: c.start)
+
+
+def set_chapters(db: DbSession, user_id: str, episode_id: str, raw: list[dict[str, Any]], *,
+                 now: datetime) -> list[Chapter]:
+    """Set an episode's chapters (episode time). They are the one source of the feed's
+    chapters file and of the MP3's ID3 chapters at the next render (`render.chapters`)."""
+    ep = episodes.get_episode(db, user_id, episode_id, for_update=True)
+    chapters = validate_chapters(raw, duration=ep.duration_seconds or None)
+    settings = dict(ep.settings or {})
+    render = dict(settings.get("render") or {})
+    render["chapters"] = [c.to_dict() for c in chapters] or None
+    settings["render"] = render
+    ep.settings = settings  # a new dict: the JSON column sees the change
+    pub = get_publication(db, ep.id)
+    if pub is not None and pub.show_id:
+        show = db.get(Show, pub.show_id)
+        if show is not None:
+            show.feed_changed_at = now
+    db.flush()
+    return chapters

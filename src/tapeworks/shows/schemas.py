@@ -5,7 +5,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tapeworks.http.inputs import Line
+from tapeworks.episodes.schemas import EpisodeOut
+from tapeworks.http.inputs import FiniteFloat, Line, StrictInput
+from tapeworks.shows.chapters import Chapter
 from tapeworks.shows.models import Publication, ShareLink, Show
 
 
@@ -72,9 +74,7 @@ class ShowOut(BaseModel):
         )
 
 
-class PublishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PublishIn(StrictInput):
     show_id: str = Field(max_length=64)
     title: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=2_000_000)
@@ -106,12 +106,31 @@ class PublicationOut(BaseModel):
                    episode_type=p.episode_type, explicit=p.explicit)
 
 
-class ChapterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: float
+class ChapterIn(StrictInput):
+    start: FiniteFloat
     title: str = Field(max_length=2000)
     url: str | None = Field(default=None, max_length=4000)
+
+
+class ChapterOut(BaseModel):
+    start: float
+    title: str
+    url: str | None = None
+
+
+class ChaptersOut(BaseModel):
+    chapters: list[ChapterOut]
+
+    @classmethod
+    def of(cls, chapters: list[Chapter]) -> ChaptersOut:
+        return cls(chapters=[ChapterOut(start=c.start, title=c.title, url=c.url)
+                             for c in chapters])
+
+
+class PublishedEpisodeOut(EpisodeOut):
+    """The episode JSON with its item in a show (null when it was never published)."""
+
+    publication: PublicationOut | None = None
 
 
 class ShareIn(BaseModel):

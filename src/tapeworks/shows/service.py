@@ -209,6 +209,11 @@ def show_by_feed_token(db: DbSession, show_id: str, token: str | None) -> Show:
     return show
 
 
+def token_allows(show: Show, token: str | None) -> bool:
+    """May a request holding ``token`` (or none) read this show's feed and media?"""
+    return not show.private or _token_matches(show, token)
+
+
 def _token_matches(show: Show, token: str | None) -> bool:
     return bool(token) and show.feed_token_hash is not None and \
         secrets.compare_digest(hash_token(token or ""), show.feed_token_hash)

@@ -1,0 +1,248 @@
+"""The public routes of shows (rule 14): feeds and their media, without login.
+
+A public show's feed and media need nothing; a private show's carry `?token=` (only its
+hash is stored; rotating it stops the old one at once). Unknown, unpublished, scheduled
+for later and wrongly-tokened are all the same 404. Every route answers HEAD, sends
+`ETag`/`Last-Modified` and honours conditional GETs (304); audio answers byte ranges;
+transcripts and chapters carry `Access-Control-Allow-Origin: *` so web players can read them.
+
+Paths (issue 13): `/feeds/{show_id}.xml`, `/media/episodes/{id}/v{n}/audio.{ext}`,
+`/media/episodes/{id}/v{n}/transcript.{vtt,srt,json}`, `/media/episodes/{id}/chapters.json`,
+`/media/shows/{show_id}/artwork.{jpg,png}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from tapeworks.errors import ArtifactMissing, NotFound
+from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.ranges import media_type_for, stream_object
+from tapeworks.shows import publishing
+from tapeworks.shows import service as shows
+from tapeworks.shows.chapters import CHAPTERS_MEDIA_TYPE, to_chapters_json
+from tapeworks.shows.conditional import etag_of, not_modified, validator_headers
+from tapeworks.shows.feed import FEED_MEDIA_TYPE
+from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES, to_podcast_json
+from tapeworks.transcripts.exporters import to_srt, to_vtt
+from tapeworks.transcripts.model import Transcript
+
+if TYPE_CHECKING:
+    from tapeworks.runtime import Runtime
+
+router = APIRouter(tags=["public"])
+F = TypeVar("F", bound=Callable[..., Any])
+
+Token = Annotated[str | None, Query(max_length=200, description="a private show's token")]
+FEED_POLL_SECONDS = 300
+NOT_FOUND = {404: {"description": "unknown, not published (yet), or a private show's URL "
+                                  "without its current token"}}
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers":
+        "ETag, Last-Modified, Content-Length, Content-Range"}
+
+
+def base_url(rt: Runtime, request: Request) -> str:
+    """`TAPEWORKS_PUBLIC_URL` when set, else the request's origin (forwarded headers are
+    believed only from `TAPEWORKS_TRUSTED_PROXIES`, by the middleware)."""
+    if rt.settings.public_url:
+        return rt.settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def get_and_head(path: str, **kwargs: Any) -> Callable[[F], F]:
+    """A GET route that answers HEAD too (HEAD kept out of the OpenAPI document, where it
+    would repeat the GET's operation)."""
+    def deco(fn: F) -> F:
+        router.head(path, include_in_schema=False, response_class=Response)(fn)
+        router.get(path, **kwargs)(fn)
+        return fn
+    return deco
+
+
+def _cache(private: bool, seconds: int = FEED_POLL_SECONDS) -> str:
+    return f"{'private' if private else 'public'}, max-age={seconds}"
+
+
+def _answer(request: Request, etag: str, last: datetime | None, cache: str,
+            extra: dict[str, str] | None = None) -> Response | None:
+    """304 when the client's copy is current, else None (the caller builds the body)."""
+    if not_modified(request.headers, etag, last):
+        return Response(status_code=304, headers={**validator_headers(etag, last, cache),
+                                                  **(extra or {})})
+    return None
+
+
+def _body(request: Request, content: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type=media_type,
+                        headers={**headers, "Content-Length": str(len(content))})
+    return Response(content, media_type=media_type, headers=headers)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# --- the feed ---------------------------------------------------------------------------------
+@get_and_head("/feeds/{show_id}.xml", response_class=Response,
+                  responses={200: {"content": {FEED_MEDIA_TYPE: {}}},
+                             304: {"description": "not modified"}, **NOT_FOUND})
+def feed(show_id: str, request: Request, db: DbDep, rt: RuntimeDep,
+         token: Token = None) -> Response:
+    """The show's RSS 2.0 feed (itunes, podcast and atom namespaces), as it stands now."""
+    show = shows.show_by_feed_token(db, show_id, token)
+    now = rt.clock()
+    etag, last = publishing.feed_etag(db, show, now)
+    cache = _cache(show.private)
+    early = _answer(request, etag, last, cache)
+    if early is not None:
+        return early
+    doc = publishing.build_feed(db, show, base_url=base_url(rt, request),
+                                token=token if show.private else None, now=now)
+    return _body(request, doc.content, f"{FEED_MEDIA_TYPE}; charset=utf-8",
+                 validator_headers(doc.etag, doc.last_modified, cache))
+
+
+# --- an item's media --------------------------------------------------------------------------
+def _redirect_to_current(request: Request, version: int) -> Response | None:
+    if version == publishing.MEDIA_VERSION:
+        return None
+    path = request.url.path.replace(f"/v{version}/", f"/v{publishing.MEDIA_VERSION}/", 1)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(path + query, status_code=307)
+
+
+@get_and_head("/media/episodes/{episode_id}/v{version}/audio.{ext}", response_class=Response,
+                  responses={200: {"content": {"audio/*": {}}},
+                             206: {"description": "partial content"},
+                             304: {"description": "not modified"}, **NOT_FOUND})
+def episode_audio(episode_id: str, version: Annotated[int, Path(ge=0, le=1_000_000)],
+                  ext: str, request: Request, db: DbDep, rt: RuntimeDep,
+                  token: Token = None) -> Response:
+    """The item's audio (its newest completed render), with byte ranges."""
+    item = publishing.public_item(db, episode_id, token, rt.clock())
+    moved = _redirect_to_current(request, version)
+    if moved is not None:
+        return moved
+    ep = item.episode
+    key = ep.audio_key or ""
+    if ext.lower() != (ep.format or key.rsplit(".", 1)[-1]).lower():
+        raise NotFound("not found")
+    head = rt.store.head(key)
+    if head is None:
+        raise ArtifactMissing("the audio of this episode is missing from storage")
+    etag = etag_of(key, head.etag, head.size)
+    cache = _cache(item.show.private, 3600)
+    headers = {**validator_headers(etag, _aware(head.last_modified), cache),
+               "Accept-Ranges": "bytes"}
+    early = _answer(request, etag, head.last_modified, cache, {"Accept-Ranges": "bytes"})
+    if early is not None:
+        return early
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type=media_type_for(key),
+                        headers={**headers, "Content-Length": str(head.size)})
+    rng = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if rng and if_range and if_range.strip() != etag:
+        rng = None  # the client's partial copy is of other bytes: send them all
+    resp = stream_object(rt.store, key, head.size, rng)
+    resp.headers.update(headers)
+    return resp
+
+
+def _transcript_response(request: Request, rt: Runtime, item: publishing.PublicItem,
+                         fmt: str) -> Response:
+    ep = item.episode
+    if fmt not in TRANSCRIPT_MEDIA_TYPES or not ep.transcript_key:
+        raise NotFound("not found")
+    etag = etag_of(ep.transcript_key, ep.updated_at, fmt)
+    last = _aware(ep.completed_at or ep.updated_at)
+    cache = _cache(item.show.private, 3600)
+    early = _answer(request, etag, last, cache, CORS)
+    if early is not None:
+        return early
+    raw = rt.store.get_bytes(ep.transcript_key)
+    t = Transcript.model_validate_json(raw)
+    title = item.publication.title
+    if fmt == "vtt":
+        content = to_vtt(t, title).encode("utf-8")
+    elif fmt == "srt":
+        content = to_srt(t).encode("utf-8")
+    else:
+        content = to_podcast_json(t)
+    media = TRANSCRIPT_MEDIA_TYPES[fmt]
+    return _body(request, content, f"{media}; charset=utf-8",
+                 {**validator_headers(etag, last, cache), **CORS})
+
+
+@get_and_head("/media/episodes/{episode_id}/v{version}/transcript.{fmt}", response_class=Response,
+                  responses={200: {"content": {"text/vtt": {}, "application/x-subrip": {},
+                                               "application/json": {}}},
+                             304: {"description": "not modified"}, **NOT_FOUND})
+def episode_transcript(episode_id: str, version: Annotated[int, Path(ge=0, le=1_000_000)],
+                       fmt: str, request: Request, db: DbDep, rt: RuntimeDep,
+                       token: Token = None) -> Response:
+    """The item's transcript, re-timed to its audio: WebVTT with `<v Name>` speaker voices,
+    SRT, or Podcast Index transcript JSON."""
+    item = publishing.public_item(db, episode_id, token, rt.clock())
+    moved = _redirect_to_current(request, version)
+    if moved is not None:
+        return moved
+    return _transcript_response(request, rt, item, fmt)
+
+
+@get_and_head("/media/episodes/{episode_id}/chapters.json",
+                  response_class=Response,
+                  responses={200: {"content": {CHAPTERS_MEDIA_TYPE: {}}},
+                             304: {"description": "not modified"}, **NOT_FOUND})
+def episode_chapters(episode_id: str, request: Request, db: DbDep, rt: RuntimeDep,
+                     token: Token = None) -> Response:
+    """The item's chapters, Podcasting 2.0 JSON chapters 1.2.0."""
+    item = publishing.public_item(db, episode_id, token, rt.clock())
+    chapters = publishing.stored_chapters(item.episode.settings)
+    if not chapters:
+        raise NotFound("not found")
+    content = to_chapters_json(chapters, title=item.publication.title,
+                               podcast_name=item.show.title, author=item.show.author or None)
+    etag = etag_of(content)
+    last = _aware(item.episode.updated_at)
+    cache = _cache(item.show.private)
+    early = _answer(request, etag, last, cache, CORS)
+    if early is not None:
+        return early
+    return _body(request, content, CHAPTERS_MEDIA_TYPE,
+                 {**validator_headers(etag, last, cache), **CORS})
+
+
+# --- the show's artwork -----------------------------------------------------------------------
+@get_and_head("/media/shows/{show_id}/artwork.{ext}",
+                  response_class=Response,
+                  responses={200: {"content": {"image/jpeg": {}, "image/png": {}}},
+                             304: {"description": "not modified"}, **NOT_FOUND})
+def show_artwork(show_id: str, ext: str, request: Request, db: DbDep, rt: RuntimeDep,
+                 token: Token = None) -> Response:
+    show = shows.show_by_feed_token(db, show_id, token)
+    if not show.artwork_key or (ext.lower() != show.artwork_format):
+        raise NotFound("not found")
+    head = rt.store.head(show.artwork_key)
+    if head is None:
+        raise ArtifactMissing("the show's artwork is missing from storage")
+    etag = etag_of(show.artwork_key, head.etag, head.size)
+    cache = _cache(show.private, 3600)
+    early = _answer(request, etag, head.last_modified, cache)
+    if early is not None:
+        return early
+    media = "image/png" if show.artwork_format == "png" else "image/jpeg"
+    headers = validator_headers(etag, _aware(head.last_modified), cache)
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type=media,
+                        headers={**headers, "Content-Length": str(head.size)})
+    resp = stream_object(rt.store, show.artwork_key, head.size, request.headers.get("range"))
+    resp.headers.update(headers)
+    resp.headers["Content-Type"] = media
+    return resp
