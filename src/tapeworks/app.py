@@ -45,6 +45,7 @@ from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.queue.metrics import QueueCollector
 from tapeworks.runtime import Runtime
 from tapeworks.search.endpoints import router as search_router
+from tapeworks.voices.endpoints import router as voices_router
 from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
 from tapeworks.shows.public import router as public_shows_router
@@ -386,7 +387,8 @@ def install_openapi(app: FastAPI) -> None:
 def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
     return [auth_router, studio_router, sessions_router, episodes_router, plan_router,
-            admin_router, shows_router, clients_router, coaching_router, search_router]
+            admin_router, shows_router, clients_router, coaching_router, search_router,
+            voices_router]
 
 
 def install_consumers(app: FastAPI) -> None:

@@ -19,11 +19,14 @@ from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
 from tapeworks.shows.hooks import PublicationHooks
+from tapeworks.voices import service as voices
 
 
 def session_hooks() -> SessionHooks:
-    """What follows a change to a session's searchable content: the search index."""
+    """What follows a change to a session's content: the search index; known voices
+    recognised in a new transcription."""
     return SessionHooks(
+        speakers_found=(voices.recognise,),
         transcript_saved=(search.index_transcript,),
         title_changed=(search.index_title,),
         note_saved=(search.index_note,),

@@ -11,5 +11,6 @@ from tapeworks.search import models as _search  # noqa: F401
 from tapeworks.sessions import models as _sessions  # noqa: F401
 from tapeworks.shows import models as _shows  # noqa: F401
 from tapeworks.users import models as _users  # noqa: F401
+from tapeworks.voices import models as _voices  # noqa: F401
 
 metadata = Base.metadata

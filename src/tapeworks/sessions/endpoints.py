@@ -60,6 +60,8 @@ UPLOAD_DOC = {
                 "language": {"type": "string", "description": "e.g. 'en'; empty = auto-detect"},
                 "speakers": {"type": "string", "description": "1-10, or 'auto'"},
                 "client_id": {"type": "string", "description": "the client the session was with"},
+                "vocabulary": {"type": "string", "description": "comma-separated terms (up to "
+                               "100) the speech engine should expect; default: the account's"},
             },
         }}},
     }
@@ -110,13 +112,13 @@ def _accept_upload(rt: Runtime, principal: Principal, upload: ReceivedUpload,
         session, rows = tracks.accept_tracks(
             rt, principal, files=files, title=upload.fields.get("title"),
             language=upload.fields.get("language"), idempotency_key=idempotency_key,
-            client_id=upload.fields.get("client_id"))
+            client_id=upload.fields.get("client_id"), vocabulary=upload.fields.get("vocabulary"))
         return SessionOut.of(session, rows)
     session = service.accept_recording(
         rt, principal, path=upload.path, filename=upload.filename, size_bytes=upload.size,
         title=upload.fields.get("title"), language=upload.fields.get("language"),
         speakers=upload.fields.get("speakers"), idempotency_key=idempotency_key,
-        client_id=upload.fields.get("client_id"))
+        client_id=upload.fields.get("client_id"), vocabulary=upload.fields.get("vocabulary"))
     return SessionOut.of(session)
 
 
@@ -136,7 +138,7 @@ def complete_direct_upload(upload_id: str, body: DirectUploadComplete, principal
     """Probe the uploaded object like any upload and queue its transcription."""
     return SessionOut.of(service.complete_direct_upload(
         rt, principal, upload_id, filename=body.filename, title=body.title,
-        language=body.language, speakers=body.speakers))
+        language=body.language, speakers=body.speakers, vocabulary=body.vocabulary))
 
 
 @router.get("", response_model=SessionPage)

@@ -26,6 +26,15 @@ class SessionHooks:
     title_changed: tuple[Callable[[DbSession, RecordingSession], None], ...] = ()
     note_saved: tuple[Callable[[DbSession, SessionNote], None], ...] = ()
     note_deleted: tuple[Callable[[DbSession, str], None], ...] = ()
+    # run on a freshly transcribed transcript before it is written (its speakers'
+    # embeddings are in `session_speakers` already): each may return a changed copy (the
+    # known voices recognised)
+    speakers_found: tuple[Callable[[DbSession, RecordingSession, Transcript], Transcript], ...] = ()
+
+    def on_speakers(self, db: DbSession, session: RecordingSession, t: Transcript) -> Transcript:
+        for hook in self.speakers_found:
+            t = hook(db, session, t)
+        return t
 
     def on_transcript(self, db: DbSession, session: RecordingSession, t: Transcript) -> None:
         for hook in self.transcript_saved:

@@ -10,7 +10,9 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    JSON,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -61,6 +63,9 @@ class RecordingSession(IdMixin, TimestampMixin, Base):
     # what the user asked for
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     num_speakers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # terms the speech engine is told to expect (names, places), the user's default
+    # vocabulary unless the upload gave its own
+    vocabulary: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # the source recording, as probed on upload
     source_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     source_filename: Mapped[str] = mapped_column(String(300), default="")
@@ -146,3 +151,17 @@ class SessionTrack(IdMixin, TimestampMixin, Base):
     @property
     def end_seconds(self) -> float:
         return self.offset_seconds + self.duration_seconds
+
+
+class SessionSpeaker(TimestampMixin, Base):
+    """A transcript speaker's voice embedding (256 float32, little-endian), stored when the
+    session is transcribed, so the speaker can be enrolled as a known voice or recognised
+    later even after retention deleted the audio. Deleted with the session."""
+
+    __tablename__ = "session_speakers"
+
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    speaker_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    speech_seconds: Mapped[float] = mapped_column(Float, default=0.0)

@@ -58,6 +58,7 @@ class SessionOut(BaseModel):
     language: str | None
     detected_language: str | None
     num_speakers: int | None
+    vocabulary: list[str] = Field(default_factory=list)
     transcript_version: int
     model: str | None
     error: str | None
@@ -84,6 +85,7 @@ class SessionOut(BaseModel):
             stage=s.stage, message=s.message, eta_seconds=s.eta_seconds, attempt=s.attempt,
             duration_seconds=s.duration_seconds, language=s.language,
             detected_language=s.detected_language, num_speakers=s.num_speakers,
+            vocabulary=list(s.vocabulary or []),
             transcript_version=s.transcript_version, model=s.model_name, error=s.error,
             error_stage=s.error_stage,
             source=SourceOut(filename=s.source_filename, format=s.source_format, codec=s.codec,
@@ -161,6 +163,8 @@ class DirectUploadComplete(InputModel):
     title: Title | None = None
     language: str | None = Field(default=None, max_length=16)
     speakers: str | None = Field(default=None, max_length=8)
+    vocabulary: str | None = Field(default=None, max_length=8000,
+                                   description="comma-separated terms (up to 100)")
 
 
 class WaveformOut(BaseModel):

@@ -88,6 +88,7 @@ def create_session(
     num_speakers: int | None,
     idempotency_key: str | None,
     client_id: str | None = None,
+    vocabulary: list[str] | None = None,
 ) -> RecordingSession:
     """Insert the session and its transcription job (queued after the commit)."""
     info = rec.info
@@ -101,6 +102,7 @@ def create_session(
         source_filename=rec.filename, source_format=rec.ext, codec=info.codec,
         channels=info.channels, sample_rate=info.sample_rate,
         size_bytes=rec.size_bytes, duration_seconds=info.duration_seconds,
+        vocabulary=list(vocabulary or []),
     )
     db.add(session)
     db.flush()
@@ -438,7 +440,7 @@ def new_session_id() -> str:
 def accept_recording(
     rt: Runtime, principal: Principal, *, path: Path, filename: str, size_bytes: int,
     title: str | None, language: str | None, speakers: str | None, idempotency_key: str | None,
-    client_id: str | None = None,
+    client_id: str | None = None, vocabulary: str | None = None,
 ) -> RecordingSession:
     """Probe, check the plan, store the source, then create the session and its job.
 
@@ -453,6 +455,7 @@ def accept_recording(
                                 at_least=rec.length_is_lower_bound)
     refuse_over_limit(rec)
     lang, n_speakers = validate_options(language, speakers)
+    given_terms = parse_vocabulary(vocabulary) if vocabulary else None
     clean_title = (clean_text(title, 300) or clean_text(filename.rsplit(".", 1)[0], 300)
                    or "Untitled recording")
     session_id = new_session_id()
@@ -468,7 +471,9 @@ def accept_recording(
         return create_session(db, rt, user_id=principal.user_id, session_id=session_id,
                               source_key=key, rec=rec, title=clean_title, language=lang,
                               num_speakers=n_speakers, idempotency_key=idempotency_key,
-                              client_id=(client_id or "").strip() or None)
+                              client_id=(client_id or "").strip() or None,
+                              vocabulary=given_terms if given_terms else
+                              users.vocabulary(db, principal.user_id))
 
     try:
         session = rt.database.run(_create)
@@ -506,8 +511,8 @@ def start_direct_upload(rt: Runtime, principal: Principal, *, filename: str, siz
 
 
 def complete_direct_upload(rt: Runtime, principal: Principal, upload_id: str, *, filename: str,
-                           title: str | None, language: str | None, speakers: str | None
-                           ) -> RecordingSession:
+                           title: str | None, language: str | None, speakers: str | None,
+                           vocabulary: str | None = None) -> RecordingSession:
     key = _direct_key(principal.user_id, upload_id)
     head = rt.store.head(key)
     if head is None:
@@ -522,7 +527,73 @@ def complete_direct_upload(rt: Runtime, principal: Principal, upload_id: str, *,
         rt.store.download_to(key, scratch)
         return accept_recording(rt, principal, path=scratch, filename=clean_filename(filename),
                                 size_bytes=head.size, title=title, language=language,
-                                speakers=speakers, idempotency_key=f"direct:{upload_id}")
+                                speakers=speakers, idempotency_key=f"direct:{upload_id}",
+                                vocabulary=vocabulary)
     finally:
         scratch.unlink(missing_ok=True)
         rt.store.delete(key)  # accepted (copied to the session) or refused: never left behind
+
+
+# --- vocabulary (terms the speech engine is told to expect; parsed in users.service) ------
+parse_vocabulary = users.parse_vocabulary
+
+
+def engine_hotwords(vocabulary: tuple[str, ...] | list[str], marker_hotwords: str | None) -> str | None:
+    """What the speech engine is told to expect: the vocabulary, then the edit marker."""
+    parts = [*vocabulary, *([marker_hotwords] if marker_hotwords else [])]
+    return ", ".join(parts) if parts else None
+
+
+# --- speakers' voices (embeddings kept for known voices, never the audio) --------------------
+EMBEDDING_SIZE = 256
+
+
+def encode_embedding(vector: Any) -> bytes:
+    import numpy as np
+
+    v = np.asarray(vector, dtype="<f4").reshape(-1)
+    if v.size != EMBEDDING_SIZE:
+        raise ValueError(f"a voice embedding has {EMBEDDING_SIZE} values, not {v.size}")
+    return v.tobytes()
+
+
+def decode_embedding(data: bytes) -> Any:
+    import numpy as np
+
+    return np.frombuffer(data, dtype="<f4").astype(np.float64)
+
+
+def store_speaker_voices(db: DbSession, session_id: str, voices: Any) -> None:
+    """The transcript speakers' embeddings (a new transcription replaces the old ones)."""
+    from tapeworks.sessions.models import SessionSpeaker
+
+    db.execute(SessionSpeaker.__table__.delete().where(SessionSpeaker.session_id == session_id))
+    for v in voices:
+        db.add(SessionSpeaker(session_id=session_id, speaker_id=v.speaker_id,
+                              embedding=encode_embedding(v.embedding), speech_seconds=v.seconds))
+    db.flush()
+
+
+def speaker_embeddings(db: DbSession, session_id: str) -> dict[str, tuple[Any, float]]:
+    """speaker id -> (unit embedding, seconds of speech) of a transcribed session."""
+    from tapeworks.sessions.models import SessionSpeaker
+
+    rows = db.scalars(select(SessionSpeaker).where(SessionSpeaker.session_id == session_id))
+    return {r.speaker_id: (decode_embedding(r.embedding), r.speech_seconds) for r in rows}
+
+
+def relabel_speakers(db: DbSession, rt: Runtime, session: RecordingSession,
+                     change: Any) -> Transcript | None:
+    """Apply `change(transcript) -> transcript | None` to the current transcript as a new
+    version (None or an equal transcript: nothing written). The session row is locked."""
+    current = load_transcript(rt, session)
+    changed = change(current)
+    if changed is None or changed.speakers == current.speakers:
+        return None
+    edited = changed.model_copy(update={"version": session.transcript_version + 1})
+    _key, added = write_transcript_sized(rt.store, session.user_id, session.id, edited)
+    session.transcript_version = edited.version
+    session.transcript_bytes = (session.transcript_bytes or 0) + added
+    db.flush()
+    rt.session_hooks.on_transcript(db, session, edited)
+    return edited

@@ -29,7 +29,7 @@ from tapeworks.sessions import service, tracks
 from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tracks import TrackRef
-from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+from tapeworks.speech.pipeline import SpeakerVoice, TranscribeOptions, transcribe
 from tapeworks.storage import keys
 from tapeworks.transcripts.model import Transcript
 from tapeworks.users import service as users
@@ -61,6 +61,7 @@ class TranscribePayload:
     language: str | None
     num_speakers: int | None
     hotwords: str | None = None  # the user's spoken edit marker, so the engine writes it right
+    vocabulary: tuple[str, ...] = ()  # terms to expect (the session's, else the user's default)
     tracks: tuple[TrackRef, ...] = ()  # a multitrack session's tracks, in order
 
 
@@ -76,6 +77,7 @@ class TranscribeResult:
     mixdown: Mixdown | None = None  # a multitrack session's mix, stored under `mixdown_key`
     mixdown_key: str | None = None
     store: Any = field(default=None, repr=False, compare=False)  # the save phase writes with it
+    voices: tuple[SpeakerVoice, ...] = ()  # each speaker's embedding (kept, never the audio)
 
 
 class TranscribeHandler:
@@ -95,6 +97,7 @@ class TranscribeHandler:
         return TranscribePayload(session.id, session.user_id, session.source_key,
                                  session.duration_seconds, session.language, session.num_speakers,
                                  users.studio_settings(db, session.user_id).hotwords,
+                                 tuple(session.vocabulary or ()),
                                  tracks.track_refs(db, session.id) if session.track_count else ())
 
     def work(self, ctx: JobContext, p: TranscribePayload) -> TranscribeResult:
@@ -110,17 +113,18 @@ class TranscribeHandler:
             ext = Path(p.source_key).suffix
             local = scratch / f"source{ext}"
             rt.store.download_to(p.source_key, local)
-            transcript = self._transcribe(ctx, p, local)
+            transcript, voices = self._transcribe(ctx, p, local)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
-            transcript = transcript.model_copy(update={"version": 1})
+            transcript = transcript.model_copy(update={"version": 1,
+                                                       "vocabulary": list(p.vocabulary)})
             model = transcript.model
             return TranscribeResult(
                 transcript_key=keys.session_transcript(p.user_id, p.session_id), version=1,
                 text=transcript.text(), language=transcript.language,
                 model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
                 audio_seconds=transcript.duration or p.duration_seconds,
-                transcript=transcript, store=rt.store,
+                transcript=transcript, store=rt.store, voices=voices,
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -138,13 +142,16 @@ class TranscribeHandler:
         speech_share = SPEECH_SHARE - MIXING_SHARE
         done = 0.0
         transcripts: list[Transcript] = []
+        voices: list[SpeakerVoice] = []
         language = p.language
         for t, spec in zip(p.tracks, specs, strict=True):
             lo = DOWNLOAD_SHARE + speech_share * done / total
             span = speech_share * t.duration_seconds / total
             label = f"track {t.position} of {len(p.tracks)} ({t.name})"
-            one = self._transcribe(ctx, p, spec.path, num_speakers=1, language=language,
-                                   share=(lo, span), label=label)
+            one, heard = self._transcribe(ctx, p, spec.path, num_speakers=1, language=language,
+                                          share=(lo, span), label=label)
+            voices.extend(SpeakerVoice(f"S{t.position}", v.embedding, v.seconds)
+                          for v in heard[:1])  # the track's one speaker
             language = language or one.language  # the tracks of one talk share a language
             transcripts.append(one)
             done += t.duration_seconds
@@ -158,7 +165,7 @@ class TranscribeHandler:
         mix_key = keys.session_mixdown(p.user_id, p.session_id, mix.format)
         rt.store.put_file(mix_key, mix.path)  # in the store before the row names it (rule 4)
         ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
-        merged = merged.model_copy(update={"version": 1})
+        merged = merged.model_copy(update={"version": 1, "vocabulary": list(p.vocabulary)})
         model = merged.model
         log.info("session.tracks_transcribed", session_id=p.session_id, tracks=len(p.tracks),
                  words=len(merged.words()), gains_db=mix.track_gains_db)
@@ -167,19 +174,20 @@ class TranscribeHandler:
             text=merged.text(), language=merged.language,
             model_name=f"{model.engine}:{model.name} ({model.source})" if model else None,
             audio_seconds=p.duration_seconds, transcript=merged, mixdown=mix, mixdown_key=mix_key,
-            store=rt.store)
+            store=rt.store, voices=tuple(voices))
 
     def _transcribe(self, ctx: JobContext, p: TranscribePayload, local: Path, *,
                     num_speakers: int | None = None, language: str | None = None,
                     share: tuple[float, float] = (DOWNLOAD_SHARE, SPEECH_SHARE),
-                    label: str = "") -> Transcript:
+                    label: str = "") -> tuple[Transcript, tuple[SpeakerVoice, ...]]:
         s = ctx.rt.settings
         options = TranscribeOptions(
             engine=s.speech_engine, model=s.speech_model, model_path=s.speech_model_path,
             model_dir=str(s.models_dir), language=language or p.language,
             num_speakers=num_speakers or p.num_speakers,
             cloud_url=s.speech_cloud_url, cloud_api_key=s.speech_cloud_api_key,
-            fake_realtime_factor=s.fake_realtime_factor, hotwords=p.hotwords,
+            fake_realtime_factor=s.fake_realtime_factor,
+            hotwords=service.engine_hotwords(p.vocabulary, p.hotwords),
         )
         started = time.monotonic()
         done_share = [0.0]
@@ -196,11 +204,12 @@ class TranscribeHandler:
         def stage(name: str) -> None:  # stages as they happen
             ctx.progress(lo + span * done_share[0], name, prefix + STAGE_MESSAGES.get(name, ""))
 
-        transcript = transcribe_file(local, options, progress, stage)
+        done = transcribe(local, options, progress, stage)
+        transcript = done.transcript
         log.info("session.transcribed", session_id=p.session_id,
                  seconds=round(time.monotonic() - started, 2),
                  model=transcript.model.model_dump() if transcript.model else None)
-        return transcript
+        return transcript, done.voices
 
     def save(self, db: DbSession, job: Job, p: TranscribePayload, r: TranscribeResult) -> None:
         session = db.get(RecordingSession, p.session_id)
@@ -210,9 +219,13 @@ class TranscribeHandler:
         # holds the lease (the job row is locked): a stale worker whose lease expired while
         # it worked never overwrites the transcript a newer attempt saved, or the user's
         # edits of it. Same keys on a retry (idempotent).
-        if r.transcript is not None and r.store is not None:
+        transcript = r.transcript
+        if transcript is not None:
+            service.store_speaker_voices(db, p.session_id, r.voices)
+            transcript = self.hooks.on_speakers(db, session, transcript)  # known voices
+        if transcript is not None and r.store is not None:
             _key, written = service.write_transcript_sized(r.store, p.user_id, p.session_id,
-                                                           r.transcript)
+                                                           transcript)
             # the first transcript, or version 1 written again over an earlier one (counted
             # once more: storage errs on the side of counting what may be kept)
             session.transcript_bytes = written if session.transcript_version <= 0 \
@@ -227,8 +240,8 @@ class TranscribeHandler:
             session.source_format = session.codec = r.mixdown.format
             session.source_filename = clean_filename(f"{session.title} (mix).{r.mixdown.format}")
             session.channels, session.sample_rate = r.mixdown.channels, r.mixdown.rate
-        if r.transcript is not None:
-            self.hooks.on_transcript(db, session, r.transcript)
+        if transcript is not None:
+            self.hooks.on_transcript(db, session, transcript)
         job.audio_seconds = r.audio_seconds
         usage.charge_for_job(db, job, kind="transcription", seconds=r.audio_seconds,
                              session_id=p.session_id)

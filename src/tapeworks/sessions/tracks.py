@@ -36,6 +36,7 @@ from tapeworks.queue.models import Job
 from tapeworks.sessions import service
 from tapeworks.sessions.models import RecordingSession, SessionTrack
 from tapeworks.storage import keys
+from tapeworks.users import service as users
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -191,11 +192,13 @@ def _describe(session: RecordingSession, tracks: Sequence[SessionTrack]) -> None
 def accept_tracks(
     rt: Runtime, principal: Principal, *, files: Sequence[TrackFile], title: str | None,
     language: str | None, idempotency_key: str | None, client_id: str | None = None,
+    vocabulary: str | None = None,
 ) -> tuple[RecordingSession, list[SessionTrack]]:
     """Probe every track, check the plan on the recording they make, store them, then
     create the session, its tracks and its transcription job in one unit of work."""
     recs = probe_tracks(files, max_seconds=enforcement.recording_seconds_limit(rt, principal))
     lang, _ = service.validate_options(language, None)
+    given_terms = service.parse_vocabulary(vocabulary) if vocabulary else None
     total_bytes = sum(r.size_bytes for r in recs)
     length = recording_length([(f.offset_seconds, r.info.duration_seconds)
                                for f, r in zip(files, recs, strict=True)])
@@ -217,7 +220,8 @@ def accept_tracks(
         session = service.create_session(
             db, rt, user_id=principal.user_id, session_id=session_id, source_key=None, rec=recs[0],
             title=clean_title, language=lang, num_speakers=len(files),
-            idempotency_key=idempotency_key, client_id=(client_id or "").strip() or None)
+            idempotency_key=idempotency_key, client_id=(client_id or "").strip() or None,
+            vocabulary=given_terms or users.vocabulary(db, principal.user_id))
         rows = _rows(session.id, files, recs, stored, 1)
         db.add_all(rows)
         _describe(session, rows)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import structlog
 
 from tapeworks.audio.decode import iter_chunks
@@ -92,10 +93,17 @@ def _detector(options: TranscribeOptions) -> SpeechDetector:
 
 
 def _embedder(options: TranscribeOptions) -> tuple[SpeakerEmbedder | None, Diarization]:
+    """The embedder (None when speakers are not told apart) and the diarization record.
+    With one speaker requested the voice is still embedded (so it can be recognised as a
+    known voice) but nothing is clustered; an encoder that cannot load is then no failure."""
     if not options.diarize:
         return None, Diarization(status="disabled", num_speakers=1)
     if options.num_speakers == 1:
-        return None, Diarization(status="single", reason="one speaker requested", num_speakers=1)
+        single = Diarization(status="single", reason="one speaker requested", num_speakers=1)
+        try:
+            return SpeakerEmbedder(threads=options.threads), single
+        except DiarizationUnavailable:
+            return None, single
     try:
         return SpeakerEmbedder(threads=options.threads), Diarization(status="ok")
     except DiarizationUnavailable as exc:
@@ -142,19 +150,66 @@ class _Run:
         except DiarizationUnavailable as exc:
             log.warning("speech.diarization_unavailable", reason=str(exc))
             self.embedder = None
-            self.diarization = Diarization(status="unavailable", reason=str(exc), num_speakers=1)
+            if self.diarization.status == "ok":
+                self.diarization = Diarization(status="unavailable", reason=str(exc),
+                                               num_speakers=1)
 
 
-def _speaker_ids(run: _Run, options: TranscribeOptions) -> tuple[list[str], Diarization]:
+@dataclass(frozen=True)
+class SpeakerVoice:
+    """One transcript speaker's voice: the unit mean of its embeddings (resemblyzer's
+    256 floats) and how many seconds of its words it was measured on. Kept so the
+    speaker can be recognised as, or enrolled as, a known voice; never the audio."""
+
+    speaker_id: str
+    embedding: tuple[float, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Transcription:
+    transcript: Transcript
+    voices: tuple[SpeakerVoice, ...] = ()
+
+
+def _speaker_ids(
+    run: _Run, options: TranscribeOptions
+) -> tuple[list[str], Diarization, np.ndarray | None]:
+    """The speaker of each word, the diarization record and the speakers' centroids
+    (row i is speaker S{i+1}; None when nothing was embedded)."""
     if run.embedder is None or not run.words:
-        return ["S1"] * len(run.words), run.diarization
-    labels = run.embedder.speaker_labels(options.num_speakers, options.max_speakers)
+        return ["S1"] * len(run.words), run.diarization, None
+    single = run.diarization.status == "single"
+    labels = run.embedder.speaker_labels(1 if single else options.num_speakers,
+                                         options.max_speakers)
+    centroids = run.embedder.centroids
+    if single or not len(labels):
+        return ["S1"] * len(run.words), run.diarization, centroids if len(labels) else None
     mids = [(w.start + w.end) / 2 for w in run.words]
-    per_word = run.embedder.word_labels(mids, labels) if len(labels) else [0] * len(mids)
+    per_word = run.embedder.word_labels(mids, labels)
     count = len(set(per_word)) or 1
     return [f"S{i + 1}" for i in per_word], Diarization(
         status="ok", num_speakers=count, reason=_fewer_reason(run.embedder, options, count)
-    )
+    ), centroids
+
+
+def speaker_voices(words: list[EngineWord], ids: list[str],
+                   centroids: np.ndarray | None) -> tuple[SpeakerVoice, ...]:
+    """Each labelled speaker's centroid with the seconds of its words."""
+    if centroids is None or not len(centroids):
+        return ()
+    seconds: dict[str, float] = {}
+    for w, sid in zip(words, ids, strict=True):
+        seconds[sid] = seconds.get(sid, 0.0) + max(0.0, w.end - w.start)
+    out = []
+    for sid in sorted(seconds, key=lambda s: int(s[1:])):
+        i = int(sid[1:]) - 1
+        if 0 <= i < len(centroids):
+            vec = np.asarray(centroids[i], dtype=np.float64)
+            vec = vec / max(float(np.linalg.norm(vec)), 1e-9)
+            out.append(SpeakerVoice(sid, tuple(round(float(v), 6) for v in vec),
+                                    round(seconds[sid], 3)))
+    return tuple(out)
 
 
 def _fewer_reason(embedder: SpeakerEmbedder, options: TranscribeOptions, count: int) -> str | None:
@@ -190,7 +245,8 @@ def _transcribe_cloud(
     diarize = options.diarize and options.num_speakers != 1
     report(0.0)
     result = engine.transcribe_path(
-        path, language=options.language, speakers=options.num_speakers, diarize=diarize
+        path, language=options.language, speakers=options.num_speakers, diarize=diarize,
+        word_boost=[t.strip() for t in (options.hotwords or "").split(",") if t.strip()] or None,
     )
     words = result.words()
     labelled = diarize and any(w.speaker is not None for w in words)
@@ -212,7 +268,15 @@ def transcribe_file(
     path: str | Path, options: TranscribeOptions, progress: Progress | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> Transcript:
-    """Transcribe one audio file. Raises InvalidAudio for undecodable audio and
+    """Transcribe one audio file (see `transcribe`; the speakers' voices are dropped)."""
+    return transcribe(path, options, progress, stage).transcript
+
+
+def transcribe(
+    path: str | Path, options: TranscribeOptions, progress: Progress | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> Transcription:
+    """Transcribe one audio file, with each speaker's voice embedding. Raises InvalidAudio for undecodable audio and
     EngineError when the engine cannot run (model missing or corrupted, API refusal).
 
     `stage(name)` is told as each stage begins: "loading_model", "transcribing",
@@ -222,7 +286,7 @@ def transcribe_file(
     report = _ProgressReporter(progress, read_info(path).duration_seconds)
     if options.engine == "cloud":
         tell("transcribing")
-        return _transcribe_cloud(path, options, report, report.total)
+        return Transcription(_transcribe_cloud(path, options, report, report.total))
     tell("loading_model")
     engine = _window_engine(options)
     embedder, diarization = _embedder(options)
@@ -236,9 +300,9 @@ def transcribe_file(
         end = window.end
         report(end)
     run.words = repair_word_timings(run.words, run.regions, run.envelope.envelope())
-    if run.embedder is not None and run.words:
+    if run.embedder is not None and run.words and run.diarization.status == "ok":
         tell("finding_speakers")
-    ids, diarization = _speaker_ids(run, options)
+    ids, diarization, centroids = _speaker_ids(run, options)
     report(end)
     transcript = assemble_transcript(run.words, ids, language=run.language, duration=end,
                                      model=engine.info, diarization=diarization)
@@ -246,4 +310,4 @@ def transcribe_file(
         "speech.transcribed", file=path.name, seconds=round(end, 1), words=len(run.words),
         speakers=len(transcript.speakers), model=engine.info.name, source=engine.info.source,
     )
-    return transcript
+    return Transcription(transcript, speaker_voices(run.words, ids, centroids))

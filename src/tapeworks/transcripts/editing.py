@@ -153,6 +153,7 @@ def update_speaker(
         sp.name = _check_name(name)
     if role is not None:
         sp.role = None if role == "" else _check_role(role)  # type: ignore[assignment]
+        sp.role_inferred = False  # the user said so
     return new
 
 

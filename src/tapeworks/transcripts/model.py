@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # 2: words may carry the speech engine's own times (`engine_start`, `engine_end`) beside the
 #    repaired `start`/`end` (speech/timing.py); documents of version 1 read unchanged.
-SCHEMA_VERSION = 2
+# 3: speakers may carry the known voice they were recognised as (`voice_id`, `match_score`)
+#    and whether their role was inferred (`role_inferred`); the transcript keeps the
+#    `vocabulary` the engine was given. Documents of versions 1 and 2 read unchanged.
+SCHEMA_VERSION = 3
 
 SpeakerRole = Literal["coach", "client", "host", "guest", "other"]
 SPEAKER_ROLES: tuple[str, ...] = ("coach", "client", "host", "guest", "other")
@@ -49,6 +52,12 @@ class Speaker(_Model):
     id: str
     name: str
     role: SpeakerRole | None = None
+    # the owner's known voice this speaker matched (cosine similarity of the embeddings)
+    voice_id: str | None = None
+    match_score: float | None = None
+    # the role was not the voice's own but inferred (the other speaker of a two-speaker
+    # session whose known voice is a coach or a host is the client or the guest)
+    role_inferred: bool = False
 
 
 class ModelInfo(_Model):
@@ -77,6 +86,7 @@ class Transcript(_Model):
     diarization: Diarization = Field(default_factory=Diarization)
     speakers: list[Speaker] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
+    vocabulary: list[str] = Field(default_factory=list)  # the terms the engine was given
 
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]

@@ -16,6 +16,8 @@ from tapeworks.users.schemas import (
     TokenInfo,
     TokenResponse,
     UserOut,
+    VocabularyIn,
+    VocabularyOut,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -58,6 +60,18 @@ def patch_me(body: MePatch, principal: CurrentUser, db: DbDep) -> UserOut:
     """The caller's settings: the time zone their dates are in (default UTC)."""
     service.set_time_zone(db, principal.user_id, body.time_zone)
     return user_out(db, principal.user_id)
+
+
+@router.put("/me/vocabulary", response_model=VocabularyOut)
+def put_vocabulary(body: VocabularyIn, principal: CurrentUser, db: DbDep) -> VocabularyOut:
+    """The caller's default vocabulary: terms (names, places) the speech engine is told to
+    expect in every upload that gives none of its own."""
+    return VocabularyOut(terms=service.set_vocabulary(db, principal.user_id, body.terms))
+
+
+@router.get("/me/vocabulary", response_model=VocabularyOut)
+def get_vocabulary(principal: CurrentUser, db: DbDep) -> VocabularyOut:
+    return VocabularyOut(terms=service.vocabulary(db, principal.user_id))
 
 
 @router.post("/tokens", response_model=PersonalTokenResponse, status_code=status.HTTP_201_CREATED)

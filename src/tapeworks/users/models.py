@@ -29,6 +29,8 @@ class User(IdMixin, TimestampMixin, Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_failed_login_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # default vocabulary: terms every upload's speech engine is told to expect
+    vocabulary: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True

@@ -45,6 +45,8 @@ class UserOut(BaseModel):
     role: str
     plan: str
     time_zone: str = "UTC"
+    vocabulary: list[str] = Field(default_factory=list,
+                                  description="terms every upload's speech engine expects")
     created_at: datetime
     failed_logins: int = Field(default=0, description="failed sign-ins since the owner last "
                                "dismissed the notice on the account page")
@@ -84,3 +86,13 @@ class StudioSettingsPatch(StrictInput):
     bleep_words: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=500)
     bleep_default_list: bool | None = None
     bleep_mode: Literal["beep", "mute"] | None = None
+
+
+class VocabularyIn(BaseModel):
+    terms: str | list[str] = Field(
+        description="comma-separated terms (or a list), at most 100: names, places, jargon "
+                    "every upload's speech engine should expect; empty clears it")
+
+
+class VocabularyOut(BaseModel):
+    terms: list[str]

@@ -289,3 +289,43 @@ def update_studio_settings(db: DbSession, user_id: str, changes: dict[str, Any])
         setattr(row, name, value)
     db.flush()
     return _studio_of(row)
+
+
+# --- vocabulary: terms the speech engine is told to expect (names, places) --------------------
+MAX_VOCABULARY_TERMS = 100
+MAX_TERM_CHARS = 60
+
+
+def parse_vocabulary(value: str | list[str] | None, *, field: str = "vocabulary") -> list[str]:
+    """Terms from a comma-separated string (or a list): trimmed, inner spaces folded,
+    duplicates dropped (case-insensitively), at most MAX_VOCABULARY_TERMS."""
+    raw = value.split(",") if isinstance(value, str) else list(value or [])
+    terms: list[str] = []
+    seen: set[str] = set()
+    for item in raw:
+        term = " ".join(clean_text(str(item), 1000).split())
+        if not term:
+            continue
+        if len(term) > MAX_TERM_CHARS:
+            raise ValidationFailed(f"the vocabulary term {term[:30]!r}... is longer than "
+                                   f"{MAX_TERM_CHARS} characters", details={"field": field})
+        if term.lower() not in seen:
+            seen.add(term.lower())
+            terms.append(term)
+    if len(terms) > MAX_VOCABULARY_TERMS:
+        raise ValidationFailed(f"the vocabulary has {len(terms)} terms; at most "
+                               f"{MAX_VOCABULARY_TERMS} are allowed", details={"field": field})
+    return terms
+
+
+def vocabulary(db: DbSession, user_id: str) -> list[str]:
+    """The user's default vocabulary (every upload's, unless it gives its own)."""
+    user = db.get(User, user_id)
+    return list(user.vocabulary or []) if user is not None else []
+
+
+def set_vocabulary(db: DbSession, user_id: str, terms: str | list[str] | None) -> list[str]:
+    user = get_user(db, user_id)
+    user.vocabulary = parse_vocabulary(terms, field="terms")
+    db.flush()
+    return list(user.vocabulary)

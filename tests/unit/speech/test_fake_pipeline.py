@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tapeworks.errors import EngineError, InvalidAudio
 from tapeworks.speech import diarization, pipeline
-from tapeworks.speech.pipeline import TranscribeOptions, transcribe_file
+from tapeworks.speech.pipeline import TranscribeOptions, transcribe, transcribe_file
 from tapeworks.speech.voice_encoder import encoder as voice_encoder_module
 from tests.helpers.audio import write_bursts
 
@@ -65,10 +65,21 @@ def test_diarization_unavailable_is_recorded_not_guessed(bursts: Path, monkeypat
     assert {w.speaker for w in t.words()} == {"S1"}
 
 
-def test_single_speaker_requested_skips_diarization(bursts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(diarization, "_load_encoder", lambda threads: pytest.fail("diarized"))
-    t = transcribe_file(bursts, TranscribeOptions(engine="fake", num_speakers=1))
-    assert t.diarization.status == "single"
+def test_single_speaker_requested_skips_clustering_but_keeps_the_voice(
+        bursts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One speaker asked for: nothing is clustered (every word S1), but the voice is
+    embedded so a known voice can be recognised; an encoder that cannot load is then no
+    failure (still "single")."""
+    monkeypatch.setattr(diarization, "find_speakers",
+                        lambda *a, **k: pytest.fail("clustered"))  # type: ignore[arg-type]
+    done = transcribe(bursts, TranscribeOptions(engine="fake", num_speakers=1))
+    assert done.transcript.diarization.status == "single"
+    assert {w.speaker for w in done.transcript.words()} == {"S1"}
+    assert [v.speaker_id for v in done.voices] == ["S1"] and len(done.voices[0].embedding) == 256
+    monkeypatch.setattr(voice_encoder_module, "_loaded", {})
+    monkeypatch.setattr(voice_encoder_module, "MODEL_FILE", "not-installed.onnx")
+    done = transcribe(bursts, TranscribeOptions(engine="fake", num_speakers=1))
+    assert done.transcript.diarization.status == "single" and done.voices == ()
 
 
 def test_undecodable_audio_raises_invalid_audio(tmp_path: Path) -> None:

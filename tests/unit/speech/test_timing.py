@@ -144,7 +144,7 @@ def test_the_pipeline_stores_repaired_and_engine_times(tmp_path: Path, monkeypat
     path = write_bursts(tmp_path / "b.wav", [(0.5, 1.0), (2.0, 2.4), (3.5, 4.0)], 5.0)
     monkeypatch.setattr(pipeline, "_window_engine", lambda options: _ZeroLengthEngine())
     t = transcribe_file(path, TranscribeOptions(engine="fake", diarize=False))
-    assert t.schema_version == SCHEMA_VERSION == 2
+    assert t.schema_version == SCHEMA_VERSION == 3
     w0, w1, w2 = t.words()
     assert 1.95 <= w1.start < w1.end <= 2.45, w1
     assert w1.engine_start is not None and w1.engine_start == w1.engine_end

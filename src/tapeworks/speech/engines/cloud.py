@@ -71,7 +71,8 @@ class CloudEngine:
         )
 
     def transcribe_path(
-        self, path: Path, *, language: str | None, speakers: int | None, diarize: bool
+        self, path: Path, *, language: str | None, speakers: int | None, diarize: bool,
+        word_boost: list[str] | None = None,
     ) -> EngineResult:
         with self._client() as client:
             upload = self._request(client, "POST", "/v2/upload", content=_file_blocks(path))
@@ -82,6 +83,8 @@ class CloudEngine:
                 request["language_detection"] = True
             if diarize and speakers:
                 request["speakers_expected"] = speakers
+            if word_boost:  # the vocabulary: AssemblyAI's custom vocabulary
+                request["word_boost"] = word_boost
             job = self._request(client, "POST", "/v2/transcript", json=request)
             body = self._poll(client, str(job["id"]))
         return _result(body)
