@@ -74,7 +74,7 @@ def test_a_job_that_crashes_never_shows_the_exception(
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError(f"boom in {secret}")
 
-    monkeypatch.setattr("tapeworks.sessions.tasks.transcribe_file", crash)
+    monkeypatch.setattr("tapeworks.sessions.tasks.transcribe", crash)
     api = make_api(fresh_db_url("sqlite"), workers=1, job_max_attempts=2)
     headers = api.create_user("j@example.com")
     sid = upload_ok(api.client, headers, audio.write_tone(tmp_path / "t.wav", seconds=1.0,

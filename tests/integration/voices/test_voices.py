@@ -281,3 +281,28 @@ def test_real_voices_do_not_match_each_other() -> None:
         print(name, "halves", round(float(a @ b), 3), "vs jfk", round(float(a @ jfk), 3))
     callers = [embed(np.concatenate(p)) for p in by_speaker.values()]
     assert float(callers[0] @ callers[1]) < voice_service.MATCH_THRESHOLD
+
+
+def test_vocabulary_refusals_and_defaults(api: Api) -> None:
+    """Fast checks of the vocabulary's edges (the names themselves: test_vocabulary.py)."""
+    user = api.create_user("v@example.com", plan="pro")
+    wav = SPEECH_DIR / "jfk.flac"
+    too_many = ", ".join(f"term{i}" for i in range(101))
+    r = api.client.put("/api/v1/auth/me/vocabulary", headers=user, json={"terms": too_many})
+    assert r.status_code == 422 and "101 terms" in r.json()["error"]["message"]
+    from tests.helpers.api import upload
+    r = upload(api.client, user, wav, vocabulary=too_many)
+    assert r.status_code == 422 and "at most 100" in r.json()["error"]["message"]
+    r = upload(api.client, user, wav, vocabulary="x" * 61)
+    assert r.status_code == 422 and "longer than 60" in r.json()["error"]["message"]
+    assert api.client.put("/api/v1/auth/me/vocabulary", headers=user,
+                          json={"terms": ["Aoife", " Aoife ", "Nakagawa"]}).json() == {
+        "terms": ["Aoife", "Nakagawa"]}
+    sid = upload(api.client, user, wav).json()["id"]
+    assert api.client.get(f"/api/v1/sessions/{sid}", headers=user).json()["vocabulary"] == [
+        "Aoife", "Nakagawa"]
+    sid = upload(api.client, user, wav, vocabulary="Ljubljana").json()["id"]
+    assert api.client.get(f"/api/v1/sessions/{sid}", headers=user).json()["vocabulary"] == [
+        "Ljubljana"]
+    assert api.client.put("/api/v1/auth/me/vocabulary", headers=user,
+                          json={"terms": ""}).json() == {"terms": []}
