@@ -1,9 +1,8 @@
 """Vocabulary: uncommon names written right when the upload (or the account) gives them.
 
-A real recording (espeak-ng) of "Siobhan Quaid said the office in Ljubljana opens in
-March", through the API with Whisper base (the default model): without a vocabulary
-Whisper writes the names wrong (measured: "Shivanna Quaid", "Yubiana"); with the upload's
-`vocabulary` both come out right and the terms are stored with the session and the
+A real recording (espeak-ng) of two sentences with four names, through the API with Whisper base (the default model): without a vocabulary
+Whisper writes at most one of its four names right (measured: "Shivanna Quaid",
+"Yubiana"); with the upload's `vocabulary` all four come out right and the terms are stored with the session and the
 transcript; the account's default vocabulary (PUT /auth/me/vocabulary) applies to an
 upload that gives none. bench/bench_vocabulary.py measures hotwords against an initial
 prompt.
@@ -22,8 +21,14 @@ from tests.helpers.api import upload_ok, wait_status
 
 pytestmark = pytest.mark.slow
 
-SAID = "Siobhan Quaid said the office in Ljubljana opens in March."
-TERMS = "Siobhan Quaid, Ljubljana"
+SAID = ("This morning I spoke with Siobhan Quaid about the move to Ljubljana. "
+        "Then Tadeusz Wojcik called from Szczecin.")
+NAMES = ["Siobhan Quaid", "Ljubljana", "Tadeusz Wojcik", "Szczecin"]
+TERMS = ", ".join(NAMES)
+
+
+def _right(text: str) -> list[str]:
+    return [n for n in NAMES if n in text]
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +59,20 @@ def test_vocabulary_writes_names_right(whisper_api: Api, names_wav: Path) -> Non
     user = api.create_user("coach@example.com", plan="pro")
 
     without, _ = _text(api, user, names_wav)
-    print("without a vocabulary:", without)
-    assert "Siobhan Quaid" not in without and "Ljubljana" not in without  # measured wrong
+    print("without a vocabulary:", without, _right(without))
+    assert len(_right(without)) <= 1, without  # measured: at most one name right
 
     given, made = _text(api, user, names_wav, vocabulary=TERMS)
-    print("with the upload's vocabulary:", given)
-    assert "Siobhan Quaid" in given and "Ljubljana" in given
-    assert made["session"]["vocabulary"] == ["Siobhan Quaid", "Ljubljana"]
-    assert made["transcript"]["vocabulary"] == ["Siobhan Quaid", "Ljubljana"]
+    print("with the upload's vocabulary:", given, _right(given))
+    assert _right(given) == NAMES, given
+    assert made["session"]["vocabulary"] == NAMES
+    assert made["transcript"]["vocabulary"] == NAMES
 
     # the account's default vocabulary, for uploads that give none
     r = api.client.put("/api/v1/auth/me/vocabulary", headers=user,
-                       json={"terms": "Ljubljana, Siobhan Quaid, ljubljana"})
-    assert r.status_code == 200 and r.json() == {"terms": ["Ljubljana", "Siobhan Quaid"]}
-    assert api.client.get("/api/v1/auth/me", headers=user).json()["vocabulary"] == [
-        "Ljubljana", "Siobhan Quaid"]
+                       json={"terms": TERMS + ", ljubljana"})
+    assert r.status_code == 200 and r.json() == {"terms": NAMES}
+    assert api.client.get("/api/v1/auth/me", headers=user).json()["vocabulary"] == NAMES
     default, made = _text(api, user, names_wav)
-    assert "Siobhan Quaid" in default and "Ljubljana" in default
-    assert made["session"]["vocabulary"] == ["Ljubljana", "Siobhan Quaid"]
+    assert _right(default) == NAMES, default
+    assert made["session"]["vocabulary"] == NAMES
