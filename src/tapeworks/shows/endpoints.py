@@ -139,7 +139,7 @@ def create_share(session_id: str, body: ShareIn, request: Request, principal: Cu
                  db: DbDep, rt: RuntimeDep) -> ShareOut:
     """A read-only link to this session's transcript and audio; the URL is shown only here."""
     made = service.create_share(db, principal.user_id, session_id, expires_at=body.expires_at,
-                                allow_download=body.allow_download, now=utcnow())
+                                allow_download=body.allow_download, now=rt.clock())
     return ShareOut.of(made.link, url=f"{base_url(rt, request)}{service.share_path(made.token)}")
 
 
@@ -149,8 +149,8 @@ def list_shares(session_id: str, principal: CurrentUser, db: DbDep) -> list[Shar
 
 
 @shares.delete("/shares/{share_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_share(share_id: str, principal: CurrentUser, db: DbDep) -> Response:
-    service.revoke_share(db, principal.user_id, share_id, now=utcnow())
+def revoke_share(share_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> Response:
+    service.revoke_share(db, principal.user_id, share_id, now=rt.clock())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

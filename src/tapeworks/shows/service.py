@@ -269,3 +269,16 @@ def share_by_token(db: DbSession, token: str, *, now: datetime) -> ShareLink:
             (link.expires_at is not None and link.expires_at <= now):
         raise NotFound("this link does not exist or is no longer shared")
     return link
+
+
+def touch_share(db: DbSession, link: ShareLink, *, now: datetime) -> None:
+    """Note the link's last use (what the owner's list shows), at most once a minute."""
+    if link.last_used_at is None or (now - _aware_dt(link.last_used_at)).total_seconds() >= 60:
+        link.last_used_at = now
+        db.flush()
+
+
+def _aware_dt(t: datetime) -> datetime:
+    from datetime import UTC
+
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

@@ -15,14 +15,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tapeworks.web import account, auth, common, episodes, practice, security, sessions, shows
+from tapeworks.web import (
+    account,
+    auth,
+    common,
+    episodes,
+    practice,
+    security,
+    sessions,
+    shares,
+    shows,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
     app.state.cookie_reader = security.cookie_reader
-    for module in (auth, sessions, episodes, shows, practice, account):
+    for module in (auth, sessions, episodes, shows, shares, practice, account):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
