@@ -8,10 +8,11 @@ Prints, side by side in the same run:
 2. database (SQLite built by the migrations, 1,000 published episodes): the work of a
    conditional GET answered 304 (`feed_etag`: one narrow query, no document) and of a full
    GET (`build_feed`: query, items, document), in the same run;
-3. HTTP (once the public feed route is wired after issue 12): median and p99 of a full GET of
-   `/feeds/{show_id}.xml` and of a conditional GET answered 304 (If-None-Match), next to
-   `GET /healthz` of the same server in the same run. Goals: 304 p99 within 10 ms, the
-   full GET within 100 ms.
+3. HTTP (a real server: uvicorn on loopback, the app as `serve` builds it, SQLite built by
+   the migrations, 1,000 published episodes with named speakers and chapters): median and
+   p99 of a full GET of `/feeds/{show_id}.xml` and of a conditional GET answered 304
+   (If-None-Match), next to `GET /healthz` of the same server in the same run, over one
+   keep-alive connection. Goals: 304 p99 within 10 ms, the full GET within 100 ms.
 """
 
 from __future__ import annotations
@@ -100,43 +101,54 @@ def bench_render(episodes: int, repeats: int) -> None:
     print(_line("lxml parse (reference)", _timed(lambda: etree.fromstring(data), repeats)))
 
 
+def _seed(database: object, episodes: int, now: datetime) -> str:
+    """A user, a session, a show and ``episodes`` published episodes; the show's id."""
+    from tapeworks.episodes.models import Episode
+    from tapeworks.sessions.models import RecordingSession
+    from tapeworks.shows import service as shows
+    from tapeworks.shows.models import Publication
+    from tapeworks.users.models import User
+
+    persons = [{"name": "Anna Coach", "role": "host"}, {"name": "A Guest", "role": "guest"}]
+    chapters = {"render": {"chapters": [{"start": 0.0, "title": "Welcome"},
+                                        {"start": 60.0, "title": "The talk"}]}}
+    with database.transaction() as db:  # type: ignore[attr-defined]
+        user = User(email="bench@example.org", password_hash="x")
+        db.add(user)
+        db.flush()
+        sess = RecordingSession(user_id=user.id, title="s", status="completed")
+        db.add(sess)
+        db.flush()
+        show = shows.create_show(db, user.id, {"title": "Bench", "language": "en",
+                                               "category": "Technology"},
+                                 base_url=BASE, now=now).show
+        for i in range(episodes):
+            ep = Episode(user_id=user.id, session_id=sess.id, title=f"Episode {i}",
+                         status="completed", audio_key=f"users/x/e{i}/audio.mp3",
+                         transcript_key=f"users/x/e{i}/transcript.json", format="mp3",
+                         size_bytes=40_000_000 + i, duration_seconds=2700.0 + i,
+                         settings=chapters)
+            db.add(ep)
+            db.flush()
+            db.add(Publication(user_id=user.id, episode_id=ep.id, show_id=show.id,
+                               guid=f"guid-{i:06d}", title=f"Episode {i}", state="published",
+                               description="<p>Notes</p>", episode_type="full",
+                               published_at=now - timedelta(days=i), persons=persons))
+        return str(show.id)
+
+
 def bench_database(episodes: int, repeats: int) -> None:
     from tapeworks.db import migrate
     from tapeworks.db.uow import Database
-    from tapeworks.episodes.models import Episode
-    from tapeworks.sessions.models import RecordingSession
     from tapeworks.shows import publishing
-    from tapeworks.shows import service as shows
-    from tapeworks.shows.models import Publication, Show
-    from tapeworks.users.models import User
+    from tapeworks.shows.models import Show
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         migrate.upgrade(url)
         database = Database(url)
         now = datetime(2026, 6, 1, tzinfo=UTC)
-        with database.transaction() as db:
-            user = User(email="bench@example.org", password_hash="x")
-            db.add(user)
-            db.flush()
-            sess = RecordingSession(user_id=user.id, title="s", status="completed")
-            db.add(sess)
-            db.flush()
-            show = shows.create_show(db, user.id, {"title": "Bench", "language": "en",
-                                                   "category": "Technology"},
-                                     base_url=BASE, now=now).show
-            for i in range(episodes):
-                ep = Episode(user_id=user.id, session_id=sess.id, title=f"Episode {i}",
-                             status="completed", audio_key=f"users/x/e{i}/audio.mp3",
-                             transcript_key=f"users/x/e{i}/transcript.json", format="mp3",
-                             size_bytes=40_000_000 + i, duration_seconds=2700.0 + i)
-                db.add(ep)
-                db.flush()
-                db.add(Publication(user_id=user.id, episode_id=ep.id, show_id=show.id,
-                                   guid=f"guid-{i:06d}", title=f"Episode {i}", state="published",
-                                   description="<p>Notes</p>", episode_type="full",
-                                   published_at=now - timedelta(days=i)))
-            show_id = show.id
+        show_id = _seed(database, episodes, now)
         with database.transaction(write=False) as db:
             show = db.get(Show, show_id)
             assert show is not None
@@ -151,6 +163,71 @@ def bench_database(episodes: int, repeats: int) -> None:
         database.dispose()
 
 
+def bench_http(episodes: int, repeats: int) -> None:
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from tapeworks.app import create_app, server_options
+    from tapeworks.config import Settings
+    from tapeworks.db import migrate
+    from tapeworks.runtime import Runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/http.db"
+        migrate.upgrade(url)
+        settings = Settings(environment="test", data_dir=Path(tmp) / "data", database_url=url,
+                            secret_key="bench-" + "x" * 32, workers=0, short_workers=0,
+                            speech_engine="fake", public_url=BASE, log_level="warning")
+        rt = Runtime(settings)
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        show_id = _seed(rt.database, episodes, now)
+        rt.clock = lambda: now
+        app = create_app(settings, rt)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning", access_log=False,
+                                               **server_options(settings)))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                feed = f"/feeds/{show_id}.xml"
+                first = client.get(feed)
+                assert first.status_code == 200, first.text[:300]
+                etag = first.headers["etag"]
+                assert client.get(feed, headers={"If-None-Match": etag}).status_code == 304
+                print(f"HTTP feed: {first.content.count(b'<item>')} items, "
+                      f"{len(first.content) / 1e6:.2f} MB, over loopback")
+                for _ in range(20):  # warm up every path
+                    client.get("/healthz")
+                    client.get(feed, headers={"If-None-Match": etag})
+                print(_line("GET /healthz (reference)",
+                            _timed(lambda: client.get("/healthz"), repeats * 5)))
+                print(_line("GET feed, If-None-Match -> 304",
+                            _timed(lambda: client.get(feed, headers={"If-None-Match": etag}),
+                                   repeats * 5)))
+                print(_line("GET feed, full (200), kept doc",
+                            _timed(lambda: client.get(feed), repeats)))
+
+                def cold() -> object:
+                    app.state.feed_cache.clear()  # as after a change: the document is built
+                    return client.get(feed)
+
+                print(_line("GET feed, full (200), built", _timed(cold, max(5, repeats // 4))))
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            rt.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=1000)
@@ -158,7 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_render(args.episodes, max(5, args.requests // 10))
     bench_database(args.episodes, max(5, args.requests // 10))
-    print("HTTP GET / 304 / healthz: not measured yet (the public feed route waits for issue 12)")
+    bench_http(args.episodes, args.requests)
 
 
 if __name__ == "__main__":

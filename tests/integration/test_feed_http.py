@@ -227,6 +227,19 @@ def test_conditional_get_head_and_byte_ranges(api, alice, clock, tmp_path) -> No
     changed = api.client.get(feed, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert b"Renamed" in changed.content
+    # a full GET of an unchanged feed is the same document (kept by this process under its
+    # ETag); every change makes a new one
+    again = api.client.get(feed)
+    assert again.content == changed.content and again.headers["etag"] == changed.headers["etag"]
+    assert b"podcast:chapters" not in again.content
+    assert api.client.put(f"/api/v1/episodes/{ep_id}/chapters", headers=alice,
+                          json=[{"start": 0, "title": "Start"}]).status_code == 200
+    with_chapters = api.client.get(feed)
+    assert with_chapters.headers["etag"] != again.headers["etag"]
+    assert b"podcast:chapters" in with_chapters.content
+    assert api.client.put(f"/api/v1/episodes/{ep_id}/chapters", headers=alice,
+                          json=[]).status_code == 200
+    assert b"podcast:chapters" not in api.client.get(feed).content
 
     url = _path(etree.fromstring(changed.content).find("channel/item/enclosure").get("url"))
     whole = api.client.get(url)

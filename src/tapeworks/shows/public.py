@@ -13,6 +13,8 @@ Paths (issue 13): `/feeds/{show_id}.xml`, `/media/episodes/{id}/v{n}/audio.{ext}
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -89,6 +91,47 @@ def _aware(t: datetime) -> datetime:
 
 
 # --- the feed ---------------------------------------------------------------------------------
+class FeedCache:
+    """The last few feed documents this process built, by everything that decides their
+    bytes: the show, its ETag (which covers the visible items and every field the document
+    says, the same validator a 304 trusts), the base URL and the token in its links.
+
+    A full GET of an unchanged feed then costs what a 304 costs plus sending the bytes; any
+    change gives a new ETag, so a stale document is never served. Small and per process."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._docs: OrderedDict[tuple[str, str, str, str | None], publishing.FeedDocument] = \
+            OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str, str | None]) -> publishing.FeedDocument | None:
+        with self._lock:
+            doc = self._docs.get(key)
+            if doc is not None:
+                self._docs.move_to_end(key)
+            return doc
+
+    def put(self, key: tuple[str, str, str, str | None], doc: publishing.FeedDocument) -> None:
+        with self._lock:
+            self._docs[key] = doc
+            self._docs.move_to_end(key)
+            while len(self._docs) > self.size:
+                self._docs.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._docs.clear()
+
+
+def feed_cache(request: Request) -> FeedCache:
+    state = request.app.state
+    cache: FeedCache | None = getattr(state, "feed_cache", None)
+    if cache is None:
+        cache = state.feed_cache = FeedCache()
+    return cache
+
+
 @get_and_head("/feeds/{show_id}.xml", response_class=Response,
                   responses={200: {"content": {FEED_MEDIA_TYPE: {}}},
                              304: {"description": "not modified"}, **NOT_FOUND})
@@ -98,14 +141,19 @@ def feed(show_id: str, request: Request, db: DbDep, rt: RuntimeDep,
     show = shows.show_by_feed_token(db, show_id, token)
     now = rt.clock()
     etag, last = publishing.feed_etag(db, show, now)
-    cache = _cache(show.private)
-    early = _answer(request, etag, last, cache)
+    early = _answer(request, etag, last, _cache(show.private))
     if early is not None:
         return early
-    doc = publishing.build_feed(db, show, base_url=base_url(rt, request),
-                                token=token if show.private else None, now=now)
+    base, link_token = base_url(rt, request), token if show.private else None
+    cache = feed_cache(request)
+    key = (show.id, etag, base, link_token)
+    doc = cache.get(key)
+    if doc is None:
+        doc = publishing.build_feed(db, show, base_url=base, token=link_token, now=now)
+        if doc.etag == etag:  # nothing changed while it was built
+            cache.put(key, doc)
     return _body(request, doc.content, f"{FEED_MEDIA_TYPE}; charset=utf-8",
-                 validator_headers(doc.etag, doc.last_modified, cache))
+                 validator_headers(doc.etag, doc.last_modified, _cache(show.private)))
 
 
 # --- an item's media --------------------------------------------------------------------------
