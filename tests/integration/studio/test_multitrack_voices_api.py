@@ -47,10 +47,10 @@ def test_two_voices_over_the_api(fresh_db_url: Callable[[str], str], make_api: C
     ann: list[Phrase] = write_track(tmp_path / "ann.wav", tmp_path, "piper-joe", [
         (0.3, "Welcome back to the show, everybody."),
         (5.5, "And that is the whole story."),
-        (12.5, "Thanks for listening."),
+        (13.0, "Thanks for listening."),
     ], seconds=15.0, rate=22050, channels=1)
     bob: list[Phrase] = write_track(tmp_path / "bob.wav", tmp_path, "espeak-en-us", [
-        (1.8, "Thank you, glad to be here."),
+        (1.4, "Thank you, glad to be here."),
         (7.3, "Wow, I did not know that."),
     ], seconds=16.0, rate=48000, channels=2, level=0.5)
     ann_speech = [p.audible for p in ann]
