@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tapeworks.errors import TapeworksError
 from tapeworks.users import service as users
+from tapeworks.voices import service as voices
 from tapeworks.users import throttle
 from tapeworks.web.common import (
     ctx,
@@ -43,8 +45,17 @@ def account_page(request: Request) -> Response:
                    "failed_logins": user.failed_logins or 0,
                    "last_failed_login_at": user.last_failed_login_at,
                    "last_failed_login_address": user.last_failed_login_address}
+        known = [{"id": v.id, "name": v.name, "role": v.role, "is_me": v.is_me,
+                  "sample_count": v.sample_count, "speech_seconds": v.speech_seconds,
+                  "created_at": v.created_at}
+                 for v in voices.list_voices(db, principal.user_id)]
+        vocabulary = ", ".join(users.vocabulary(db, principal.user_id))
     return render(request, "account.html", ctx(
-        request, account=account, tokens=tokens, plan=plan, new_token=flash.get("new_token"),
+        request, account=account, tokens=tokens, plan=plan, voices=known,
+        vocabulary=flash.get("vocabulary_form", vocabulary),
+        voice_notice=flash.get("voice_notice"), vocabulary_error=flash.get("vocabulary_error"),
+        vocabulary_notice=flash.get("vocabulary_notice"),
+        new_token=flash.get("new_token"),
         new_token_name=flash.get("new_token_name", ""), error=flash.get("error"),
         notice=flash.get("notice"), form=flash.get("form", {})), principal=principal)
 
@@ -95,3 +106,34 @@ def dismiss_failed_logins(request: Request,
     with runtime_of(request).database.transaction() as db:
         throttle.dismiss_notice(db, principal.user_id)
     return redirect("/account", request, user_id=principal.user_id)
+
+
+# --- voices and vocabulary -----------------------------------------------------------------
+@router.post("/account/vocabulary")
+def save_vocabulary(request: Request, terms: Annotated[str, Form(max_length=8000)] = "",
+                    csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    try:
+        with runtime_of(request).database.transaction() as db:
+            saved = users.set_vocabulary(db, principal.user_id, terms)
+    except TapeworksError as exc:
+        return redirect("/account#vocabulary-heading", request, user_id=principal.user_id,
+                        vocabulary_error=f"The vocabulary was not saved: {exc.message}.",
+                        vocabulary_form=terms)
+    notice = (f"Vocabulary saved: {len(saved)} term{'s' if len(saved) != 1 else ''} your "
+              "next recordings expect." if saved else "Vocabulary cleared.")
+    return redirect("/account#vocabulary-heading", request, user_id=principal.user_id,
+                    vocabulary_notice=notice)
+
+
+@router.post("/account/voices/{voice_id}/delete")
+def delete_voice(request: Request, voice_id: str,
+                 csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    with runtime_of(request).database.transaction() as db, page_errors():
+        name = voices.get_voice(db, principal.user_id, voice_id).name
+        voices.delete_voice(db, principal.user_id, voice_id)
+    return redirect("/account#voices-heading", request, user_id=principal.user_id,
+                    voice_notice=f"The voice {name!r} and everything kept of it were deleted.")

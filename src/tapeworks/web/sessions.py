@@ -24,6 +24,8 @@ from tapeworks.sessions.models import (
 from tapeworks.sessions.schemas import NoteOut, SessionOut
 from tapeworks.transcripts.exporters import EXPORT_FORMATS
 from tapeworks.transcripts.model import SPEAKER_ROLES
+from tapeworks.users import service as users
+from tapeworks.voices import service as voices
 from tapeworks.web.common import (
     ACCEPT_AUDIO,
     AUDIO_EXTENSIONS,
@@ -88,6 +90,7 @@ def library(
         items = [SessionOut.of(s) for s in rows]
         failures = {s.id: plain_failure(s) for s in rows if s.status == "failed"}
         plan = plan_summary(db, rt, principal)
+        vocabulary_default = bool(users.vocabulary(db, principal.user_id))
     client_names = {c.id: c.name for c in client_rows}
 
     def page_url(n: int) -> str:
@@ -108,6 +111,7 @@ def library(
         page=page, pages=pages, failures=failures, prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None, plan=plan,
         unfinished=UNFINISHED_STATUSES, clients=client_rows, client_id=client_id,
+        vocabulary_default=vocabulary_default,
         client_names=client_names, moments={k: v[:MOMENTS_PER_SESSION] for k, v in moments.items()},
         more_moments={k: len(v) - MOMENTS_PER_SESSION for k, v in moments.items()
                       if len(v) > MOMENTS_PER_SESSION},
@@ -142,6 +146,16 @@ def session_page(request: Request, session_id: str) -> Response:
                 transcript = sessions.load_transcript(rt, s).model_dump(mode="json")
             except TapeworksError as exc:
                 transcript_error = f"The transcript could not be loaded: {exc.message}"
+        # the "this is me / this is <name>" controls: the owner's voices, and the speakers
+        # whose voice was kept (only those can be enrolled)
+        voice_config = {
+            "voices": [{"id": v.id, "name": v.name, "is_me": v.is_me, "role": v.role}
+                       for v in voices.list_voices(db, principal.user_id)],
+            "enrollable": sorted(sid for sid, (_v, seconds)
+                                 in sessions.speaker_embeddings(db, s.id).items()
+                                 if seconds >= voices.MIN_MATCH_SECONDS),
+        }
+    diarization = (transcript or {}).get("diarization") or {}
     return render(request, "session.html", ctx(
         request, s=out, plan=plan, failure=failure, roles=SPEAKER_ROLES,
         transcript_json=json.dumps(transcript).replace("<", "\\u003c") if transcript else "null",
@@ -150,4 +164,17 @@ def session_page(request: Request, session_id: str) -> Response:
         other_formats=[f for f in EXPORT_FORMATS if f not in plan["export_formats"]],
         clients=client_rows, session_types=SESSION_TYPES, note_colours=NOTE_COLOURS,
         notes_json=json.dumps(note_rows).replace("<", "\\u003c"),
+        voice_config=json.dumps(voice_config).replace("<", "\\u003c"),
+        diarization_note=_diarization_note(diarization),
     ), principal=principal)
+
+
+def _diarization_note(d: dict[str, Any]) -> str | None:
+    """What the speakers panel says when speakers were not told apart as asked."""
+    status, reason = d.get("status"), d.get("reason")
+    if status == "unavailable":
+        return ("Speakers could not be told apart in this recording, so every word is "
+                f"labelled as one speaker: {reason or 'the speaker model could not run'}.")
+    if status == "ok" and reason:
+        return f"{reason[0].upper()}{reason[1:]}."
+    return None

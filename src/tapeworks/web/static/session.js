@@ -132,11 +132,98 @@
   }
 
   /** Show a transcript the server returned; `focusWord` keeps the keyboard where it was. */
+  // --- known voices: "this is me / this is <name>" on each speaker --------------------------
+  var voiceConfig = { voices: [], enrollable: [] };
+
+  function voiceById(id) {
+    for (var i = 0; i < voiceConfig.voices.length; i++) if (voiceConfig.voices[i].id === id) return voiceConfig.voices[i];
+    return null;
+  }
+
+  function myVoice() {
+    for (var i = 0; i < voiceConfig.voices.length; i++) if (voiceConfig.voices[i].is_me) return voiceConfig.voices[i];
+    return null;
+  }
+
+  function renderVoices() {
+    var box = document.getElementById("voice-controls");
+    if (!box || !transcript) return;
+    box.innerHTML = "";
+    if (!transcript.speakers.length) return;
+    box.appendChild(TW.el("h3", { className: "small-heading", id: "voice-controls-heading", text: "Known voices" }));
+    var list = TW.el("ul", { className: "plain-list voice-list", "aria-labelledby": "voice-controls-heading" });
+    transcript.speakers.forEach(function (sp, i) {
+      var item = TW.el("li", { className: "voice-row", "data-speaker": sp.id }, [
+        TW.el("div", { className: "voice-head" }, [
+          TW.el("span", { className: "swatch speaker-" + (i % 6), "aria-hidden": "true" }),
+          TW.el("strong", { text: sp.name })
+        ])
+      ]);
+      var actions = TW.el("div", { className: "voice-actions" });
+      var known = sp.voice_id ? voiceById(sp.voice_id) : null;
+      if (sp.voice_id) {
+        var score = typeof sp.match_score === "number" ? " (match " + Math.round(sp.match_score * 100) + " %)" : "";
+        item.appendChild(TW.el("span", { className: "meta", text: "Recognised as " + (known ? known.name : sp.name) + score }));
+      } else if (voiceConfig.enrollable.indexOf(sp.id) >= 0) {
+        var me = myVoice();
+        actions.appendChild(TW.el("button", { type: "button", className: "btn btn-small js-voice", "data-speaker": sp.id,
+          "data-voice": me ? me.id : "", "data-me": "1", text: "This is me" }));
+        voiceConfig.voices.forEach(function (v) {
+          if (v.is_me) return;
+          actions.appendChild(TW.el("button", { type: "button", className: "btn btn-small js-voice", "data-speaker": sp.id,
+            "data-voice": v.id, text: "This is " + v.name }));
+        });
+        actions.appendChild(TW.el("button", { type: "button", className: "btn btn-small js-voice", "data-speaker": sp.id,
+          "data-voice": "", "data-new": "1", text: "Remember as " + sp.name }));
+        item.appendChild(actions);
+      } else {
+        item.appendChild(TW.el("span", { className: "meta", text: "Too little of this voice to remember it" }));
+      }
+      if (sp.role_inferred && sp.role) {
+        item.appendChild(TW.el("span", { className: "meta", text: "Role " + sp.role + " inferred from the other speaker's known voice" }));
+      }
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+  }
+
+  function onVoiceClick(ev) {
+    var b = ev.target.closest(".js-voice");
+    if (!b || busy) return;
+    var speaker = b.getAttribute("data-speaker"), voice = b.getAttribute("data-voice");
+    var sp = speakerById(speaker), request;
+    if (voice) {
+      request = TW.api("POST", "/api/v1/voices/" + voice + "/samples", { session_id: sid, speaker_id: speaker });
+    } else if (b.getAttribute("data-me")) {
+      request = TW.api("POST", "/api/v1/voices", { session_id: sid, speaker_id: speaker, is_me: true, role: sp && sp.role ? sp.role : null });
+    } else {
+      request = TW.api("POST", "/api/v1/voices", { session_id: sid, speaker_id: speaker, name: sp ? sp.name : speaker, role: sp && sp.role ? sp.role : null });
+    }
+    busy = true;
+    b.disabled = true;
+    request.then(function (v) {
+      if (!voiceById(v.id)) voiceConfig.voices.push({ id: v.id, name: v.name, is_me: v.is_me, role: v.role });
+      return api("GET", "/transcript").then(function (t) {
+        busy = false;
+        setTranscript(t);
+        refreshHistory();
+        TW.toast((v.is_me ? "Your voice" : "The voice of " + v.name) + " is remembered: your next recordings name it.", "ok");
+        var heading = document.getElementById("voice-controls-heading");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      });
+    }, function (err) {
+      busy = false;
+      b.disabled = false;
+      TW.toast("The voice was not saved: " + err.message, "error");
+    });
+  }
+
   function setTranscript(t, focusWord) {
     transcript = t;
     if (typeof focusWord === "number") focusIdx = focusWord;
     render();
     renderSpeakers();
+    renderVoices();
     if (typeof focusWord === "number" && spans.length) focusWordAt(Math.min(focusWord, spans.length - 1));
   }
 
@@ -1060,6 +1147,10 @@
     roles = JSON.parse(box.getAttribute("data-roles") || "[]");
     var notesData = document.getElementById("notes-data");
     notes = notesData ? JSON.parse(notesData.textContent) || [] : [];
+    var vd = document.getElementById("voice-data");
+    if (vd) voiceConfig = JSON.parse(vd.textContent);
+    var vc = document.getElementById("voice-controls");
+    if (vc) vc.addEventListener("click", onVoiceClick);
     setTranscript(JSON.parse(document.getElementById("transcript-data").textContent));
     box.addEventListener("click", function (ev) {
       var w = ev.target.closest(".w");

@@ -94,6 +94,8 @@
         var language = document.getElementById("upload-language");
         if (speakers && speakers.value) form.append("speakers", speakers.value);
         if (language && language.value.trim()) form.append("language", language.value.trim());
+        var vocabulary = document.getElementById("upload-vocabulary");
+        if (vocabulary && vocabulary.value.trim()) form.append("vocabulary", vocabulary.value.trim());
         var client = document.getElementById("upload-client");
         if (client && client.value) form.append("client_id", client.value);
         var xhr = new XMLHttpRequest();
