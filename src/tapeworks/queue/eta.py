@@ -15,6 +15,7 @@ loading a model says "about 0:00 left" at 3 %, then "about 4:41 left", then fini
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -70,7 +71,12 @@ class EtaEstimator:
         if t1 - t0 <= 0 or p1 <= p0:
             return None
         rate = (p1 - p0) / (t1 - t0)  # percent per second
-        return max(0.0, (100.0 - progress) / rate)
+        if not rate > 0.0:  # progress too small to measure (underflows to zero)
+            return None
+        left = (100.0 - progress) / rate
+        if not math.isfinite(left):
+            return None
+        return max(0.0, left)
 
     def _stable(self, progress: float) -> bool:
         span = self._samples[-1][0] - self._samples[0][0]

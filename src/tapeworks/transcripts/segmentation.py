@@ -127,13 +127,7 @@ def build_segments(
         if not text:
             continue
         start = max(0.0, w.start)
-        word = Word(
-            text=text,
-            start=start,
-            end=max(start, w.end),
-            confidence=w.confidence,
-            speaker=w.speaker,
-        )
+        word = w.model_copy(update={"text": text, "start": start, "end": max(start, w.end)})
         if current:
             first = current[0][1]
             last = current[-1][1]
