@@ -154,3 +154,12 @@ def test_cloud_unreachable_is_an_engine_error(audio: Path) -> None:
 def test_cloud_needs_url_and_key(audio: Path) -> None:
     with pytest.raises(EngineError, match="cloud_url and cloud_api_key"):
         transcribe_file(audio, TranscribeOptions(engine="cloud"))
+
+
+def test_cloud_gets_the_vocabulary_as_word_boost(server: tuple[str, dict[str, Any]], audio: Path) -> None:
+    """The vocabulary (and the edit marker) reach the cloud engine's custom vocabulary."""
+    url, state = server
+    transcribe_file(audio, _options(url, hotwords="Siobhan Quaid, Ljubljana, flubber"))
+    assert state["request"]["word_boost"] == ["Siobhan Quaid", "Ljubljana", "flubber"]
+    transcribe_file(audio, _options(url))
+    assert "word_boost" not in state["request"]
