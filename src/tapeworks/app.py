@@ -55,6 +55,8 @@ from tapeworks.users.endpoints import studio_router
 from tapeworks.web import install_web
 
 log = get_logger("tapeworks.http")
+POLL_ROUTES = frozenset({"/api/v1/sessions/{session_id}/status",
+                         "/api/v1/episodes/{episode_id}/status"})
 API_PREFIX = "/api/v1"
 
 
@@ -133,7 +135,10 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route_path, str(status_holder["status"])).inc()
             self.metrics.latency.labels(method, route_path).observe(elapsed)
-            if route_path not in ("/healthz", "/metrics"):
+            quiet = route_path in ("/healthz", "/metrics") or (
+                # a poll that found what it expected: counted in the metrics, not logged
+                route_path in POLL_ROUTES and status_holder["status"] in (200, 304))
+            if not quiet:
                 log.info("http.request", method=method, path=scope.get("path"),
                          status=status_holder["status"], ms=round(elapsed * 1000, 1))
             structlog.contextvars.unbind_contextvars("request_id")

@@ -25,6 +25,7 @@ from tapeworks.episodes.schemas import (
     TemplateIn,
     TemplateOut,
 )
+from tapeworks.http.conditional import json_with_etag
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.http.intake import ReceivedUpload, probe_upload, receive_upload
 from tapeworks.http.middleware import own_body_limit
@@ -82,9 +83,11 @@ def patch_episode(episode_id: str, body: EpisodePatch, principal: CurrentUser, d
     return EpisodeOut.of(service.rename_episode(db, principal.user_id, episode_id, body.title))
 
 
-@episodes.get("/{episode_id}/status", response_model=JobStatusOut)
-def episode_status(episode_id: str, principal: CurrentUser, db: DbDep) -> JobStatusOut:
-    return JobStatusOut.of(service.get_episode(db, principal.user_id, episode_id))
+@episodes.get("/{episode_id}/status", response_model=JobStatusOut,
+              responses={304: {"description": "not modified (If-None-Match names the ETag)"}})
+def episode_status(episode_id: str, request: Request, principal: CurrentUser, db: DbDep) -> Response:
+    return json_with_etag(request, JobStatusOut.of(service.get_episode(db, principal.user_id,
+                                                                        episode_id)))
 
 
 @episodes.get("/{episode_id}/audio", response_class=Response,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.audio.peaks import Peaks, compute_peaks
@@ -31,7 +31,7 @@ from tapeworks.http.intake import NewRecording, clean_filename, probe_upload
 from tapeworks.logging import get_logger
 from tapeworks.plans import enforcement
 from tapeworks.queue import jobs
-from tapeworks.queue.mirror import load_owner, mirror_job
+from tapeworks.queue.mirror import JobStatusOut, load_owner, mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import (
@@ -45,6 +45,7 @@ from tapeworks.storage import keys
 from tapeworks.transcripts.editing import apply_edits
 from tapeworks.transcripts.model import Transcript
 from tapeworks.users import service as users
+from tapeworks.users.models import ApiToken, User
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -61,6 +62,52 @@ def get_session(db: DbSession, user_id: str, session_id: str, *, for_update: boo
                                           RecordingSession.user_id == user_id)
     return load_owner(db, stmt, owner_kind=OWNER_KIND, owner_id=session_id, what="session",
                       for_update=for_update)
+
+
+_POLL_COLUMNS = ("status", "progress_percentage", "stage", "message", "eta_seconds", "attempt",
+                 "error", "error_stage")
+
+
+def _poll_sql(paramstyle: str) -> str:
+    s = RecordingSession.__table__.name
+    t, u = ApiToken.__table__.name, User.__table__.name
+    mark = "?" if paramstyle == "qmark" else "%s"
+    cols = ", ".join(f"s.{c}" for c in _POLL_COLUMNS)
+    return (f"SELECT {cols}, t.revoked_at, t.expires_at, u.is_active FROM {t} t "
+            f"JOIN {u} u ON u.id = t.user_id JOIN {s} s ON s.user_id = u.id "
+            f"WHERE t.token_hash = {mark} AND s.id = {mark}")
+
+
+def _utc(value: Any) -> datetime:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def poll_status(engine: Engine, token_hash: str, session_id: str,
+                now: datetime | None = None) -> JobStatusOut | None:
+    """The status of a session for the holder of a valid token: what pollers ask for
+    several times a second, so one query on a pooled DBAPI connection (the ORM and Core
+    execution cost several times the query itself). None when the token or the session
+    does not answer; the caller then takes the ordinary path, which says why (401 with the
+    reason, or 404)."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(_poll_sql(engine.dialect.paramstyle), (token_hash, session_id))
+        row = cur.fetchone()
+        cur.close()
+    finally:
+        raw.close()  # back to the pool, which rolls the read back
+    if row is None:
+        return None
+    status, pct, stage, message, eta, attempt, error, error_stage, revoked, expires, active = row
+    if revoked is not None or not active:
+        return None
+    if expires is not None and _utc(expires) <= (now or utcnow()):
+        return None
+    return JobStatusOut(status=status, progress_percentage=round(pct, 1), stage=stage,
+                        message=message, eta_seconds=eta, attempt=attempt, error=error,
+                        error_stage=error_stage)
 
 
 def find_by_idempotency_key(db: DbSession, user_id: str, key: str) -> RecordingSession | None:

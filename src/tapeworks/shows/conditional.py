@@ -8,55 +8,18 @@ document is what keeps polling cheap. ``If-None-Match`` wins over ``If-Modified-
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 
+from tapeworks.http.conditional import etag_of, not_modified
 
-def etag_of(*parts: object) -> str:
-    """A strong ETag (quoted) from the parts that decide a representation."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(repr(part).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return f'"{h.hexdigest()[:32]}"'
+__all__ = ["etag_of", "http_date", "not_modified", "validator_headers"]
 
 
 def http_date(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
-
-
-def _tags(header: str) -> Iterable[str]:
-    for raw in header.split(","):
-        tag = raw.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag:
-            yield tag
-
-
-def not_modified(headers: Mapping[str, str], etag: str,
-                 last_modified: datetime | None) -> bool:
-    """True when the request's validators say the client's copy is current (``headers``
-    with lower-case names, as Starlette's are)."""
-    get = headers.get
-    inm = get("if-none-match")
-    if inm is not None:
-        return any(t == "*" or t == etag for t in _tags(inm))
-    ims = get("if-modified-since")
-    if ims and last_modified is not None:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        lm = last_modified if last_modified.tzinfo else last_modified.replace(tzinfo=UTC)
-        return lm.replace(microsecond=0) <= since
-    return False
 
 
 def validator_headers(etag: str, last_modified: datetime | None,

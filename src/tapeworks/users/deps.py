@@ -23,16 +23,22 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def request_token(request: Request) -> str | None:
+    """The token the caller sent: a Bearer token, or the one in the signed page cookie."""
+    token = _bearer(request)
+    if token is None:
+        cookie_reader = getattr(request.app.state, "cookie_reader", None)
+        token = cookie_reader(request) if cookie_reader else None
+    return token
+
+
 def resolve_principal(request: Request) -> Principal | None:
     """The caller from a Bearer token, or from the signed page cookie.
 
     Reads use the request's own transaction (one transaction per poll); writes look the
     token up in a short read of their own, so an upload streaming in holds no lock.
     """
-    token = _bearer(request)
-    if token is None:
-        cookie_reader = getattr(request.app.state, "cookie_reader", None)
-        token = cookie_reader(request) if cookie_reader else None
+    token = request_token(request)
     if token is None:
         return None
     if request.method in READ_METHODS:
