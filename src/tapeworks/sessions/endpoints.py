@@ -31,9 +31,11 @@ from tapeworks.sessions.schemas import (
     SessionPage,
     SessionPatch,
     SpeakersPatch,
+    TranscriptRestoreIn,
     WaveformOut,
 )
 from tapeworks.transcripts.exporters import export
+from tapeworks.transcripts.model import Transcript
 from tapeworks.users.deps import CurrentUser, current_principal, request_token
 from tapeworks.users.service import Principal, hash_token
 
@@ -343,6 +345,46 @@ def post_edits(session_id: str, body: EditsRequest, principal: CurrentUser, db: 
     """Several edits (merge, split, add speaker, ...) applied at once as one new version."""
     return _edit(db, rt, principal, session_id, body.ops)
 
+
+
+@router.get("/{session_id}/transcript/versions")
+def transcript_versions(session_id: str, principal: CurrentUser, db: DbDep,
+                        rt: RuntimeDep) -> JSONResponse:
+    """The transcript's last 50 versions, newest first (`kind`: transcribed, edit, undo,
+    redo, restore; `restored_from` for a version that repeats an earlier one), and
+    `can_undo` / `can_redo` from the current version. Read one with
+    `GET .../transcript?version=n`."""
+    s = service.get_session(db, principal.user_id, session_id)
+    return JSONResponse(service.transcript_versions(rt, s))
+
+
+def _stepped(result: tuple[Transcript, int]) -> JSONResponse:
+    """The new current transcript, with `restored_from`: the version it repeats."""
+    transcript, restored_from = result
+    return JSONResponse({**transcript.model_dump(mode="json"), "restored_from": restored_from})
+
+
+@router.post("/{session_id}/transcript/undo")
+def undo_transcript(session_id: str, principal: CurrentUser, db: DbDep,
+                    rt: RuntimeDep) -> JSONResponse:
+    """Undo the last change: a new version equal to the one before it (409 when there is
+    nothing to undo). Answers the transcript."""
+    return _stepped(service.step_transcript(db, rt, principal.user_id, session_id, "undo"))
+
+
+@router.post("/{session_id}/transcript/redo")
+def redo_transcript(session_id: str, principal: CurrentUser, db: DbDep,
+                    rt: RuntimeDep) -> JSONResponse:
+    """Redo what undo took back, until the next edit (409 when there is nothing to redo)."""
+    return _stepped(service.step_transcript(db, rt, principal.user_id, session_id, "redo"))
+
+
+@router.post("/{session_id}/transcript/restore")
+def restore_transcript(session_id: str, body: TranscriptRestoreIn, principal: CurrentUser,
+                       db: DbDep, rt: RuntimeDep) -> JSONResponse:
+    """Go back to an earlier version: saved as a new version equal to it."""
+    return _stepped(service.restore_transcript(db, rt, principal.user_id, session_id,
+                                               body.version))
 
 
 # --- notes and highlights ------------------------------------------------------------------

@@ -143,6 +143,10 @@ class EditsRequest(InputModel):
     ops: list[dict[str, Any]] = Field(min_length=1, max_length=200)
 
 
+class TranscriptRestoreIn(InputModel):
+    version: int = Field(ge=1, le=1_000_000)
+
+
 class DirectUploadIn(InputModel):
     filename: str = Field(default="recording", max_length=300)
     size_bytes: int = Field(gt=0)

@@ -33,6 +33,7 @@ from tapeworks.plans import enforcement
 from tapeworks.queue import jobs
 from tapeworks.queue.mirror import JobStatusOut, load_owner, mirror_job
 from tapeworks.queue.models import Job
+from tapeworks.sessions import history
 from tapeworks.sessions.hooks import NO_HOOKS, SessionHooks
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
@@ -365,8 +366,31 @@ def edit_transcript(
     session = get_session(db, user_id, session_id, for_update=True)
     current = load_transcript(rt, session)
     edited = apply_edits(current, ops)
-    edited = edited.model_copy(update={"version": session.transcript_version + 1})
+    return save_transcript_version(db, rt, session, edited,
+                                   history.Entry.edit(session.transcript_version, _summary(ops)))
+
+
+def _summary(ops: list[dict[str, Any]]) -> str:
+    names = {"edit_text": "text edited", "edit_word": "a word edited", "split_segment": "split",
+             "merge_segments": "merged", "delete_segment": "segment deleted",
+             "add_speaker": "speaker added", "update_speaker": "speaker renamed",
+             "reassign_segment": "speaker changed"}
+    seen: list[str] = []
+    for op in ops:
+        what = names.get(str(op.get("op")), "edited")
+        if what not in seen:
+            seen.append(what)
+    return ", ".join(seen) or "edited"
+
+
+def save_transcript_version(db: DbSession, rt: Runtime, session: RecordingSession,
+                            transcript: Transcript, entry: history.Entry) -> Transcript:
+    """Store `transcript` as the session's next version (its history entry beside it),
+    refusing if another request wrote a version since `session` was read."""
+    user_id, session_id = session.user_id, session.id
+    edited = transcript.model_copy(update={"version": session.transcript_version + 1})
     _key, added = write_transcript_sized(rt.store, user_id, session_id, edited)
+    added += history.record(rt.store, user_id, session_id, edited.version, entry)
     res = db.execute(
         update(RecordingSession)
         .where(RecordingSession.id == session.id,
@@ -381,6 +405,56 @@ def edit_transcript(
     db.refresh(session)
     rt.session_hooks.on_transcript(db, session, edited)  # the search index, same transaction
     return edited
+
+
+VERSIONS_LISTED = 50
+
+
+def transcript_versions(rt: Runtime, session: RecordingSession) -> dict[str, Any]:
+    """The last versions (newest first) with how each came to be, and whether undo and redo
+    are possible from the current one."""
+    if session.transcript_version <= 0:
+        raise Conflict("this recording has no transcript yet; it can be edited once it is "
+                       "transcribed")
+    entries = history.load(rt.store, session.user_id, session.id)
+    current = session.transcript_version
+    first = max(1, current - VERSIONS_LISTED + 1)
+    listed = []
+    for v in range(current, first - 1, -1):
+        e = history.entry_of(entries, v)
+        listed.append({"version": v, "kind": e.kind, "summary": e.summary,
+                       "restored_from": e.restored_from, "created_at": e.created_at,
+                       "current": v == current})
+    now = history.entry_of(entries, current)
+    return {"current_version": current, "can_undo": now.undo_to is not None,
+            "can_redo": now.redo_to is not None, "undo_to": now.undo_to,
+            "redo_to": now.redo_to, "versions": listed}
+
+
+def step_transcript(db: DbSession, rt: Runtime, user_id: str, session_id: str,
+                    which: str) -> tuple[Transcript, int]:
+    """Undo or redo: a new version equal to the one undo (redo) leads to; answers it and
+    the version it repeats."""
+    session = get_session(db, user_id, session_id, for_update=True)
+    if session.transcript_version <= 0:
+        raise Conflict("this recording has no transcript yet")
+    entries = history.load(rt.store, user_id, session_id)
+    step = (history.undo_entry if which == "undo" else history.redo_entry)(
+        entries, session.transcript_version)
+    if step is None:
+        raise Conflict("there is nothing to undo" if which == "undo" else "there is nothing to redo")
+    target, entry = step
+    return save_transcript_version(db, rt, session, load_transcript(rt, session, target),
+                                   entry), target
+
+
+def restore_transcript(db: DbSession, rt: Runtime, user_id: str, session_id: str,
+                       version: int) -> tuple[Transcript, int]:
+    """Go back to `version` from the list: a new version equal to it (undo returns)."""
+    session = get_session(db, user_id, session_id, for_update=True)
+    old = load_transcript(rt, session, version)
+    return save_transcript_version(db, rt, session, old,
+                                   history.restore_entry(session.transcript_version, version)), version
 
 
 def has_source(session: RecordingSession) -> bool:

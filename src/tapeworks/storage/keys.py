@@ -136,6 +136,12 @@ def session_transcript(
     return _versioned(session_prefix(user_id, session_id), "transcript", version)
 
 
+def session_transcript_history(user_id: int | str, session_id: int | str) -> str:
+    """How each transcript version came to be (edit, undo, redo, restore) and where undo
+    and redo lead from it (sessions/history.py)."""
+    return f"{session_prefix(user_id, session_id)}transcript.history.json"
+
+
 def session_waveform(user_id: int | str, session_id: int | str) -> str:
     """Peaks of the source audio for the cut editor (derived from the source, which never
     changes, so it is computed once)."""
