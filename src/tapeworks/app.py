@@ -45,14 +45,15 @@ from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.queue.metrics import QueueCollector
 from tapeworks.runtime import Runtime
 from tapeworks.search.endpoints import router as search_router
-from tapeworks.voices.endpoints import router as voices_router
 from tapeworks.sessions.endpoints import router as sessions_router
 from tapeworks.shows.endpoints import router as shows_router
 from tapeworks.shows.public import router as public_shows_router
 from tapeworks.users.deps import resolve_principal
 from tapeworks.users.endpoints import router as auth_router
 from tapeworks.users.endpoints import studio_router
+from tapeworks.voices.endpoints import router as voices_router
 from tapeworks.web import install_web
+from tapeworks.webhooks.endpoints import router as webhooks_router
 
 log = get_logger("tapeworks.http")
 POLL_ROUTES = frozenset({"/api/v1/sessions/{session_id}/status",
@@ -393,7 +394,7 @@ def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
     return [auth_router, studio_router, sessions_router, episodes_router, plan_router,
             admin_router, shows_router, clients_router, coaching_router, search_router,
-            voices_router]
+            voices_router, webhooks_router]
 
 
 def install_consumers(app: FastAPI) -> None:

@@ -8,18 +8,28 @@ process runs the same kinds. A new job kind is a handler class in its own domain
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from tapeworks.episodes import events as episode_events
 from tapeworks.episodes import service as episodes_service
 from tapeworks.episodes.models import Asset, Episode
 from tapeworks.episodes.tasks import RenderEpisodeHandler, SpeakAssetHandler
+from tapeworks.events import service as events
+from tapeworks.events.service import EventSinks
 from tapeworks.plans.enforcement import may_start_job, queue_priorities
 from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
 from tapeworks.retention.service import purge
 from tapeworks.search import service as search
+from tapeworks.sessions import events as session_events
 from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
-from tapeworks.shows.hooks import PublicationHooks
+from tapeworks.shows.hooks import EPISODE_PUBLISHED, PublicationEvent, PublicationHooks
 from tapeworks.voices import service as voices
+from tapeworks.webhooks import service as webhooks
+from tapeworks.webhooks.tasks import DeliverWebhookHandler
 
 
 def session_hooks() -> SessionHooks:
@@ -34,11 +44,25 @@ def session_hooks() -> SessionHooks:
     )
 
 
-def publication_hooks() -> PublicationHooks:
-    """What follows an episode entering or leaving its feed (`episode.published`,
-    `episode.unpublished`): the webhooks/notifications outbox writes its row here, in the
-    publishing transaction. None yet."""
-    return PublicationHooks()
+def event_sinks() -> EventSinks:
+    """Who hears of an event (`events.record_event`), in the transaction that records it:
+    a webhook delivery per endpoint that wants it."""
+    return EventSinks(sinks=(webhooks.fan_out,))
+
+
+def publication_hooks(rt: Any = None) -> PublicationHooks:
+    """What follows an episode entering or leaving its feed: `episode.published` goes to
+    the outbox, in the publishing transaction."""
+    if rt is None:
+        return PublicationHooks()
+
+    def record(db: DbSession, ev: PublicationEvent) -> None:
+        if ev.kind == EPISODE_PUBLISHED:
+            events.record_event(db, rt, ev.user_id, ev.kind,
+                                {**ev.payload(), "id": ev.episode_id,
+                                 "links": events.links(rt, "episode", ev.episode_id)})
+
+    return PublicationHooks(changed=(record,))
 
 
 def registry() -> Registry:
@@ -47,10 +71,12 @@ def registry() -> Registry:
     r.add_handler(TranscribeHandler(session_hooks()))
     r.add_handler(RenderEpisodeHandler())
     r.add_handler(SpeakAssetHandler())
+    r.add_handler(DeliverWebhookHandler())
     # what jobs run for (their status is mirrored onto these rows)
     r.add_owner(OwnerKind("session", RecordingSession,
-                          children=episodes_service.episode_owners_of_session))
-    r.add_owner(OwnerKind("episode", Episode))
+                          children=episodes_service.episode_owners_of_session,
+                          on_finished=session_events.on_job_finished))
+    r.add_owner(OwnerKind("episode", Episode, on_finished=episode_events.on_job_finished))
     r.add_owner(OwnerKind("asset", Asset))
     # periodic jobs (the reconciler always runs next to them)
     r.periodic.append(PeriodicJob("retention.purge", lambda s: s.purge_interval_seconds,

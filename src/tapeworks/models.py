@@ -5,6 +5,8 @@ from tapeworks.clients import models as _clients  # noqa: F401
 from tapeworks.coaching import models as _coaching  # noqa: F401
 from tapeworks.db.base import Base
 from tapeworks.episodes import models as _episodes  # noqa: F401
+from tapeworks.events import models as _events  # noqa: F401
+from tapeworks.notifications import models as _notifications  # noqa: F401
 from tapeworks.plans import models as _plans  # noqa: F401
 from tapeworks.queue import models as _jobs  # noqa: F401
 from tapeworks.search import models as _search  # noqa: F401
@@ -12,5 +14,6 @@ from tapeworks.sessions import models as _sessions  # noqa: F401
 from tapeworks.shows import models as _shows  # noqa: F401
 from tapeworks.users import models as _users  # noqa: F401
 from tapeworks.voices import models as _voices  # noqa: F401
+from tapeworks.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

@@ -19,6 +19,7 @@ from tapeworks.config import Settings
 from tapeworks.db.base import utcnow
 from tapeworks.db.uow import Database
 from tapeworks.episodes import service as episodes
+from tapeworks.events.service import EventSinks
 from tapeworks.narrators import Narrators, build_narrators
 from tapeworks.plans.catalogue import Catalogue, load_catalogue
 from tapeworks.plans.enforcement import UsageMeters
@@ -47,7 +48,9 @@ class Runtime:
         self.registry: Registry = background.registry()
         self.session_hooks: SessionHooks = background.session_hooks()
         # what follows a publish/unpublish (the episode.published event), in its transaction
-        self.publication_hooks: PublicationHooks = background.publication_hooks()
+        # who hears of an event (webhook deliveries, mail), in the recording transaction
+        self.event_sinks: EventSinks = background.event_sinks()
+        self.publication_hooks: PublicationHooks = background.publication_hooks(self)
         self.database = Database(settings.effective_database_url)
         # "now" for rules that count time windows (sign-in throttling); tests replace it
         self.clock: Callable[[], datetime] = utcnow

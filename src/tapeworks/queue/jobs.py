@@ -104,6 +104,16 @@ def mirror(db: DbSession, registry: Registry, job: Job) -> None:
         mirror_job(owner, job)
 
 
+def _finished(db: DbSession, rt: Any, job: Job) -> None:
+    """Tell the owner kind that its current job completed or failed (same transaction)."""
+    spec = rt.registry.owners.get(job.owner_kind) if job.owner_kind else None
+    if spec is None or spec.on_finished is None or job.owner_id is None:
+        return
+    owner = db.get(spec.model, job.owner_id)
+    if owner is not None and owner.current_job_id == job.id:
+        spec.on_finished(db, rt, owner, job)
+
+
 # --- creating and controlling jobs -------------------------------------------------------
 def create_job(
     db: DbSession,
@@ -297,6 +307,7 @@ def save(db: DbSession, rt: Any, ref: JobRef, payload: Any, result: Any) -> None
     job.progress = 100.0
     job.eta_seconds = 0.0
     mirror(db, rt.registry, job)
+    _finished(db, rt, job)
 
 
 def fail(db: DbSession, rt: Any, job_id: str, *, stage: str, message: str,
@@ -310,6 +321,7 @@ def fail(db: DbSession, rt: Any, job_id: str, *, stage: str, message: str,
     job.error_stage = stage
     job.error_message = message
     mirror(db, rt.registry, job)
+    _finished(db, rt, job)
     return True
 
 

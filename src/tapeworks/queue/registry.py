@@ -48,12 +48,15 @@ class OwnerKind:
     `model` is the ORM class whose rows carry the mirrored columns (status,
     progress_percentage, stage, message, eta_seconds, attempt, error, error_stage,
     completed_at, current_job_id). `children(db, owner_id)` names owners whose jobs go
-    when this owner is deleted (a session's episodes).
+    when this owner is deleted (a session's episodes). `on_finished(db, rt, owner, job)`
+    runs in the transaction that completes or fails the owner's current job (the outbox
+    writes its event there, rule 13).
     """
 
     name: str
     model: type[Any]
     children: Callable[[DbSession, str], list[tuple[str, str]]] | None = None
+    on_finished: Callable[[DbSession, Any, Any, Job], None] | None = None
 
 
 @dataclass(frozen=True)
