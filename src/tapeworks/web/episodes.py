@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tapeworks.episodes import service as episodes
 from tapeworks.sessions import service as sessions
+from tapeworks.shows import service as shows
 from tapeworks.web.common import (
     ACCEPT_AUDIO,
     ctx,
@@ -29,9 +30,12 @@ def episode_page(request: Request, episode_id: str) -> Response:
         session = sessions.get_session(db, principal.user_id, ep.session_id)
         plan = plan_summary(db, rt, principal)
         title, session_id, session_title = ep.title, ep.session_id, session.title
+        user_shows = [{"id": s.id, "title": s.title}
+                      for s in shows.list_shows(db, principal.user_id)]
     return render(request, "episode.html", ctx(
         request, episode_id=episode_id, export_formats=plan["export_formats"], title=title,
-        session_id=session_id, session_title=session_title), principal=principal)
+        session_id=session_id, session_title=session_title, shows=user_shows),
+        principal=principal)
 
 
 @router.get("/assets", response_class=HTMLResponse)
