@@ -364,16 +364,21 @@ def test_private_show_needs_its_current_token(api, alice, clock, tmp_path) -> No
 
 def test_deleting_the_episode_or_the_show_takes_the_item_out(api, alice, clock, tmp_path) -> None:
     show = _show(api, alice)
-    kept, gone = (completed_episode(api, alice, tmp_path) for _ in range(2))
-    for ep_id in (kept, gone):
+    kept, gone, by_session = (completed_episode(api, alice, tmp_path) for _ in range(3))
+    for ep_id in (kept, gone, by_session):
         assert api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice,
                                json={"show_id": show["id"]}).status_code == 200
     feed = _path(show["feed_url"])
     etag = api.client.get(feed).headers["etag"]
     assert api.client.delete(f"/api/v1/episodes/{gone}", headers=alice).status_code == 204
     r = api.client.get(feed, headers={"If-None-Match": etag})
-    assert r.status_code == 200 and r.content.count(b"<item>") == 1
+    assert r.status_code == 200 and r.content.count(b"<item>") == 2
     assert api.client.get(f"/media/episodes/{gone}/v1/audio.mp3").status_code == 404
+    with api.runtime.database.transaction(write=False) as db:
+        session_id = db.get(Episode, by_session).session_id
+    assert api.client.delete(f"/api/v1/sessions/{session_id}", headers=alice).status_code == 204
+    assert api.client.get(feed).content.count(b"<item>") == 1
+    assert api.client.get(f"/media/episodes/{by_session}/v1/audio.mp3").status_code == 404
     assert api.client.delete(f"/api/v1/shows/{show['id']}", headers=alice).status_code == 204
     assert api.client.get(feed).status_code == 404
     assert api.client.get(f"/media/episodes/{kept}/v1/audio.mp3").status_code == 404
@@ -396,3 +401,38 @@ def test_publication_hooks_see_published_and_unpublished(api, alice, clock, tmp_
     api.client.post(f"/api/v1/episodes/{ep_id}/unpublish", headers=alice)
     api.client.post(f"/api/v1/episodes/{ep_id}/unpublish", headers=alice)
     assert seen == [("episode.published", guid), ("episode.unpublished", guid)]
+
+
+def test_hostile_show_metadata_gets_a_4xx_or_a_well_formed_feed(api, alice, clock,
+                                                                 tmp_path) -> None:
+    r = api.client.post("/api/v1/shows", headers=alice,
+                        json={**SHOW, "description": "x" * 1_000_000})
+    assert r.status_code == 422 and "description" in r.text
+    r = api.client.post("/api/v1/shows", headers=alice, json={**SHOW, "language": "klingon!"})
+    assert r.status_code == 422 and "BCP 47" in r.json()["error"]["message"]
+    r = api.client.post("/api/v1/shows", headers=alice, json={**SHOW, "category": "Cooking"})
+    assert r.status_code == 422
+    weird = "]]> <rss> & \"quotes\" 'apos' \x00\x1b \U0001F399 " + "\u202e"
+    show = _show(api, alice, title=weird, author=weird, owner_name=weird, copyright=weird,
+                 description="<script>x</script> " + weird)
+    ep_id = completed_episode(api, alice, tmp_path, title=weird)
+    r = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice, json={
+        "show_id": show["id"], "title": weird, "description": weird * 1000})
+    assert r.status_code == 200, r.text
+    # a lone surrogate, as JSON can carry it (\ud800 escaped): refused or dropped, never a 5xx
+    lone = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers={
+        **alice, "Content-Type": "application/json"},
+        content=('{"show_id": "%s", "title": "half \\ud800 a pair"}' % show["id"]).encode())
+    assert lone.status_code in (200, 422), lone.text
+    feed = api.client.get(_path(show["feed_url"]))
+    assert feed.status_code == 200
+    root = etree.fromstring(feed.content)  # well-formed
+    assert "]]> <rss> &" in root.findtext("channel/title")
+    assert "]]> <rss> &" in root.findtext("channel/item/title")
+    parsed = feedparser.parse(feed.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    for fmt in ("vtt", "srt", "json"):
+        assert api.client.get(f"/media/episodes/{ep_id}/v1/transcript.{fmt}").status_code == 200
+    assert api.client.get(f"/media/episodes/{ep_id}/v1/transcript.docx").status_code == 404
+    assert api.client.get(f"/feeds/{'x' * 300}.xml").status_code == 404
+    assert api.client.get(f"/media/episodes/{ep_id}/v1/audio.mp3?token={'t' * 500}").status_code == 422
