@@ -40,6 +40,7 @@ from tapeworks.http.middleware import (
 )
 from tapeworks.http.openapi import document_errors
 from tapeworks.logging import configure_logging, get_logger
+from tapeworks.notifications.endpoints import router as notifications_router
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.queue.metrics import QueueCollector
@@ -394,7 +395,7 @@ def api_routers() -> list[APIRouter]:
     """Every API router; each states its own prefix once (rule 2)."""
     return [auth_router, studio_router, sessions_router, episodes_router, plan_router,
             admin_router, shows_router, clients_router, coaching_router, search_router,
-            voices_router, webhooks_router]
+            voices_router, webhooks_router, notifications_router]
 
 
 def install_consumers(app: FastAPI) -> None:

@@ -18,6 +18,8 @@ from tapeworks.episodes.models import Asset, Episode
 from tapeworks.episodes.tasks import RenderEpisodeHandler, SpeakAssetHandler
 from tapeworks.events import service as events
 from tapeworks.events.service import EventSinks
+from tapeworks.notifications import service as notifications
+from tapeworks.notifications.tasks import SendMailHandler
 from tapeworks.plans.enforcement import may_start_job, queue_priorities
 from tapeworks.queue.registry import OwnerKind, PeriodicJob, Registry
 from tapeworks.retention.service import purge
@@ -46,8 +48,8 @@ def session_hooks() -> SessionHooks:
 
 def event_sinks() -> EventSinks:
     """Who hears of an event (`events.record_event`), in the transaction that records it:
-    a webhook delivery per endpoint that wants it."""
-    return EventSinks(sinks=(webhooks.fan_out,))
+    a webhook delivery per endpoint that wants it, a mail when the user chose it."""
+    return EventSinks(sinks=(webhooks.fan_out, notifications.fan_out))
 
 
 def publication_hooks(rt: Any = None) -> PublicationHooks:
@@ -72,6 +74,7 @@ def registry() -> Registry:
     r.add_handler(RenderEpisodeHandler())
     r.add_handler(SpeakAssetHandler())
     r.add_handler(DeliverWebhookHandler())
+    r.add_handler(SendMailHandler())
     # what jobs run for (their status is mirrored onto these rows)
     r.add_owner(OwnerKind("session", RecordingSession,
                           children=episodes_service.episode_owners_of_session,
