@@ -301,11 +301,14 @@ def test_direct_upload_to_the_bucket(fresh_db_url: Callable[[str], str], make_ap
     ticket = r.json()
     put = httpx.put(ticket["url"], content=JFK.read_bytes(), headers=ticket["headers"])
     assert put.status_code == 200, put.text
-    done = api.client.post(ticket["complete_url"], headers=user, json={"filename": "jfk.flac",
-                                                                       "title": "Direct"})
+    done = api.client.post(ticket["complete_url"], headers=user, json={
+        "filename": "jfk.flac", "title": "Direct", "vocabulary": "Kennedy, Boston"})
     assert done.status_code == 201, done.text
+    assert done.json()["vocabulary"] == ["Kennedy", "Boston"]  # the vocabulary applies here too
     sid = done.json()["id"]
     assert wait_status(api.client, user, sid)["status"] == "completed"
+    assert api.client.get(f"/api/v1/sessions/{sid}/transcript", headers=user).json()[
+        "vocabulary"] == ["Kennedy", "Boston"]
     assert api.client.get(f"/api/v1/sessions/{sid}/audio", headers=user).content == JFK.read_bytes()
     assert not [o.key for o in api.runtime.store.list("") if "/uploads/" in o.key]
     # completing twice does not duplicate; a bad file is refused and removed

@@ -306,3 +306,34 @@ def test_vocabulary_refusals_and_defaults(api: Api) -> None:
         "Ljubljana"]
     assert api.client.put("/api/v1/auth/me/vocabulary", headers=user,
                           json={"terms": ""}).json() == {"terms": []}
+
+
+def test_a_multitrack_speaker_is_enrolled_and_recognised(worker_api: Api, files,
+                                                         tmp_path: Path) -> None:
+    """Each track of a multitrack session is one speaker whose voice is kept: the coach's
+    track enrolled names the coach in a later single-file recording."""
+    api = worker_api
+    alice = api.create_user("alice@example.com", plan="pro")
+    coach = sp.join("coach", [(COACH, sp.speak(sp.SENTENCES[i], COACH)) for i in (0, 2, 4)])
+    client = sp.join("client", [(CLIENT_A, sp.speak(sp.SENTENCES[i], CLIENT_A)) for i in (1, 3)])
+    paths = [coach.write(tmp_path / "coach.wav"), client.write(tmp_path / "client.wav")]
+    handles = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed below
+    try:
+        r = api.client.post("/api/v1/sessions", headers=alice,
+                            data={"track_names": ["Dana", "Robin"], "title": "two tracks"},
+                            files=[("file", (p.name, fh, "audio/wav"))
+                                   for p, fh in zip(paths, handles, strict=True)])
+    finally:
+        for fh in handles:
+            fh.close()
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    wait_status(api.client, alice, sid, timeout=180, fail=True)
+    with api.runtime.database.transaction(write=False) as db:
+        kept = sessions.speaker_embeddings(db, sid)
+    assert sorted(kept) == ["S1", "S2"]
+    r = api.client.post("/api/v1/voices", headers=alice, json={
+        "session_id": sid, "speaker_id": "S1", "name": "Dana", "role": "coach"})
+    assert r.status_code == 201, r.text
+    later = _transcribed(api, alice, files["coach_alone"][0], speakers="1")
+    assert (later["speakers"][0]["name"], later["speakers"][0]["role"]) == ("Dana", "coach")
