@@ -76,7 +76,10 @@ def test_this_is_me_names_the_next_recording_and_the_account_manages_voices(
     client = site.server.client
     first_path, first = talks["first"]
     first_id = upload_ok(client, headers, first_path, title="First session", speakers="2")
+    earlier_path, earlier = talks["second"]  # recorded before the voice is known
+    earlier_id = upload_ok(client, headers, earlier_path, title="Earlier session")
     wait_status(client, headers, first_id, timeout=120, fail=True)
+    wait_status(client, headers, earlier_id, timeout=120, fail=True)
     coach = coach_of(site, headers, first_id, first)
 
     page = new_page(width, HEIGHT[width])
@@ -100,6 +103,12 @@ def test_this_is_me_names_the_next_recording_and_the_account_manages_voices(
     row.get_by_text("Recognised as alice").wait_for()
     page.locator("#voice-controls .voice-row", has_text="inferred").wait_for()
     check_page(page, out, "session-voices-enrolled", width)
+    # offered for the earlier recordings: the earlier session gets the name too
+    page.get_by_role("button", name="Name alice in my earlier recordings too").click()
+    page.get_by_text("alice is now named in 1 earlier recording.").wait_for()
+    t = client.get(f"/api/v1/sessions/{earlier_id}/transcript", headers=headers).json()
+    named = [s for s in t["speakers"] if s["name"] == "alice"]
+    assert len(named) == 1 and named[0]["id"] == coach_of(site, headers, earlier_id, earlier)
 
     # a second recording: the coach is named without asking, the other is the client
     second_path, second = talks["second"]

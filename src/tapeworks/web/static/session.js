@@ -145,12 +145,18 @@
     return null;
   }
 
+  var enrolled = null;  // the voice just remembered on this page: offered for earlier recordings
+
   function renderVoices() {
     var box = document.getElementById("voice-controls");
     if (!box || !transcript) return;
     box.innerHTML = "";
     if (!transcript.speakers.length) return;
     box.appendChild(TW.el("h3", { className: "small-heading", id: "voice-controls-heading", text: "Known voices" }));
+    if (enrolled) {
+      box.appendChild(TW.el("button", { type: "button", className: "btn btn-small", id: "apply-voice",
+        "data-voice": enrolled.id, text: "Name " + enrolled.name + " in my earlier recordings too" }));
+    }
     var list = TW.el("ul", { className: "plain-list voice-list", "aria-labelledby": "voice-controls-heading" });
     transcript.speakers.forEach(function (sp, i) {
       var item = TW.el("li", { className: "voice-row", "data-speaker": sp.id }, [
@@ -187,7 +193,26 @@
     box.appendChild(list);
   }
 
+  function applyVoice(b) {
+    busy = true;
+    b.disabled = true;
+    TW.api("POST", "/api/v1/voices/" + b.getAttribute("data-voice") + "/apply").then(function (res) {
+      busy = false;
+      var n = res.sessions.length, name = enrolled ? enrolled.name : "the voice";
+      enrolled = null;
+      renderVoices();
+      TW.toast(n ? name + " is now named in " + n + " earlier recording" + (n === 1 ? "" : "s") + "."
+        : "No earlier recording has " + name + "'s voice.", "ok");
+    }, function (err) {
+      busy = false;
+      b.disabled = false;
+      TW.toast("Earlier recordings were not labelled: " + err.message, "error");
+    });
+  }
+
   function onVoiceClick(ev) {
+    var a = ev.target.closest("#apply-voice");
+    if (a && !busy) { applyVoice(a); return; }
     var b = ev.target.closest(".js-voice");
     if (!b || busy) return;
     var speaker = b.getAttribute("data-speaker"), voice = b.getAttribute("data-voice");
@@ -203,6 +228,7 @@
     b.disabled = true;
     request.then(function (v) {
       if (!voiceById(v.id)) voiceConfig.voices.push({ id: v.id, name: v.name, is_me: v.is_me, role: v.role });
+      enrolled = { id: v.id, name: v.name };
       return api("GET", "/transcript").then(function (t) {
         busy = false;
         setTranscript(t);
