@@ -15,11 +15,14 @@ from tapeworks.episodes.schemas import (
     AssetOut,
     BleepOut,
     CutOut,
+    CutsIn,
     EditListOut,
     EpisodeCreate,
     EpisodeOut,
     EpisodePatch,
     EpisodeSettingsIn,
+    EpisodeVersionOut,
+    EpisodeVersionsOut,
     NarratorOut,
     SpeechAssetIn,
     TemplateIn,
@@ -93,11 +96,42 @@ def episode_status(episode_id: str, request: Request, principal: CurrentUser, db
 @episodes.get("/{episode_id}/audio", response_class=Response,
               responses={200: {"content": {"audio/*": {}}}, 206: {"description": "partial content"}})
 def episode_audio(episode_id: str, request: Request, principal: CurrentUser, db: DbDep,
-                  rt: RuntimeDep, download: bool = False) -> Response:
+                  rt: RuntimeDep, download: bool = False,
+                  version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> Response:
+    """The newest completed version's audio (also while a new version is being made), or
+    that of `version`."""
     e = service.get_episode(db, principal.user_id, episode_id)
-    key, size = service.episode_audio(rt, e)
+    v = service.get_version(db, e, version) if version is not None else None
+    key, size = service.episode_audio(rt, e, v)
+    fmt = v.format if v is not None else e.format
+    name = f"{e.title} (version {v.version}).{fmt}" if v is not None else f"{e.title}.{fmt}"
     return stream_object(rt.store, key, size, request.headers.get("range"),
-                         filename=f"{e.title}.{e.format}", inline=not download)
+                         filename=name, inline=not download)
+
+
+@episodes.get("/{episode_id}/versions", response_model=EpisodeVersionsOut)
+def episode_versions(episode_id: str, principal: CurrentUser, db: DbDep) -> EpisodeVersionsOut:
+    """Every render of the episode, newest first: each completed one stays downloadable
+    (`GET .../audio?version=n`)."""
+    e = service.get_episode(db, principal.user_id, episode_id)
+    return EpisodeVersionsOut(current_version=e.version or 0, versions=[
+        EpisodeVersionOut(version=v.version, status=st, current=v.version == e.version,
+                          format=v.format, duration_seconds=v.duration_seconds,
+                          size_bytes=v.size_bytes, created_at=v.created_at,
+                          completed_at=v.completed_at)
+        for v, st in service.list_versions(db, e)])
+
+
+@episodes.put("/{episode_id}/cuts", response_model=EpisodeOut, status_code=status.HTTP_202_ACCEPTED)
+def put_cuts(episode_id: str, body: CutsIn, principal: CurrentUser, db: DbDep,
+             rt: RuntimeDep) -> EpisodeOut:
+    """Set the cuts and make a new version: `restore` lists ids of automatic cuts (from the
+    edit list) whose audio is kept; `add` the user's own cuts, by source seconds or word
+    indices (replacing the previous user cuts). The current audio stays served until the
+    new version is complete. 409 while a version is being made."""
+    return EpisodeOut.of(service.set_cuts(
+        db, rt, principal.user_id, episode_id, restore=body.restore,
+        add=[a.model_dump() for a in body.add]))
 
 
 @episodes.get("/{episode_id}/transcript", response_class=Response)
@@ -121,15 +155,18 @@ def episode_edit_list(episode_id: str, principal: CurrentUser, db: DbDep, rt: Ru
     return EditListOut(
         source_duration=view.source_duration, episode_duration=view.episode_duration,
         programme_offset_seconds=view.programme_offset_seconds,
-        cuts=[CutOut(kind=c.kind, reason=c.reason, source_start=c.source_start,
-                     source_end=c.source_end, seconds=round(c.source_end - c.source_start, 3),
-                     episode_time=c.episode_time, words=c.words) for c in view.cuts],
+        cuts=[CutOut(id=c.id, kind=c.kind, reason=c.reason, applied=c.applied,
+                     source_start=c.source_start, source_end=c.source_end,
+                     seconds=round(c.source_end - c.source_start, 3),
+                     episode_time=c.episode_time, words=c.words,
+                     word_indices=list(c.word_indices)) for c in view.cuts],
         bleeps=[BleepOut(reason=b.reason, source_start=b.source_start, source_end=b.source_end,
                          episode_start=b.episode_start, words=b.words) for b in view.bleeps])
 
 
 @episodes.post("/{episode_id}/retry", response_model=EpisodeOut)
 def retry_episode(episode_id: str, principal: CurrentUser, db: DbDep, rt: RuntimeDep) -> EpisodeOut:
+    """Make the episode again as a new version (a failed, cancelled or completed one)."""
     return EpisodeOut.of(service.retry_episode(db, rt, principal.user_id, episode_id))
 
 

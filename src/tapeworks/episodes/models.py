@@ -3,7 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
@@ -15,7 +27,7 @@ ASSET_ORIGINS = ("upload", "speech")  # uploaded, or spoken by a narrator from t
 ASSET_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 EPISODE_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 UNFINISHED_EPISODE_STATUSES = ("queued", "processing")
-RETRYABLE_EPISODE_STATUSES = ("failed", "cancelled")
+RETRYABLE_EPISODE_STATUSES = ("failed", "cancelled", "completed")  # completed: a new version
 # a finished episode no longer needs its session's source audio (a failed one may be retried)
 EPISODE_STATUSES_RELEASING_SOURCE = ("completed", "cancelled")
 
@@ -106,6 +118,32 @@ class Episode(IdMixin, TimestampMixin, Base):
     error_stage: Mapped[str | None] = mapped_column(String(64), nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source_transcript_version: Mapped[int] = mapped_column(Integer, default=0)
+    format: Mapped[str] = mapped_column(String(8), default="mp3")
+    audio_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    transcript_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    edit_list_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    loudness: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    cuts_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the newest completed version (the one audio_key and the other keys name); 0 before
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EpisodeVersion(IdMixin, TimestampMixin, Base):
+    """One render of an episode (issue 11): every render (the first, a changed cut, a retry)
+    is a new version `n`, its files under `episodes/{id}/v{n}/`; completed versions stay
+    downloadable, the episode row names the newest completed one."""
+
+    __tablename__ = "episode_versions"
+    __table_args__ = (UniqueConstraint("episode_id", "version", name="uq_episode_versions_number"),)
+
+    episode_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     format: Mapped[str] = mapped_column(String(8), default="mp3")
     audio_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     transcript_key: Mapped[str | None] = mapped_column(String(400), nullable=True)

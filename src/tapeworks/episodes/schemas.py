@@ -62,6 +62,8 @@ class CleaningIn(StrictInput):
     bleep_mode: Literal["beep", "mute"] = "beep"
     protected_words: list[Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
         default_factory=list, max_length=100_000)
+    restored_cuts: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=10_000)
 
     @model_validator(mode="after")
     def _pauses(self) -> CleaningIn:
@@ -154,27 +156,89 @@ class EpisodeOut(BaseModel):
     loudness: dict[str, Any] | None
     cuts: dict[str, Any] | None
     settings: dict[str, Any]
+    version: int = Field(0, description="the newest completed version (0 before the first)")
+    cuts_settings: dict[str, Any] = Field(default_factory=dict, description=(
+        "the cuts asked for: `restore` (ids of automatic cuts kept) and `add` (the user's cuts)"))
     created_at: datetime
     completed_at: datetime | None
 
     @classmethod
     def of(cls, e: Episode) -> EpisodeOut:
+        cleaning = (e.settings or {}).get("cleaning") or {}
+        cuts = {"restore": list(cleaning.get("restored_cuts") or []),
+                "add": [{"word_start": u["first_word"], "word_end": u["last_word"]}
+                        if u.get("first_word") is not None else
+                        {"start": u.get("start"), "end": u.get("end")}
+                        for u in cleaning.get("user_cuts") or []]}
         return cls(id=e.id, session_id=e.session_id, template_id=e.template_id, title=e.title,
                    status=e.status, progress_percentage=round(e.progress_percentage, 1), stage=e.stage,
                    message=e.message, eta_seconds=e.eta_seconds, attempt=e.attempt, error=e.error,
                    error_stage=e.error_stage, format=e.format, duration_seconds=e.duration_seconds,
                    size_bytes=e.size_bytes, loudness=e.loudness, cuts=e.cuts_summary,
-                   settings=e.settings or {}, created_at=e.created_at, completed_at=e.completed_at)
+                   settings=e.settings or {}, version=e.version or 0, cuts_settings=cuts,
+                   created_at=e.created_at, completed_at=e.completed_at)
 
 
 class CutOut(BaseModel):
+    id: str = Field(description="stable id (`filler-12`, `pause-5230`, `user-...`; merged "
+                                "cuts joined with `+`): send it in `restore` to keep that audio")
     kind: str
     reason: str
+    applied: bool = Field(True, description="false: the audio check found speech and kept "
+                                            "the span (reason `kept: speech found`)")
     source_start: float
     source_end: float
     seconds: float
     episode_time: float  # where the join is in the episode
     words: list[str]
+    word_indices: list[int] = Field(default_factory=list)
+
+
+class CutAddIn(StrictInput):
+    """A cut to add: source seconds (`start`, `end`) or an inclusive range of word indices
+    of the episode's source transcript (`word_start`, `word_end`)."""
+
+    start: Seconds | None = None
+    end: Seconds | None = None
+    word_start: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    word_end: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_range(self) -> CutAddIn:
+        by_time = self.start is not None and self.end is not None
+        by_words = self.word_start is not None and self.word_end is not None
+        if by_time == by_words:
+            raise ValueError("a cut needs either start and end (seconds), or word_start and "
+                             "word_end")
+        if by_time and not (self.end or 0.0) > (self.start or 0.0):
+            raise ValueError("a cut must end after it starts")
+        if by_words and (self.word_end or 0) < (self.word_start or 0):
+            raise ValueError("a cut's word_end must not come before its word_start")
+        return self
+
+
+class CutsIn(StrictInput):
+    """The desired set of cuts (replaces the previous one) for the next version."""
+
+    restore: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=10_000)
+    add: list[CutAddIn] = Field(default_factory=list, max_length=2000)
+
+
+class EpisodeVersionOut(BaseModel):
+    version: int
+    status: str
+    current: bool
+    format: str
+    duration_seconds: float | None
+    size_bytes: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class EpisodeVersionsOut(BaseModel):
+    current_version: int  # the newest completed version (served by the plain audio URL)
+    versions: list[EpisodeVersionOut]
 
 
 class BleepOut(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -20,6 +20,7 @@ from tapeworks.episodes.models import (
     Asset,
     Episode,
     EpisodeTemplate,
+    EpisodeVersion,
 )
 from tapeworks.episodes.schemas import CleaningIn, EpisodeSettingsIn
 from tapeworks.errors import ArtifactMissing, Conflict, Gone, NotFound, ValidationFailed
@@ -407,20 +408,109 @@ def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_
                  format=settings["render"]["format"])
     db.add(ep)
     db.flush()
-    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, owner_kind=OWNER_KIND,
-                          owner_id=ep.id)
-    ep.current_job_id = job.id
+    job = start_version(db, rt, ep)
     log.info("episode.created", episode_id=ep.id, session_id=session.id, job_id=job.id)
+    return ep
+
+
+def start_version(db: DbSession, rt: Runtime, ep: Episode) -> Job:
+    """A render job for the episode's next version (the previous completed version stays
+    served until this one completes)."""
+    job = jobs.create_job(db, rt, kind="render_episode", user_id=ep.user_id,
+                          owner_kind=OWNER_KIND, owner_id=ep.id)
+    ep.current_job_id = job.id
+    db.add(EpisodeVersion(episode_id=ep.id, version=_next_version(db, ep.id), job_id=job.id,
+                          format=ep.format))
+    db.flush()
+    return job
+
+
+def _next_version(db: DbSession, episode_id: str) -> int:
+    top = db.scalar(select(func.max(EpisodeVersion.version))
+                    .where(EpisodeVersion.episode_id == episode_id))
+    return int(top or 0) + 1
+
+
+def version_for_job(db: DbSession, ep: Episode, job_id: str) -> EpisodeVersion:
+    """The version a render job makes (made here for a job started without one)."""
+    v = db.scalar(select(EpisodeVersion).where(EpisodeVersion.episode_id == ep.id,
+                                               EpisodeVersion.job_id == job_id))
+    if v is None:
+        v = EpisodeVersion(episode_id=ep.id, version=_next_version(db, ep.id), job_id=job_id,
+                           format=ep.format)
+        db.add(v)
+        db.flush()
+    return v
+
+
+def list_versions(db: DbSession, ep: Episode) -> list[tuple[EpisodeVersion, str]]:
+    """Every version, newest first, with its status (completed, or its job's)."""
+    rows = list(db.scalars(select(EpisodeVersion).where(EpisodeVersion.episode_id == ep.id)
+                           .order_by(EpisodeVersion.version.desc())))
+    job_ids = [v.job_id for v in rows if not v.completed and v.job_id]
+    statuses = dict(db.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all()) \
+        if job_ids else {}
+    return [(v, "completed" if v.completed else str(statuses.get(v.job_id, "failed")))
+            for v in rows]
+
+
+def get_version(db: DbSession, ep: Episode, version: int) -> EpisodeVersion:
+    v = db.scalar(select(EpisodeVersion).where(EpisodeVersion.episode_id == ep.id,
+                                               EpisodeVersion.version == version))
+    if v is None:
+        raise NotFound(f"this episode has no version {version}")
+    if not v.completed or not v.audio_key:
+        raise Conflict(f"version {version} of this episode is not finished; its audio exists "
+                       "once it is")
+    return v
+
+
+def set_cuts(db: DbSession, rt: Runtime, user_id: str, episode_id: str, *,
+             restore: list[str], add: list[dict[str, Any]]) -> Episode:
+    """The desired set of cuts: automatic cuts to restore (their ids in the edit list) and
+    the user's own cuts (source times or word indices); starts a new version."""
+    ep = get_episode(db, user_id, episode_id, for_update=True)
+    if ep.status in UNFINISHED_EPISODE_STATUSES:
+        raise Conflict("a version of this episode is being made; change the cuts when it is "
+                       "ready (or cancel it)")
+    session = sessions.get_session(db, user_id, ep.session_id)
+    if session.source_purged_at is not None:
+        raise Gone("the original recording of this episode was deleted by the retention "
+                   "policy, so it cannot be made again")
+    words = 0
+    if ep.source_transcript_version >= 1:
+        words = len(sessions.load_transcript(rt, session, ep.source_transcript_version).words())
+    user_cuts: list[dict[str, Any]] = []
+    for a in add:
+        if a.get("word_start") is not None:
+            first, last = int(a["word_start"]), int(a["word_end"])
+            if last >= words:
+                raise ValidationFailed(f"the cut's words {first} to {last} are not in the "
+                                       f"transcript, which has {words} words")
+            user_cuts.append({"first_word": first, "last_word": last, "reason": "user cut"})
+        else:
+            user_cuts.append({"start": float(a["start"]), "end": float(a["end"]),
+                              "reason": "user cut"})
+    settings = dict(ep.settings or {})
+    cleaning = dict(settings.get("cleaning") or {})
+    cleaning["user_cuts"] = user_cuts
+    cleaning["restored_cuts"] = sorted({i for r in restore for i in r.split("+") if i})
+    settings["cleaning"] = cleaning
+    settings_objects(settings)  # the same checks as at creation
+    ep.settings = settings
+    job = start_version(db, rt, ep)
+    ep.error = ep.error_stage = None
+    mirror_job(ep, job)
+    log.info("episode.cuts_changed", episode_id=ep.id, restored=len(cleaning["restored_cuts"]),
+             user_cuts=len(user_cuts), job_id=job.id)
     return ep
 
 
 def retry_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) -> Episode:
     ep = get_episode(db, user_id, episode_id, for_update=True)
     if ep.status not in RETRYABLE_EPISODE_STATUSES:
-        raise Conflict(f"episode {episode_id} is {ep.status}; only failed or cancelled episodes can be retried")
-    job = jobs.create_job(db, rt, kind="render_episode", user_id=user_id, owner_kind=OWNER_KIND,
-                          owner_id=ep.id)
-    ep.current_job_id = job.id
+        raise Conflict("a version of this episode is being made; try again when it is ready")
+    job = start_version(db, rt, ep)
     ep.error = ep.error_stage = None
     mirror_job(ep, job)
     return ep
@@ -445,19 +535,26 @@ def delete_episode(db: DbSession, rt: Runtime, user_id: str, episode_id: str) ->
 
 
 def require_completed(ep: Episode) -> None:
-    if ep.status != "completed" or not ep.audio_key:
+    """The episode has a completed version (while a new one is made, the previous one is
+    served)."""
+    if not ep.audio_key:
         raise Conflict(f"episode {ep.id} is {ep.status}; its audio exists once it is completed")
 
 
 # --- what a completed episode has -------------------------------------------------------------
-def episode_audio(rt: Runtime, ep: Episode) -> tuple[str, int]:
-    """(key, size) of a completed episode's audio in the store."""
-    require_completed(ep)
-    assert ep.audio_key is not None
-    head = rt.store.head(ep.audio_key)
+def episode_audio(rt: Runtime, ep: Episode, version: EpisodeVersion | None = None
+                  ) -> tuple[str, int]:
+    """(key, size) of the audio of a completed episode (its newest completed version, or
+    `version`) in the store."""
+    if version is None:
+        require_completed(ep)
+    key = version.audio_key if version is not None else ep.audio_key
+    assert key is not None
+    head = rt.store.head(key)
     if head is None:
+        log.error("episode.audio_missing", episode_id=ep.id, key=key)
         raise ArtifactMissing(f"the audio of episode {ep.title!r} is missing from storage")
-    return ep.audio_key, head.size
+    return key, head.size
 
 
 def episode_transcript(rt: Runtime, ep: Episode) -> Transcript:
@@ -481,6 +578,9 @@ class CutView:
     source_end: float
     episode_time: float  # where the join is in the episode
     words: list[str]
+    id: str = ""
+    applied: bool = True  # False: the audio check kept it ("kept: speech found")
+    word_indices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -516,8 +616,10 @@ def edit_list_view(db: DbSession, rt: Runtime, ep: Episode) -> EditListView:
     cuts = [CutView(kind=c.kind, reason=c.reason, source_start=round(c.start, 3),
                     source_end=round(c.end, 3),
                     episode_time=round(edit_list.source_to_episode(c.start) + offset, 3),
-                    words=[words[i].text.strip() for i in c.word_indices if i < len(words)])
-            for c in edit_list.cuts]
+                    words=[words[i].text.strip() for i in c.word_indices if i < len(words)],
+                    id=c.id, applied=c.applied, word_indices=c.word_indices)
+            for c in (*edit_list.cuts, *(replace(k, applied=False) for k in edit_list.kept))]
+    cuts.sort(key=lambda c: (c.source_start, c.source_end))
     bleeps = [BleepView(reason=BLEEP_REASON, source_start=round(float(b["start"]), 3),
                         source_end=round(float(b["end"]), 3),
                         episode_start=round(edit_list.source_to_episode(float(b["start"])) + offset, 3),

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from tapeworks.db.base import utcnow
 from tapeworks.db.uow import after_commit
 from tapeworks.episodes import service
-from tapeworks.episodes.models import Asset, Episode
+from tapeworks.episodes.models import Asset, Episode, EpisodeVersion
 from tapeworks.errors import Gone, NotFound
 from tapeworks.http.intake import clean_filename, probe_upload
 from tapeworks.logging import get_logger
@@ -57,6 +59,7 @@ class RenderPayload:
     asset_keys: dict[str, str]
     mix: dict[str, float]
     tracks: tuple[TrackRef, ...] = ()  # a multitrack session: rendered from its tracks
+    version: int | None = None  # the version this render makes (its files under v{n}/)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class RenderEpisodeHandler:
             transcript_key=keys.session_transcript(session.user_id, session.id,
                                                    ep.source_transcript_version),
             settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix,
-            tracks=tracks.track_refs(db, session.id) if session.track_count else ())
+            tracks=tracks.track_refs(db, session.id) if session.track_count else (),
+            version=service.version_for_job(db, ep, job.id).version)
 
     def work(self, ctx: JobContext, p: RenderPayload) -> RenderResult:
         rt = ctx.rt
@@ -139,11 +143,12 @@ class RenderEpisodeHandler:
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
             attempt = f"{ctx.ref.id}-{ctx.ref.attempt}"  # this attempt's own keys
+            v = p.version
             audio_key = keys.episode_audio(p.user_id, p.session_id, p.episode_id, render.format,
-                                           attempt)
+                                           attempt, v)
             transcript_key = keys.episode_transcript(p.user_id, p.session_id, p.episode_id,
-                                                     attempt)
-            edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id, attempt)
+                                                     attempt, v)
+            edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id, attempt, v)
             rt.store.put_file(audio_key, out)
             rt.store.put_bytes(transcript_key, result.transcript.model_dump_json().encode(),
                                content_type="application/json")
@@ -165,14 +170,26 @@ class RenderEpisodeHandler:
         if ep is None:
             raise NotFound("the episode no longer exists")
         new = (r.audio_key, r.transcript_key, r.edit_list_key)
-        old = [k for k in (ep.audio_key, ep.transcript_key, ep.edit_list_key)
-               if k and k not in new]
+        version = service.version_for_job(db, ep, job.id)
+        kept = {k for row in db.scalars(select(EpisodeVersion).where(
+            EpisodeVersion.episode_id == ep.id, EpisodeVersion.completed.is_(True),
+            EpisodeVersion.id != version.id))
+            for k in (row.audio_key, row.transcript_key, row.edit_list_key) if k}
+        # files no completed version names (an earlier attempt of this version's render)
+        old = [k for k in (version.audio_key, version.transcript_key, version.edit_list_key,
+                           ep.audio_key, ep.transcript_key, ep.edit_list_key)
+               if k and k not in new and k not in kept]
         ep.audio_key, ep.transcript_key, ep.edit_list_key = new
-        if old and r.store is not None:  # the previous render's files, once nothing names them
+        version.audio_key, version.transcript_key, version.edit_list_key = new
+        if old and r.store is not None:
             store = r.store
             after_commit(db, lambda: [store.delete(k) for k in old])
         ep.format, ep.duration_seconds, ep.size_bytes = r.format, r.duration_seconds, r.size_bytes
         ep.loudness, ep.cuts_summary = r.loudness, r.cuts
+        ep.version = version.version
+        version.completed, version.completed_at = True, utcnow()
+        version.format, version.duration_seconds = r.format, r.duration_seconds
+        version.size_bytes, version.loudness, version.cuts_summary = r.size_bytes, r.loudness, r.cuts
         job.audio_seconds = r.duration_seconds
         usage.charge_for_job(db, job, kind="episode_render", seconds=r.duration_seconds,
                              session_id=p.session_id, episode_id=p.episode_id)

@@ -66,8 +66,17 @@ def plan_cuts(
     for i in keep_words:
         if removed.get(i) == "filler":
             del removed[i]
+    restored = set(settings.restored_cuts)
     cuts = _word_cuts(words, removed, duration, settings)
-    markers = marker_edit_list(words, settings, speech_regions, duration)
+    if restored:  # the user restored these automatic cuts: their words stay
+        back = {i for c in cuts if c.kind == "filler" and set(c.ids) & restored
+                for i in c.word_indices if removed.get(i) == "filler"}
+        if back:
+            for i in back:
+                del removed[i]
+            cuts = _word_cuts(words, removed, duration, settings)
+    markers = [e for e in marker_edit_list(words, settings, speech_regions, duration)
+               if marker_cut(e).id not in restored]
     cuts += [marker_cut(e) for e in markers]
     cuts += [
         Cut(float(u.start), float(u.end), "user", u.reason,
@@ -78,7 +87,8 @@ def plan_cuts(
     if settings.shorten_pauses:
         gone: dict[int, CutKind] = {**removed, **{i: "marker" for e in markers for i in e.word_indices}}
         anchors = _anchors(words, gone, speech_regions or (), settings.margin_seconds)
-        cuts += _pause_cuts(anchors, merge_cuts(cuts, duration), duration, settings)
+        cuts += [c for c in _pause_cuts(anchors, merge_cuts(cuts, duration), duration, settings)
+                 if c.id not in restored]
     return [c for c in cuts if c.kind in ("user", "marker") or c.duration >= _MIN_CUT_SECONDS]
 
 

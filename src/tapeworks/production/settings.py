@@ -75,6 +75,9 @@ class CleaningSettings:
     # Word indices never removed as fillers or by a marker (a multitrack render mutes them
     # on their own track instead, when another track speaks over them).
     protected_words: tuple[int, ...] = ()
+    # Ids of automatic cuts the user restored (`filler-12`, `pause-5230`, `marker-40`, as
+    # listed in the edit list): the audio they would remove is kept.
+    restored_cuts: tuple[str, ...] = ()
 
     @property
     def marker(self) -> str | None:

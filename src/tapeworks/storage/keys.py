@@ -170,29 +170,35 @@ def episode_prefix(user_id: int | str, session_id: int | str, episode_id: int | 
 
 
 def episode_render_prefix(user_id: int | str, session_id: int | str, episode_id: int | str,
-                          render: str | None = None) -> str:
-    """Where one render of an episode is stored. `render` names the job attempt that made
-    it (``<job id>-<attempt>``), so a stale worker whose lease expired writes beside the
-    newer attempt's files, never over them; the episode row names the files it serves."""
+                          render: str | None = None, version: int | None = None) -> str:
+    """Where one render of an episode is stored: under its version (``v{n}/``, issue 11),
+    then `render`, the job attempt that made it (``<job id>-<attempt>``), so a stale worker
+    whose lease expired writes beside the newer attempt's files, never over them; the
+    episode row names the files it serves."""
     base = episode_prefix(user_id, session_id, episode_id)
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidKey(f"version must be a positive int, got {version!r}")
+        base = f"{base}v{version}/"
     return base if render is None else f"{base}renders/{validate_id(render, 'render id')}/"
 
 
 def episode_audio(user_id: int | str, session_id: int | str, episode_id: int | str,
-                  ext: str, render: str | None = None) -> str:
-    return f"{episode_render_prefix(user_id, session_id, episode_id, render)}audio.{validate_ext(ext)}"
+                  ext: str, render: str | None = None, version: int | None = None) -> str:
+    prefix = episode_render_prefix(user_id, session_id, episode_id, render, version)
+    return f"{prefix}audio.{validate_ext(ext)}"
 
 
 def episode_transcript(user_id: int | str, session_id: int | str, episode_id: int | str,
-                       render: str | None = None) -> str:
+                       render: str | None = None, version: int | None = None) -> str:
     """The re-timed transcript, stored next to the episode audio it describes (rule 12)."""
-    return f"{episode_render_prefix(user_id, session_id, episode_id, render)}transcript.json"
+    return f"{episode_render_prefix(user_id, session_id, episode_id, render, version)}transcript.json"
 
 
 def episode_edit_list(user_id: int | str, session_id: int | str, episode_id: int | str,
-                      render: str | None = None) -> str:
+                      render: str | None = None, version: int | None = None) -> str:
     """The edit list that produced the audio and the re-timed transcript beside it."""
-    return f"{episode_render_prefix(user_id, session_id, episode_id, render)}editlist.json"
+    return f"{episode_render_prefix(user_id, session_id, episode_id, render, version)}editlist.json"
 
 
 def asset_prefix(user_id: int | str) -> str:
