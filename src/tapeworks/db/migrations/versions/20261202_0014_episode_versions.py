@@ -4,8 +4,8 @@
 - `episodes.version`: the newest completed version (the one the episode's keys name).
 Completed episodes become version 1 of themselves.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 08:05:00.000000
 """
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from alembic import op
 
 import tapeworks.db.base
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
