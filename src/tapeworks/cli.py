@@ -135,7 +135,7 @@ def serve(
     s.ensure_dirs()
     ensure_schema(s)
     rt = Runtime(s)
-    _first_admin(rt)
+    _first_admin(rt, host, port)
     application = create_app(s, rt)
     console.print(f"tapeworks serving on http://{host or s.host}:{port or s.port} "
                   f"(data in {s.data_dir})")
@@ -144,7 +144,7 @@ def serve(
     GracefulServer(config).run()
 
 
-def _first_admin(rt: Runtime) -> None:
+def _first_admin(rt: Runtime, host: str | None = None, port: int | None = None) -> None:
     s = rt.settings
     with rt.database.transaction() as db:
         if service.count_users(db) > 0:
@@ -154,10 +154,16 @@ def _first_admin(rt: Runtime) -> None:
                                 role="admin", plan="unlimited")
             console.print(f"created the first admin {s.admin_email}")
             return
+        # no admin configured: /setup works only with this one-time link (stored hashed, so
+        # any API process accepts it; a restart makes a new one)
+        token = service.new_setup_token(db)
+    host = "127.0.0.1" if (host or s.host) in ("0.0.0.0", "::", "") else (host or s.host)
+    base = s.public_url.rstrip("/") if s.public_url else f"http://{host}:{port or s.port}"
     console.print(
-        "[yellow]No users yet.[/yellow] Create the first admin with\n"
-        "  tapeworks users create --email you@example.com --password '...' --admin\n"
-        "or set TAPEWORKS_ADMIN_EMAIL and TAPEWORKS_ADMIN_PASSWORD, or open /setup in a browser."
+        "[yellow]No users yet.[/yellow] Create the first administrator by opening this one-time "
+        f"setup link:\n  {base}/setup?token={token}\n"
+        "or with `tapeworks users create --email you@example.com --admin`, or set "
+        "TAPEWORKS_ADMIN_EMAIL and TAPEWORKS_ADMIN_PASSWORD.", soft_wrap=True
     )
 
 
@@ -246,6 +252,20 @@ def users_set_plan(email: Annotated[str, typer.Option()], plan: Annotated[str, t
         user = service.get_user_by_email(db, email)
         user.plan = plan
     typer.echo(f"{email} is now on plan {plan}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(help="At least 8 characters", prompt=True,
+                                          hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Set a user's password (the operator's reset): every login and API token of theirs ends."""
+    rt = open_runtime()
+    with rt.database.transaction() as db:
+        user = service.get_user_by_email(db, email)
+        revoked = service.set_password_and_sign_out(db, user, password)
+    typer.echo(f"password of {email} changed; {revoked} login(s) and token(s) signed out")
 
 
 @users_app.command("list")

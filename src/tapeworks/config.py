@@ -6,8 +6,10 @@ at import time, so tests can build as many differently-configured apps as they n
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
+import os
 import re
 import secrets
 from pathlib import Path
@@ -220,8 +222,16 @@ class Settings(BaseSettings):
         return self.data_dir / "scratch"
 
     def ensure_dirs(self) -> None:
+        """Make the data dir (0700: recordings and the database are private) and, on the
+        embedded default, the database file (0600; SQLite's -wal and -shm files take its
+        mode). What already exists keeps the mode its operator gave it."""
         for d in (self.data_dir, self.scratch_dir, self.models_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            if not d.exists():
+                d.mkdir(parents=True, exist_ok=True, mode=0o700)
+                d.chmod(0o700)  # whatever the umask
+        if not self.database_url and not self.sqlite_path.exists():
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.sqlite_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
     def resolved_secret_key(self) -> str:
         """The signing key: from the environment, else generated once into the data dir.

@@ -37,6 +37,13 @@ class BadRequest(TapeworksError):
     code = "bad_request"
 
 
+class WrongPassword(TapeworksError):
+    """The current password given to change it is not the account's."""
+
+    status_code = 400
+    code = "wrong_password"
+
+
 class ValidationFailed(TapeworksError):
     status_code = 422
     code = "validation_error"

@@ -59,6 +59,11 @@ class Site:
         with self.server.runtime.database.transaction() as db:
             return users.create_user(db, email=email, password=PASSWORD, plan=plan, role=role).id
 
+    def setup_url(self) -> str:
+        """The first-run link `tapeworks serve` prints (a fresh setup token)."""
+        with self.server.runtime.database.transaction() as db:
+            return f"{self.url}/setup?token={users.new_setup_token(db)}"
+
     def bearer(self, email: str) -> dict[str, str]:
         return login(self.server.client, email, PASSWORD)
 

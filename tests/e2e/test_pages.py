@@ -99,7 +99,9 @@ def test_every_page_is_axe_clean_fits_the_screen_and_is_photographed(
     out = artifacts / "pages"
     out.mkdir(exist_ok=True)
     page = new_page(width, HEIGHT[width])
-    page.goto(site.url + "/setup")  # no account yet: the first-run page
+    page.goto(site.url + "/setup")  # no account yet, and no setup link: the page says so
+    check_page(page, out, "setup-closed", width)
+    page.goto(site.setup_url())  # the first-run page, from the link `serve` printed
     check_page(page, out, "setup", width)
     site.add_user("alice@example.com", plan="pro")
     page.goto(site.url + "/login")

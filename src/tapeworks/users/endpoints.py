@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from tapeworks.errors import Unauthorized
+from tapeworks.errors import Unauthorized, WrongPassword
 from tapeworks.http.deps import DbDep, RuntimeDep
 from tapeworks.users import service
 from tapeworks.users.deps import CurrentUser
+from tapeworks.users.models import ApiToken
 from tapeworks.users.schemas import (
     CreateTokenRequest,
+    LoginInfo,
     LoginRequest,
     MePatch,
+    PasswordChange,
     PersonalTokenResponse,
     StudioSettingsOut,
     StudioSettingsPatch,
@@ -19,6 +22,7 @@ from tapeworks.users.schemas import (
     VocabularyIn,
     VocabularyOut,
 )
+from tapeworks.users.service import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 studio_router = APIRouter(prefix="/studio", tags=["studio"])
@@ -45,7 +49,9 @@ def login(body: LoginRequest, request: Request, rt: RuntimeDep) -> TokenResponse
                                               address=client_address(request), now=rt.clock())
         if user is not None:
             token, plain = service.issue_token(db, user, kind="access", name="login",
-                                               ttl_seconds=settings.access_token_ttl_seconds)
+                                               ttl_seconds=settings.access_token_ttl_seconds,
+                                               address=client_address(request),
+                                               user_agent=request.headers.get("user-agent"))
             return TokenResponse(access_token=plain, expires_at=token.expires_at)
     raise Unauthorized(service.WRONG_LOGIN)  # after the failure was committed
 
@@ -103,6 +109,48 @@ def logout(principal: CurrentUser, db: DbDep) -> None:
     """Revoke the token used for this call."""
     if principal.token_id:
         service.revoke_token(db, principal.user_id, principal.token_id)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT,
+             responses={400: {"description": "`wrong_password`: the current password is not right"}})
+def change_password(body: PasswordChange, request: Request, principal: CurrentUser,
+                    rt: RuntimeDep) -> None:
+    """Change the password. Every other login ends (this one stays); personal API tokens
+    stay unless `revoke_tokens` is true. A wrong current password is a 400 `wrong_password`
+    and counts as a failed sign-in (throttled: 429 with `Retry-After`)."""
+    with rt.database.transaction() as db:
+        changed = service.change_password(
+            db, rt.settings, principal.user_id, current_password=body.current_password,
+            new_password=body.new_password, keep_token_id=principal.token_id,
+            revoke_tokens=body.revoke_tokens, address=client_address(request), now=rt.clock())
+    if not changed:  # after the failure was committed
+        raise WrongPassword("the current password is not right; nothing was changed")
+
+
+def _login_info(t: ApiToken, principal: Principal) -> LoginInfo:
+    return LoginInfo(id=t.id, kind="page" if t.kind == "web" else "api", created_at=t.created_at,
+                     last_used_at=t.last_used_at, expires_at=t.expires_at, address=t.address,
+                     user_agent=t.user_agent, current=t.id == principal.token_id)
+
+
+@router.get("/logins", response_model=list[LoginInfo])
+def list_logins(principal: CurrentUser, db: DbDep) -> list[LoginInfo]:
+    """Live logins (API logins and page sign-ins) with their last use, the newest first;
+    personal API tokens are at `GET /auth/tokens`."""
+    return [_login_info(t, principal) for t in service.list_logins(db, principal.user_id)]
+
+
+@router.delete("/logins/{login_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_login(login_id: str, principal: CurrentUser, db: DbDep) -> None:
+    """End one login (it is refused from its next request)."""
+    service.revoke_login(db, principal.user_id, login_id)
+
+
+@router.post("/logins/revoke-all", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_all_logins(principal: CurrentUser, db: DbDep) -> None:
+    """Sign out everywhere: every login ends, this one included; personal API tokens stay
+    (revoke them at `DELETE /auth/tokens/{id}`)."""
+    service.revoke_logins(db, principal.user_id)
 
 
 # --- studio settings ------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ from tapeworks.production.bleep import BLEEP_MODES
 from tapeworks.production.markers import DEFAULT_EDIT_MARKER, DEFAULT_PAUSE_SECONDS
 
 USER_ROLES = ("user", "admin")
-TOKEN_KINDS = ("access", "personal")
+# `access`: a login through the API (expires); `web`: a page sign-in, whose value is an opaque
+# session id accepted only from the signed cookie, never as a Bearer token; `personal`: a
+# long-lived API token.
+TOKEN_KINDS = ("access", "personal", "web")
+LOGIN_KINDS = ("access", "web")
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -58,8 +62,20 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # where a login came from (shown in the list of logins)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens", lazy="raise")
+
+
+class SetupToken(IdMixin, TimestampMixin, Base):
+    """The first-run setup link's token (SHA-256 only): with no administrator configured,
+    `serve` prints the link and `/setup` refuses without it. Deleted once an account exists."""
+
+    __tablename__ = "setup_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class LoginFailure(IdMixin, Base):

@@ -19,6 +19,26 @@ class TokenResponse(BaseModel):
     expires_at: datetime | None = None
 
 
+class PasswordChange(InputModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024, description="at least 8 characters")
+    revoke_tokens: bool = Field(default=False, description="also revoke every personal API "
+                                "token (other logins always end)")
+
+
+class LoginInfo(BaseModel):
+    """A login: an API login (`POST /auth/login`) or a page sign-in."""
+
+    id: str
+    kind: Literal["api", "page"]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    address: str | None
+    user_agent: str | None
+    current: bool = Field(description="the login this request was made with")
+
+
 class CreateTokenRequest(InputModel):
     name: Name = "api token"
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)

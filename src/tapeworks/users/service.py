@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
@@ -25,7 +25,7 @@ from tapeworks.production.markers import (
 )
 from tapeworks.production.settings import validate_bleeps, validate_marker
 from tapeworks.users import throttle
-from tapeworks.users.models import ApiToken, StudioSettings, User
+from tapeworks.users.models import LOGIN_KINDS, ApiToken, SetupToken, StudioSettings, User
 
 if TYPE_CHECKING:
     from tapeworks.config import Settings
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 TOKEN_PREFIX = "tw_"
+WEB_PREFIX = "tws_"  # page sign-ins: an opaque session id, accepted only from the cookie
+TOUCH_SECONDS = 60.0  # `last_used_at` is written at most once a minute per token
 WRONG_LOGIN = "incorrect email or password"
 MIN_PASSWORD_LENGTH = 8
 
@@ -47,14 +49,19 @@ class Principal:
     role: str
     plan: str
     token_id: str | None = None
+    token_kind: str | None = None
+    # the token's last use is more than a minute old (the edge writes it, at most once a minute)
+    touch_due: bool = False
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
 
-def principal_of(user: User, token_id: str | None = None) -> Principal:
-    return Principal(user.id, user.email, user.name, user.role, user.plan, token_id)
+def principal_of(user: User, token_id: str | None = None, token_kind: str | None = None,
+                 touch_due: bool = False) -> Principal:
+    return Principal(user.id, user.email, user.name, user.role, user.plan, token_id, token_kind,
+                     touch_due)
 
 
 def hash_token(token: str) -> str:
@@ -89,6 +96,7 @@ def create_user(
                 password_hash=_hasher.hash(password))
     db.add(user)
     db.flush()
+    close_setup(db)  # an account exists: the first-run link is spent
     return user
 
 
@@ -179,18 +187,26 @@ def issue_token(
     kind: str,
     name: str = "",
     ttl_seconds: int | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; the plain value is returned once and never stored."""
-    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    """Create a token; the plain value is returned once and never stored. A `web` token is
+    a page sign-in (the cookie's opaque session id, refused as a Bearer token)."""
+    plain = (WEB_PREFIX if kind == "web" else TOKEN_PREFIX) + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(seconds=ttl_seconds) if ttl_seconds else None
     token = ApiToken(user_id=user.id, kind=kind, name=clean_text(name, 200), token_hash=hash_token(plain),
-                     prefix=plain[:10], expires_at=expires)
+                     prefix=plain[:10], expires_at=expires,
+                     address=(address or None) and address[:64],
+                     user_agent=clean_text(user_agent or "", 300) or None)
     db.add(token)
     db.flush()
     return token, plain
 
 
-def resolve_token(db: DbSession, plain: str, *, now: datetime | None = None) -> Principal:
+def resolve_token(db: DbSession, plain: str, *, now: datetime | None = None,
+                  via_cookie: bool = False) -> Principal:
+    """Who a token belongs to. A page sign-in (`web`) is accepted only from the signed
+    cookie (`via_cookie`), and the cookie carries nothing else."""
     now = now or utcnow()
     row = db.execute(
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)
@@ -205,7 +221,22 @@ def resolve_token(db: DbSession, plain: str, *, now: datetime | None = None) -> 
         raise Unauthorized("the token has expired; sign in again")
     if not user.is_active:
         raise Unauthorized("the account is disabled")
-    return principal_of(user, token.id)
+    if via_cookie != (token.kind == "web"):
+        raise Unauthorized("this is a page sign-in, not an API token: create an API token on "
+                           "the account page" if token.kind == "web"
+                           else "the sign-in cookie is not valid; sign in again")
+    due = token.last_used_at is None or (now - token.last_used_at).total_seconds() >= TOUCH_SECONDS
+    return principal_of(user, token.id, token.kind, due)
+
+
+def touch_token(db: DbSession, token_id: str, *, now: datetime | None = None) -> None:
+    """Record a token's use, at most once a minute (the condition holds under concurrency)."""
+    now = now or utcnow()
+    db.execute(update(ApiToken)
+               .where(ApiToken.id == token_id,
+                      or_(ApiToken.last_used_at.is_(None),
+                          ApiToken.last_used_at <= now - timedelta(seconds=TOUCH_SECONDS)))
+               .values(last_used_at=now).execution_options(synchronize_session=False))
 
 
 def list_tokens(db: DbSession, user_id: str) -> list[ApiToken]:
@@ -221,6 +252,93 @@ def revoke_token(db: DbSession, user_id: str, token_id: str) -> None:
     if token is None or token.user_id != user_id:
         raise NotFound(f"token {token_id} not found")
     token.revoked_at = utcnow()
+
+
+
+def revoke_token_value(db: DbSession, plain: str) -> None:
+    """Revoke a token by its value (a browser's previous sign-in), if it is still live."""
+    db.execute(update(ApiToken).where(ApiToken.token_hash == hash_token(plain),
+                                      ApiToken.revoked_at.is_(None))
+               .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+
+# --- logins (the word "session" is taken by recordings) -----------------------------------
+def list_logins(db: DbSession, user_id: str, *, now: datetime | None = None) -> list[ApiToken]:
+    """The user's live logins: API logins and page sign-ins, neither revoked nor expired."""
+    now = now or utcnow()
+    return list(db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.kind.in_(LOGIN_KINDS),
+                               ApiToken.revoked_at.is_(None),
+                               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+        .order_by(func.coalesce(ApiToken.last_used_at, ApiToken.created_at).desc())
+    ))
+
+
+def revoke_login(db: DbSession, user_id: str, login_id: str) -> None:
+    token = db.get(ApiToken, login_id)
+    if token is None or token.user_id != user_id or token.kind not in LOGIN_KINDS \
+            or token.revoked_at is not None:
+        raise NotFound(f"login {login_id} not found")
+    token.revoked_at = utcnow()
+
+
+def revoke_logins(db: DbSession, user_id: str, *, keep_token_id: str | None = None,
+                  personal_tokens: bool = False) -> int:
+    """End every login of the user but `keep_token_id` (and, with `personal_tokens`, every
+    personal API token too). How many were revoked."""
+    kinds = (*LOGIN_KINDS, "personal") if personal_tokens else LOGIN_KINDS
+    stmt = (update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.kind.in_(kinds),
+                   ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    if keep_token_id:
+        stmt = stmt.where(ApiToken.id != keep_token_id)
+    return int(db.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def change_password(db: DbSession, settings: Settings, user_id: str, *, current_password: str,
+                    new_password: str, keep_token_id: str | None, revoke_tokens: bool,
+                    address: str | None, now: datetime) -> bool:
+    """Change the password when `current_password` is right (throttled like sign-in: a
+    wrong one counts as a failed sign-in); every other login ends, personal tokens too with
+    `revoke_tokens`. False for a wrong current password (the caller commits the failure,
+    then answers 400 wrong_password)."""
+    user = get_user(db, user_id)
+    throttle.check_allowed(db, settings, email=user.email, address=address, now=now)
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        throttle.record_failure(db, settings, email=user.email, address=address, now=now)
+        return False
+    set_password(db, user, new_password)
+    revoke_logins(db, user.id, keep_token_id=keep_token_id, personal_tokens=revoke_tokens)
+    db.flush()
+    return True
+
+
+def set_password_and_sign_out(db: DbSession, user: User, password: str) -> int:
+    """An administrator's (CLI) reset: the new password, and every login and API token ends."""
+    set_password(db, user, password)
+    return revoke_logins(db, user.id, personal_tokens=True)
+
+
+# --- first-run setup link ----------------------------------------------------------------
+def new_setup_token(db: DbSession) -> str:
+    """A new setup token (the previous ones stop working); stored hashed, shown once."""
+    db.execute(delete(SetupToken))
+    plain = secrets.token_urlsafe(32)
+    db.add(SetupToken(token_hash=hash_token(plain)))
+    db.flush()
+    return plain
+
+
+def setup_token_valid(db: DbSession, plain: str | None) -> bool:
+    return bool(plain) and db.scalar(
+        select(SetupToken.id).where(SetupToken.token_hash == hash_token(plain or ""))) is not None
+
+
+def close_setup(db: DbSession) -> None:
+    """An account exists: the setup link is spent."""
+    db.execute(delete(SetupToken))
 
 
 def delete_user(db: DbSession, user_id: str) -> None:

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tapeworks.errors import TapeworksError
+from tapeworks.errors import TapeworksError, TooManyAttempts, ValidationFailed
 from tapeworks.users import service as users
-from tapeworks.voices import service as voices
 from tapeworks.users import throttle
+from tapeworks.voices import service as voices
+from tapeworks.web.auth import client_address
 from tapeworks.web.common import (
     ctx,
     page_errors,
@@ -40,6 +41,11 @@ def account_page(request: Request) -> Response:
                    "created_at": t.created_at, "expires_at": t.expires_at,
                    "last_used_at": t.last_used_at}
                   for t in users.list_tokens(db, principal.user_id)]
+        logins = [{"id": t.id, "kind": "Page sign-in" if t.kind == "web" else "API login",
+                   "created_at": t.created_at, "last_used_at": t.last_used_at,
+                   "address": t.address, "user_agent": t.user_agent,
+                   "current": t.id == principal.token_id}
+                  for t in users.list_logins(db, principal.user_id)]
         plan = plan_summary(db, rt, principal)
         account = {"email": user.email, "name": user.name, "role": user.role,
                    "failed_logins": user.failed_logins or 0,
@@ -51,13 +57,15 @@ def account_page(request: Request) -> Response:
                  for v in voices.list_voices(db, principal.user_id)]
         vocabulary = ", ".join(users.vocabulary(db, principal.user_id))
     return render(request, "account.html", ctx(
-        request, account=account, tokens=tokens, plan=plan, voices=known,
+        request, account=account, tokens=tokens, logins=logins, plan=plan, voices=known,
         vocabulary=flash.get("vocabulary_form", vocabulary),
         voice_notice=flash.get("voice_notice"), vocabulary_error=flash.get("vocabulary_error"),
         vocabulary_notice=flash.get("vocabulary_notice"),
         new_token=flash.get("new_token"),
         new_token_name=flash.get("new_token_name", ""), error=flash.get("error"),
-        notice=flash.get("notice"), form=flash.get("form", {})), principal=principal)
+        notice=flash.get("notice"), form=flash.get("form", {}),
+        password_error=flash.get("password_error"), password_notice=flash.get("password_notice"),
+        logins_notice=flash.get("logins_notice")), principal=principal)
 
 
 @router.post("/account/tokens")
@@ -137,3 +145,61 @@ def delete_voice(request: Request, voice_id: str,
         voices.delete_voice(db, principal.user_id, voice_id)
     return redirect("/account#voices-heading", request, user_id=principal.user_id,
                     voice_notice=f"The voice {name!r} and everything kept of it were deleted.")
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    current_password: Annotated[str, Form(max_length=1000)] = "",
+    new_password: Annotated[str, Form(max_length=1000)] = "",
+    new_password_again: Annotated[str, Form(max_length=1000)] = "",
+    revoke_tokens: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Change the password: every other sign-in ends (this browser stays signed in)."""
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    back = "/account#password-heading"
+    if new_password != new_password_again:
+        return redirect(back, request, user_id=principal.user_id,
+                        password_error="The two new passwords are not the same.")
+    rt = runtime_of(request)
+    try:
+        with rt.database.transaction() as db:
+            changed = users.change_password(
+                db, rt.settings, principal.user_id, current_password=current_password,
+                new_password=new_password, keep_token_id=principal.token_id,
+                revoke_tokens=bool(revoke_tokens), address=client_address(request), now=rt.clock())
+    except (ValidationFailed, TooManyAttempts) as exc:
+        return redirect(back, request, user_id=principal.user_id,
+                        password_error=exc.message[:1].upper() + exc.message[1:] + ".")
+    if not changed:
+        return redirect(back, request, user_id=principal.user_id,
+                        password_error="The current password is not right; nothing was changed.")
+    return redirect(back, request, user_id=principal.user_id,
+                    password_notice="Your password was changed. Every other sign-in has ended"
+                    + (", and your API tokens were revoked." if revoke_tokens else "."))
+
+
+@router.post("/account/logins/{login_id}/revoke")
+def revoke_login(request: Request, login_id: str,
+                 csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    with runtime_of(request).database.transaction() as db, page_errors():
+        users.revoke_login(db, principal.user_id, login_id)
+    if login_id == principal.token_id:
+        return redirect("/login")
+    return redirect("/account#logins-heading", request, user_id=principal.user_id,
+                    logins_notice="That sign-in has ended.")
+
+
+@router.post("/account/logins/revoke-all")
+def revoke_all_logins(request: Request,
+                      csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    """Sign out everywhere, this browser included (API tokens stay)."""
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    with runtime_of(request).database.transaction() as db:
+        users.revoke_logins(db, principal.user_id)
+    return redirect("/login")

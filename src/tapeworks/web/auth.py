@@ -33,9 +33,20 @@ def _user_count(request: Request) -> int:
         return users.count_users(db)
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _sign_in(request: Request, db: DbSession, user: Any, next_path: str) -> Response:
-    _token, plain = users.issue_token(db, user, kind="access", name="web sign-in",
-                                      ttl_seconds=runtime_of(request).settings.access_token_ttl_seconds)
+    """A page sign-in: a new opaque session id in the cookie; the sign-in this browser had
+    before (the same account or another) ends."""
+    previous = security.session_token(request)
+    if previous:
+        users.revoke_token_value(db, previous)
+    _token, plain = users.issue_token(db, user, kind="web", name="web sign-in",
+                                      ttl_seconds=runtime_of(request).settings.access_token_ttl_seconds,
+                                      address=client_address(request),
+                                      user_agent=request.headers.get("user-agent"))
     response = redirect(safe_next(next_path))
     security.set_session_cookie(request, response, plain)
     return response
@@ -63,7 +74,7 @@ def login_submit(
 ) -> Response:
     require_csrf(request, csrf_token)
     rt = runtime_of(request)
-    address = request.client.host if request.client else None
+    address = client_address(request)
     try:
         with rt.database.transaction() as db:
             user = users.authenticate_throttled(db, rt.settings, email=email, password=password,
@@ -82,13 +93,27 @@ def login_submit(
                     error=users.WRONG_LOGIN, email=email)
 
 
+def _setup_token_ok(request: Request, token: str | None) -> bool:
+    with runtime_of(request).database.transaction(write=False) as db:
+        return users.setup_token_valid(db, token)
+
+
+def _setup_closed(request: Request) -> Response:
+    return render(request, "setup_closed.html", ctx(request), status_code=403)
+
+
 @router.get("/setup", response_class=HTMLResponse)
-def setup_page(request: Request) -> Response:
+def setup_page(request: Request, token: str = "") -> Response:
+    """First run: only with the setup link `tapeworks serve` printed (its token), so the
+    first visitor is not the administrator by being first."""
     if _user_count(request) > 0:
         return redirect("/login")
+    if not _setup_token_ok(request, token[:200]):
+        return _setup_closed(request)
     flash = pop_flash(request)
     return render(request, "setup.html", ctx(request, email=flash.get("email", ""),
-                                             name=flash.get("name", ""), error=flash.get("error")),
+                                             name=flash.get("name", ""), error=flash.get("error"),
+                                             token=token),
                   status_code=422 if flash.get("error") else 200)
 
 
@@ -99,6 +124,7 @@ def setup_submit(
     name: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     password_again: Annotated[str, Form(max_length=1000)] = "",
+    token: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     require_csrf(request, csrf_token)
@@ -111,13 +137,16 @@ def setup_submit(
             with rt.database.transaction() as db:
                 if users.count_users(db) > 0:
                     return redirect("/login")
+                if not users.setup_token_valid(db, token):
+                    return _setup_closed(request)
                 user = users.create_user(db, email=email, password=password, name=name,
                                          role="admin", plan="unlimited")
                 log.info("web.first_admin_created", user_id=user.id)
                 return _sign_in(request, db, user, "/")
         except (ValidationFailed, Conflict) as exc:
             error = exc.message
-    return redirect("/setup", request, error=error, email=email, name=name)
+    return redirect(f"/setup?token={quote(token, safe='')}", request, error=error, email=email,
+                    name=name)
 
 
 @router.post("/logout")

@@ -123,9 +123,13 @@ def current_user(request: Request) -> Principal | None:
         return None
     with runtime_of(request).database.transaction(write=False) as db:
         try:
-            return users.resolve_token(db, token)
+            principal = users.resolve_token(db, token, via_cookie=True)
         except Unauthorized:
             return None
+    if principal.touch_due and principal.token_id:
+        with runtime_of(request).database.transaction() as db:
+            users.touch_token(db, principal.token_id)
+    return principal
 
 
 def require_user(request: Request) -> Principal:
