@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from tapeworks.audio.decode import iter_chunks
+from tapeworks.audio.decode import SPEECH_RATE, iter_chunks
 from tapeworks.audio.energy import EnvelopeBuilder
 from tapeworks.audio.probe import read_info
 from tapeworks.audio.vad import BackedVad, EnergyVad, Region, SpeechDetector
@@ -236,7 +236,7 @@ def _speaker_map(words: list[EngineWord]) -> dict[str | None, str]:
 
 def _transcribe_cloud(
     path: Path, options: TranscribeOptions, report: Callable[[float], None], duration: float
-) -> Transcript:
+) -> Transcription:
     """The whole file through the cloud API (its own diarization); progress jumps 0 -> end."""
     if not options.cloud_url or not options.cloud_api_key:
         raise EngineError("the cloud engine needs cloud_url and cloud_api_key set for this deployment")
@@ -260,8 +260,61 @@ def _transcribe_cloud(
     )
     end = max([duration] + [w.end for w in words])
     report(end)
-    return assemble_transcript(words, ids, language=result.language, duration=end,
-                               model=engine.info, diarization=diarization)
+    transcript = assemble_transcript(words, ids, language=result.language, duration=end,
+                                     model=engine.info, diarization=diarization)
+    return Transcription(transcript, _cloud_voices(path, words, ids, options)
+                         if options.diarize else ())
+
+
+def _cloud_voices(path: Path, words: list[EngineWord], ids: list[str],
+                  options: TranscribeOptions) -> tuple[SpeakerVoice, ...]:
+    """Each speaker's voice from our own encoder over the words the cloud engine gave it
+    (so known voices are recognised with the cloud engine too). Streams the audio window
+    by window; a voice model that cannot load means no voices (never a failure)."""
+    from tapeworks.speech.diarization import UNIT_MIN_SECONDS, _load_encoder, _mel, utterance_units
+
+    if not words:
+        return ()
+    try:
+        encoder = _load_encoder(options.threads)
+    except DiarizationUnavailable:
+        return ()
+    sums: dict[str, np.ndarray] = {}
+    i = 0
+    for window in iter_windows(iter_chunks(path), EnergyVad()):
+        inside: list[int] = []
+        while i < len(words) and words[i].start < window.end:
+            if words[i].end <= window.end + 0.05:
+                inside.append(i)
+            i += 1
+        runs: list[list[int]] = []
+        for k in inside:  # consecutive words of one speaker
+            if runs and ids[runs[-1][-1]] == ids[k] and runs[-1][-1] == k - 1:
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        for run in runs:
+            run_words = [words[k] for k in run]
+            for a, b in utterance_units(run_words):
+                start, stop = run_words[a].start, run_words[b - 1].end
+                if stop - start < UNIT_MIN_SECONDS:
+                    continue
+                x = max(0, int((start - window.start) * SPEECH_RATE))
+                y = min(len(window.samples), int((stop - window.start) * SPEECH_RATE))
+                mel = _mel(window.samples[x:y])[:160]
+                if len(mel) < 2:
+                    continue
+                vec = encoder.embed_mels(mel[None])[0].astype(np.float64)
+                sid = ids[run[a]]
+                sums[sid] = sums.get(sid, np.zeros_like(vec)) + vec * (stop - start)
+    if not sums:
+        return ()
+    order = sorted(sums, key=lambda s: int(s[1:]))
+    centroids = np.zeros((int(order[-1][1:]), 256))
+    for sid in order:
+        centroids[int(sid[1:]) - 1] = sums[sid]
+    voiced = [(w, sid) for w, sid in zip(words, ids, strict=True) if sid in sums]
+    return speaker_voices([w for w, _ in voiced], [sid for _, sid in voiced], centroids)
 
 
 def transcribe_file(
@@ -286,7 +339,7 @@ def transcribe(
     report = _ProgressReporter(progress, read_info(path).duration_seconds)
     if options.engine == "cloud":
         tell("transcribing")
-        return Transcription(_transcribe_cloud(path, options, report, report.total))
+        return _transcribe_cloud(path, options, report, report.total)
     tell("loading_model")
     engine = _window_engine(options)
     embedder, diarization = _embedder(options)

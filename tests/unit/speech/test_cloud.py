@@ -163,3 +163,18 @@ def test_cloud_gets_the_vocabulary_as_word_boost(server: tuple[str, dict[str, An
     assert state["request"]["word_boost"] == ["Siobhan Quaid", "Ljubljana", "flubber"]
     transcribe_file(audio, _options(url))
     assert "word_boost" not in state["request"]
+
+
+def test_cloud_speakers_voices_are_embedded_here(server: tuple[str, dict[str, Any]], audio: Path) -> None:
+    """The cloud engine's speakers get voice embeddings from our own encoder over their
+    words (so known voices are recognised with the cloud engine too)."""
+    from tapeworks.speech.pipeline import transcribe
+
+    url, _state = server
+    done = transcribe(audio, _options(url))
+    # S2 says one 0.3 s word: too little to embed, so it has no voice (never a guess)
+    assert [v.speaker_id for v in done.voices] == ["S1"]
+    assert len(done.voices[0].embedding) == 256
+    assert abs(sum(x * x for x in done.voices[0].embedding) - 1.0) < 1e-3
+    assert done.voices[0].seconds == 0.85
+    assert transcribe(audio, _options(url, diarize=False)).voices == ()
