@@ -41,6 +41,7 @@ from tapeworks.http.middleware import (
 from tapeworks.http.openapi import document_errors
 from tapeworks.logging import configure_logging, get_logger
 from tapeworks.notifications.endpoints import router as notifications_router
+from tapeworks.openai_api.endpoints import router as openai_router
 from tapeworks.plans.endpoints import admin_router
 from tapeworks.plans.endpoints import router as plan_router
 from tapeworks.queue.metrics import QueueCollector
@@ -319,6 +320,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system_router())
     app.include_router(docs_router(app))
     app.include_router(public_shows_router)  # feeds and their media, no login (rule 14)
+    app.include_router(openai_router)  # /v1/...: OpenAI's shapes and errors, Bearer tokens
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     install_openapi(app)
