@@ -16,6 +16,7 @@ def episode_data(rt: Any, episode: Episode) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": episode.id, "session_id": episode.session_id, "title": episode.title,
         "status": episode.status, "duration_seconds": episode.duration_seconds,
+        "version": episode.version or None,  # each completed version is one event
         "links": {**base, "audio": f"{base['api']}/audio",
                   "transcript": f"{base['api']}/transcript"},
     }
