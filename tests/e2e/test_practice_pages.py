@@ -155,6 +155,21 @@ def test_clients_their_sessions_the_library_filter_and_the_coaching_log(
     page.goto(site.url + "/coaching-log?from=31/10/2026")
     assert "from date must be a date" in page.locator("#filter-error").inner_text()
 
+    # editing the entry added by hand: a wrong value is refused, kept, then fixed
+    page.goto(site.url + "/coaching-log")
+    page.locator('#log-entries tr[data-source="manual"]').get_by_role("link", name="Edit").click()
+    assert page.get_by_label("Minutes").input_value() == "45"
+    page.get_by_label("Minutes").evaluate("e => { e.type = 'text'; e.value = 'forty'; }")
+    page.get_by_role("button", name="Save entry").click()
+    assert "must be a number" in page.locator("#entry-error").inner_text()
+    assert page.get_by_label("Title (optional)").input_value() == "Phone call"
+    page.get_by_label("Minutes").fill("40")
+    page.get_by_label("Payment").select_option(label="Pro bono")
+    page.get_by_role("button", name="Save entry").click()
+    assert "Entry of 2026-10-13 saved." in page.locator("#notice").inner_text()
+    manual = cells(page, '#log-entries tr[data-source="manual"]')[0]
+    assert manual[4:6] == ["Pro bono", "40"], manual
+
     # deleting the entry added by hand (the page asks first)
     page.goto(site.url + "/coaching-log")
     page.once("dialog", lambda d: d.accept())
@@ -194,11 +209,12 @@ def test_practice_pages_are_axe_clean_fit_the_screen_and_are_photographed(
                     json={"session_date": "2026-10-13", "minutes": 45, "title": "Phone call",
                           "client_id": cid, "paid": False})
     assert r.status_code == 201, r.text
+    eid = r.json()["id"]
     page = new_page(width, HEIGHT[width])
     sign_in(page, site.url, EMAIL)
     pages = {"clients": "/clients", "client": f"/clients/{cid}", "coaching-log": "/coaching-log",
              "library-search": "/?q=promotion", "library-client": f"/?client_id={cid}",
-             "client-not-found": "/clients/nope"}
+             "log-entry": f"/coaching-log/entries/{eid}", "client-not-found": "/clients/nope"}
     for name, path in pages.items():
         page.goto(site.url + path)
         page.wait_for_load_state("networkidle")

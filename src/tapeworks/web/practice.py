@@ -225,6 +225,58 @@ def add_entry(
                     notice=f"Entry of {when.isoformat()} added to the log.")
 
 
+@router.get("/coaching-log/entries/{entry_id}", response_class=HTMLResponse)
+def entry_page(request: Request, entry_id: str) -> Response:
+    principal = require_user(request)
+    flash = _flash(request, principal)
+    with runtime_of(request).database.transaction(write=False) as db, page_errors():
+        entry = coaching.get_entry(db, principal.user_id, entry_id)
+        client_rows, _ = clients.list_clients(db, principal.user_id, limit=1000)
+        form = flash.get("form") or {
+            "session_date": entry.session_date.isoformat(), "minutes": f"{entry.minutes:g}",
+            "title": entry.title, "session_type": entry.session_type,
+            "payment": "paid" if entry.paid else "pro_bono", "client_id": entry.client_id or ""}
+        return render(request, "log_entry.html", ctx(
+            request, entry=entry, clients=client_rows, types=TYPE_WORDS,
+            session_types=SESSION_TYPES, form=form, error=flash.get("error")),
+            principal=principal)
+
+
+@router.post("/coaching-log/entries/{entry_id}", response_class=HTMLResponse)
+def update_entry(
+    request: Request,
+    entry_id: str,
+    session_date: Annotated[str, Form(max_length=40)] = "",
+    minutes: Annotated[str, Form(max_length=40)] = "",
+    title: Annotated[str, Form(max_length=2000)] = "",
+    session_type: Annotated[str, Form(max_length=40)] = "individual",
+    payment: Annotated[str, Form(max_length=20)] = "paid",
+    client_id: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    principal = require_user(request)
+    require_csrf(request, csrf_token)
+    form = {"session_date": session_date, "minutes": minutes, "title": title,
+            "session_type": session_type, "payment": payment, "client_id": client_id}
+    with runtime_of(request).database.transaction(write=False) as db, page_errors():
+        coaching.get_entry(db, principal.user_id, entry_id)  # another user's: a 404 page
+    try:
+        when = parse_date(session_date, "date")
+        if when is None:
+            raise ValidationFailed("give the date of the session", details={"field": "date"})
+        with runtime_of(request).database.transaction() as db:
+            coaching.update_entry(db, principal.user_id, entry_id, session_date=when,
+                                  minutes=parse_minutes(minutes), title=title.strip()[:300],
+                                  session_type=session_type, paid=payment != "pro_bono",
+                                  client_id=client_id or None)
+    except (ValidationFailed, NotFound) as exc:
+        message = "that client no longer exists" if isinstance(exc, NotFound) else exc.message
+        return redirect(f"/coaching-log/entries/{entry_id}", request, user_id=principal.user_id,
+                        error=message, form=form)
+    return redirect("/coaching-log", request, user_id=principal.user_id,
+                    notice=f"Entry of {when.isoformat()} saved.")
+
+
 @router.post("/coaching-log/entries/{entry_id}/delete", response_class=HTMLResponse)
 def delete_entry(request: Request, entry_id: str,
                  csrf_token: Annotated[str | None, Form()] = None) -> Response:

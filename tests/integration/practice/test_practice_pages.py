@@ -58,6 +58,9 @@ def test_other_users_practice_is_out_of_reach_of_the_pages(api: Api) -> None:
             ("post", f"/clients/{ana['id']}", {"name": "Taken", "csrf_token": token}),
             ("post", f"/clients/{ana['id']}/delete", {"csrf_token": token}),
             ("post", f"/coaching-log/entries/{entry['id']}/delete", {"csrf_token": token}),
+            ("get", f"/coaching-log/entries/{entry['id']}", None),
+            ("post", f"/coaching-log/entries/{entry['id']}", {"session_date": "2026-01-01",
+                                                             "minutes": "1", "csrf_token": token}),
             ("get", f"/sessions/{sid}", None)):
         r = getattr(b, method)(path, data=data, headers={"Accept": "text/html"},
                                follow_redirects=False) if data else \
@@ -65,7 +68,8 @@ def test_other_users_practice_is_out_of_reach_of_the_pages(api: Api) -> None:
         assert r.status_code == 404, (path, r.status_code)
         assert "Ana" not in r.text and "promotion" not in r.text
     assert api.client.get(f"/api/v1/clients/{ana['id']}", headers=alice).json()["name"] == "Ana Secret"
-    assert api.client.get(f"/api/v1/coaching-log/entries/{entry['id']}", headers=alice).status_code == 200
+    kept = api.client.get(f"/api/v1/coaching-log/entries/{entry['id']}", headers=alice).json()
+    assert (kept["session_date"], kept["minutes"]) == ("2026-10-13", 45.0)
 
     # alice's client id in bob's forms and filters finds nothing of hers
     r = b.post("/coaching-log/entries", data={"session_date": "2026-10-20", "minutes": "30",
