@@ -118,6 +118,13 @@ def test_feed_with_several_episodes_reads_back_in_two_feed_readers(api, alice, c
                              {"start": 1.5, "title": "Coaching", "url": "https://example.org/c"}])
     assert r.status_code == 200, r.text
     assert [c["title"] for c in r.json()["chapters"]] == ["Welcome", "Coaching"]
+    # the one source of chapters: the next render writes them as the MP3's ID3 chapters
+    from tapeworks.episodes import service as episodes_service
+
+    with api.runtime.database.transaction(write=False) as db:
+        stored = db.get(Episode, eps[0]).settings
+    _cleaning, _loudness, render = episodes_service.settings_objects(stored)
+    assert render.chapters == [(0.0, "Welcome"), (1.5, "Coaching")]
 
     clock.now = T0 + timedelta(days=1)
     r = api.client.get(_path(show["feed_url"]))  # no login
@@ -415,7 +422,7 @@ def test_hostile_show_metadata_gets_a_4xx_or_a_well_formed_feed(api, alice, cloc
     weird = "]]> <rss> & \"quotes\" 'apos' \x00\x1b \U0001F399 " + "\u202e"
     show = _show(api, alice, title=weird, author=weird, owner_name=weird, copyright=weird,
                  description="<script>x</script> " + weird)
-    ep_id = completed_episode(api, alice, tmp_path, title=weird)
+    ep_id = completed_episode(api, alice, tmp_path)  # its title comes through the publish
     r = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice, json={
         "show_id": show["id"], "title": weird, "description": weird * 1000})
     assert r.status_code == 200, r.text

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -317,8 +317,13 @@ def _item(x: _Xml, item: FeedItem, language: str) -> None:
     x.close("item")
 
 
-def render_feed(show: FeedShow, items: Iterable[FeedItem]) -> bytes:
-    """The feed document (UTF-8 bytes, XML declaration included), items newest first."""
+def render_feed(show: FeedShow, items: Iterable[FeedItem],
+                fragments: MutableMapping[tuple[FeedItem, str], str] | None = None) -> bytes:
+    """The feed document (UTF-8 bytes, XML declaration included), items newest first.
+
+    ``fragments``, when given, keeps each item's XML under the item itself (a frozen
+    dataclass: equal items write equal XML), so a feed rebuilt after one change writes
+    only the items that changed."""
     ordered = sorted(items, key=lambda i: (_utc(i.published_at), i.guid), reverse=True)
     x = _Xml()
     x.parts.append('<?xml version="1.0" encoding="UTF-8"?>\n')
@@ -326,7 +331,17 @@ def render_feed(show: FeedShow, items: Iterable[FeedItem]) -> bytes:
     x.open("channel")
     _channel(x, show, ordered)
     for item in ordered:
-        _item(x, item, show.language)
+        if fragments is None:
+            _item(x, item, show.language)
+            continue
+        key = (item, show.language)
+        fragment = fragments.get(key)
+        if fragment is None:
+            sub = _Xml()
+            sub.depth = x.depth
+            _item(sub, item, show.language)
+            fragment = fragments[key] = "".join(sub.parts)
+        x.parts.append(fragment)
     x.close("channel")
     x.close("rss")
     return x.to_bytes()

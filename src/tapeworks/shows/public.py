@@ -29,7 +29,7 @@ from tapeworks.shows import publishing
 from tapeworks.shows import service as shows
 from tapeworks.shows.chapters import CHAPTERS_MEDIA_TYPE, to_chapters_json
 from tapeworks.shows.conditional import etag_of, not_modified, validator_headers
-from tapeworks.shows.feed import FEED_MEDIA_TYPE
+from tapeworks.shows.feed import FEED_MEDIA_TYPE, FeedItem
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES, to_podcast_json
 from tapeworks.transcripts.exporters import to_srt, to_vtt
 from tapeworks.transcripts.model import Transcript
@@ -97,10 +97,15 @@ class FeedCache:
     says, the same validator a 304 trusts), the base URL and the token in its links.
 
     A full GET of an unchanged feed then costs what a 304 costs plus sending the bytes; any
-    change gives a new ETag, so a stale document is never served. Small and per process."""
+    change gives a new ETag, so a stale document is never served. Small and per process.
+    It also keeps each item's XML (`render_feed`), so a feed rebuilt after one change
+    writes only that item."""
+
+    MAX_FRAGMENTS = 20_000  # items' XML, by the item itself (see `render_feed`)
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
+        self.fragments: dict[tuple[FeedItem, str], str] = {}
         self._docs: OrderedDict[tuple[str, str, str, str | None], publishing.FeedDocument] = \
             OrderedDict()
         self._lock = threading.Lock()
@@ -119,9 +124,15 @@ class FeedCache:
             while len(self._docs) > self.size:
                 self._docs.popitem(last=False)
 
+    def item_fragments(self) -> dict[tuple[FeedItem, str], str]:
+        if len(self.fragments) > self.MAX_FRAGMENTS:
+            self.fragments = {}  # bounded: start again rather than grow
+        return self.fragments
+
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
+            self.fragments = {}
 
 
 def feed_cache(request: Request) -> FeedCache:
@@ -149,7 +160,8 @@ def feed(show_id: str, request: Request, db: DbDep, rt: RuntimeDep,
     key = (show.id, etag, base, link_token)
     doc = cache.get(key)
     if doc is None:
-        doc = publishing.build_feed(db, show, base_url=base, token=link_token, now=now)
+        doc = publishing.build_feed(db, show, base_url=base, token=link_token, now=now,
+                                    fragments=cache.item_fragments())
         if doc.etag == etag:  # nothing changed while it was built
             cache.put(key, doc)
     return _body(request, doc.content, f"{FEED_MEDIA_TYPE}; charset=utf-8",

@@ -18,11 +18,12 @@ its media, without login).
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.episodes import service as episodes
@@ -204,13 +205,15 @@ def _media(base: str, token: str | None, path: str) -> str:
     return f"{url}?token={token}" if token else url
 
 
-# Only the chapters out of the episode's settings (JSON path on SQLite and PostgreSQL alike):
-# a thousand items then decode a thousand short lists, not a thousand settings documents.
-CHAPTERS_COLUMN = Episode.settings["render"]["chapters"].label("chapters")
+# Only whether the episode has chapters, read from its settings as text (a JSON path on
+# SQLite and PostgreSQL alike): a thousand items decode no settings documents.
+CHAPTERS_COLUMN = cast(Episode.settings["render"]["chapters"], Text).label("chapters")
 
 
 def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
-               now: datetime) -> FeedDocument:
+               now: datetime,
+               fragments: MutableMapping[tuple[FeedItem, str], str] | None = None
+               ) -> FeedDocument:
     """The feed document of ``show`` as it stands at ``now``."""
     etag, last = feed_etag(db, show, now)
     feed_url = shows.feed_url(show, base_url, token)
@@ -241,7 +244,7 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
             season=pub.season, number=pub.number, episode_type=pub.episode_type,
             transcripts=transcripts,
             chapters_url=_media(base_url, token, f"/media/episodes/{pub.id}/chapters.json")
-            if pub.chapters else None,
+            if pub.chapters not in (None, "", "null", "[]") else None,
             persons=tuple(Person(name=str(p.get("name") or ""), role=str(p.get("role") or "guest"))
                           for p in (pub.persons or []) if isinstance(p, dict) and p.get("name")),
         ))
@@ -254,7 +257,7 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         type=show.type, locked=show.locked, private=show.private,
         image_url=shows.artwork_url(show, base_url, token), built_at=last,
     )
-    return FeedDocument(render_feed(doc, items), etag, last)
+    return FeedDocument(render_feed(doc, items, fragments), etag, last)
 
 
 # --- what the public routes serve -------------------------------------------------------------
