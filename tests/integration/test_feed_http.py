@@ -429,7 +429,7 @@ def test_hostile_show_metadata_gets_a_4xx_or_a_well_formed_feed(api, alice, cloc
     # a lone surrogate, as JSON can carry it (\ud800 escaped): refused or dropped, never a 5xx
     lone = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers={
         **alice, "Content-Type": "application/json"},
-        content=('{"show_id": "%s", "title": "half \\ud800 a pair"}' % show["id"]).encode())
+        content=(f'{{"show_id": "{show["id"]}", "title": "half \\ud800 a pair"}}').encode())
     assert lone.status_code in (200, 422), lone.text
     feed = api.client.get(_path(show["feed_url"]))
     assert feed.status_code == 200
