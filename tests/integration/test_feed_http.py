@@ -443,3 +443,45 @@ def test_hostile_show_metadata_gets_a_4xx_or_a_well_formed_feed(api, alice, cloc
     assert api.client.get(f"/media/episodes/{ep_id}/v1/transcript.docx").status_code == 404
     assert api.client.get(f"/feeds/{'x' * 300}.xml").status_code == 404
     assert api.client.get(f"/media/episodes/{ep_id}/v1/audio.mp3?token={'t' * 500}").status_code == 422
+
+
+def test_a_new_version_keeps_the_item_and_its_guid_and_moves_its_media(api, alice, clock,
+                                                                      tmp_path) -> None:
+    show = _show(api, alice)
+    ep_id = completed_episode(api, alice, tmp_path, seconds=2.0)
+    with api.runtime.database.transaction() as db:
+        db.get(Episode, ep_id).version = 1
+    guid = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice,
+                           json={"show_id": show["id"]}).json()["publication"]["guid"]
+    feed = _path(show["feed_url"])
+    v1 = _path(etree.fromstring(api.client.get(feed).content).find("channel/item/enclosure")
+               .get("url"))
+    assert "/v1/audio.mp3" in v1
+    # a new version is being made (a retry, new cuts): the item stays, serving version 1
+    r = api.client.post(f"/api/v1/episodes/{ep_id}/retry", headers=alice)
+    assert r.status_code == 200, r.text
+    with api.runtime.database.transaction(write=False) as db:
+        assert db.get(Episode, ep_id).status in ("queued", "processing")
+    items = etree.fromstring(api.client.get(feed).content).findall("channel/item")
+    assert [i.findtext("guid") for i in items] == [guid]
+    assert api.client.get(v1).status_code == 200
+    assert api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice,
+                           json={"show_id": show["id"], "title": "edited meanwhile"}
+                           ).status_code == 200
+    # version 2 completes (as the render's save phase leaves it): longer audio, new URLs
+    longer = audio.write_tone(tmp_path / "v2.mp3", seconds=4.0, fmt="mp3").read_bytes()
+    with api.runtime.database.transaction() as db:
+        ep = db.get(Episode, ep_id)
+        key = ep.audio_key.replace("audio.mp3", "v2/audio.mp3")
+        api.runtime.store.put_bytes(key, longer, content_type="audio/mpeg")
+        ep.audio_key, ep.size_bytes, ep.duration_seconds, ep.version = key, len(longer), 4.0, 2
+        ep.status = "completed"
+    items = etree.fromstring(api.client.get(feed).content).findall("channel/item")
+    assert [i.findtext("guid") for i in items] == [guid]  # one item, the same guid
+    enclosure = items[0].find("enclosure")
+    v2 = _path(enclosure.get("url"))
+    assert "/v2/audio.mp3" in v2
+    served = api.client.get(v2)
+    assert served.content == longer and int(enclosure.get("length")) == len(longer)
+    moved = api.client.get(v1, follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == v2

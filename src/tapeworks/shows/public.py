@@ -169,10 +169,12 @@ def feed(show_id: str, request: Request, db: DbDep, rt: RuntimeDep,
 
 
 # --- an item's media --------------------------------------------------------------------------
-def _redirect_to_current(request: Request, version: int) -> Response | None:
-    if version == publishing.MEDIA_VERSION:
+def _redirect_to_current(request: Request, item: publishing.PublicItem,
+                         version: int) -> Response | None:
+    current = publishing.media_version(item.episode.version)
+    if version == current:
         return None
-    path = request.url.path.replace(f"/v{version}/", f"/v{publishing.MEDIA_VERSION}/", 1)
+    path = request.url.path.replace(f"/v{version}/", f"/v{current}/", 1)
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(path + query, status_code=307)
 
@@ -186,7 +188,7 @@ def episode_audio(episode_id: str, version: Annotated[int, Path(ge=0, le=1_000_0
                   token: Token = None) -> Response:
     """The item's audio (its newest completed render), with byte ranges."""
     item = publishing.public_item(db, episode_id, token, rt.clock())
-    moved = _redirect_to_current(request, version)
+    moved = _redirect_to_current(request, item, version)
     if moved is not None:
         return moved
     ep = item.episode
@@ -250,7 +252,7 @@ def episode_transcript(episode_id: str, version: Annotated[int, Path(ge=0, le=1_
     """The item's transcript, re-timed to its audio: WebVTT with `<v Name>` speaker voices,
     SRT, or Podcast Index transcript JSON."""
     item = publishing.public_item(db, episode_id, token, rt.clock())
-    moved = _redirect_to_current(request, version)
+    moved = _redirect_to_current(request, item, version)
     if moved is not None:
         return moved
     return _transcript_response(request, rt, item, fmt)

@@ -56,10 +56,10 @@ from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
 from tapeworks.storage.base import Store
 from tapeworks.transcripts.model import Transcript
 
-# The version segment of media URLs. An item always serves its episode's newest completed
-# render (its length and ETag follow the bytes actually served); other version numbers
-# redirect there.
-MEDIA_VERSION = 1
+def media_version(version: int | None) -> int:
+    """The version segment of an item's media URLs: its episode's newest completed version
+    (the one its keys name), so a new render gets new URLs; older numbers redirect there."""
+    return max(1, int(version or 0))
 
 PUBLISH_FIELDS = ("show_id", "title", "description", "season", "number", "episode_type",
                   "explicit", "publish_at")
@@ -96,7 +96,7 @@ def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], 
         raise ValidationFailed(f"unknown fields {unknown}; allowed: {list(PUBLISH_FIELDS)}")
     ep = episodes.get_episode(db, user_id, episode_id, for_update=True)
     show = shows.get_show(db, user_id, str(data.get("show_id") or ""), for_update=True)
-    if ep.status != "completed" or not ep.audio_key:
+    if not ep.audio_key:  # no completed version yet (a new version in the making is fine)
         raise Conflict(f"only a completed episode can be published; this one is {ep.status}",
                        details={"status": ep.status})
     pub = get_publication(db, ep.id)
@@ -158,7 +158,7 @@ def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime,
 # --- what a feed shows ------------------------------------------------------------------------
 def _visible_where(show_id: str, now: datetime) -> tuple[Any, ...]:
     return (Publication.show_id == show_id, Publication.state == "published",
-            Episode.status == "completed", Episode.audio_key.is_not(None),
+            Episode.audio_key.is_not(None),  # a completed version (kept while a new one renders)
             or_(Publication.publish_at.is_(None), Publication.publish_at <= now))
 
 
@@ -223,12 +223,12 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
                Publication.published_at, Publication.created_at, Publication.explicit,
                Publication.season, Publication.number, Publication.episode_type, Episode.id,
                Episode.format, Episode.audio_key, Episode.size_bytes, Episode.duration_seconds,
-               Episode.transcript_key, CHAPTERS_COLUMN, Publication.persons)
+               Episode.transcript_key, CHAPTERS_COLUMN, Publication.persons, Episode.version)
         .join(Episode, Episode.id == Publication.episode_id)
         .where(*_visible_where(show.id, now))).all()
     for pub in rows:  # plain rows: no ORM identity work for a thousand items
         ext = pub.format or (pub.audio_key or "").rsplit(".", 1)[-1]
-        media = f"/media/episodes/{pub.id}/v{MEDIA_VERSION}"
+        media = f"/media/episodes/{pub.id}/v{media_version(pub.version)}"
         transcripts: tuple[TranscriptLink, ...] = ()
         if pub.transcript_key:
             transcripts = tuple(
@@ -276,7 +276,7 @@ def public_item(db: DbSession, episode_id: str, token: str | None, now: datetime
                      .join(Episode, Episode.id == Publication.episode_id)
                      .join(Show, Show.id == Publication.show_id)
                      .where(Publication.episode_id == episode_id,
-                            Publication.state == "published", Episode.status == "completed",
+                            Publication.state == "published",
                             Episode.audio_key.is_not(None),
                             or_(Publication.publish_at.is_(None),
                                 Publication.publish_at <= now))).first()
