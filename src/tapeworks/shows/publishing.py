@@ -56,6 +56,7 @@ from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
 from tapeworks.storage.base import Store
 from tapeworks.transcripts.model import Transcript
 
+
 def media_version(version: int | None) -> int:
     """The version segment of an item's media URLs: its episode's newest completed version
     (the one its keys name), so a new render gets new URLs; older numbers redirect there."""
