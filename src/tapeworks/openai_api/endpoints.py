@@ -34,6 +34,7 @@ from tapeworks.openai_api.languages import language_code
 from tapeworks.plans import enforcement
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import RecordingSession
+from tapeworks.users import service as users
 from tapeworks.users.deps import request_token
 from tapeworks.users.service import Principal, resolve_token
 
@@ -120,7 +121,8 @@ def _options(rt: Runtime, fields: dict[str, str], lists: dict[str, list[str]]) -
     return {"format": fmt, "granularities": tuple(grans), "language": language}
 
 
-def _accept(rt: Runtime, principal: Principal, upload: Any, language: str | None) -> str:
+def _accept(rt: Runtime, principal: Principal, upload: Any, language: str | None,
+            prompt: str | None = None) -> str:
     assert upload.path is not None
     limit = rt.settings.sync_max_seconds
     rec = probe_upload(upload.path, upload.filename, max_seconds=limit)
@@ -132,7 +134,8 @@ def _accept(rt: Runtime, principal: Principal, upload: Any, language: str | None
             details={"limit_type": "sync_max_seconds", "limit": limit})
     session = sessions.accept_recording(
         rt, principal, path=upload.path, filename=upload.filename, size_bytes=upload.size,
-        title=None, language=language, speakers=None, idempotency_key=None)
+        title=None, language=language, speakers=None, idempotency_key=None,
+        vocabulary=users.vocabulary_from_prompt(prompt))  # the prompt is the vocabulary
     return session.id
 
 
@@ -179,7 +182,8 @@ async def create_transcription(request: Request) -> Response:
             raise ValidationFailed("'file' is required: send the recording as multipart "
                                    "form data", details={"field": "file"})
         opts = _options(rt, upload.fields, upload.field_lists)
-        session_id = await run_in_threadpool(_accept, rt, principal, upload, opts["language"])
+        session_id = await run_in_threadpool(_accept, rt, principal, upload, opts["language"],
+                                             upload.fields.get("prompt"))
     except TapeworksError as exc:
         return _error(request, exc)
     except Exception:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.audio.peaks import Peaks, compute_peaks
@@ -688,7 +689,7 @@ def store_speaker_voices(db: DbSession, session_id: str, voices: Any) -> None:
     """The transcript speakers' embeddings (a new transcription replaces the old ones)."""
     from tapeworks.sessions.models import SessionSpeaker
 
-    db.execute(SessionSpeaker.__table__.delete().where(SessionSpeaker.session_id == session_id))
+    db.execute(sql_delete(SessionSpeaker).where(SessionSpeaker.session_id == session_id))
     for v in voices:
         db.add(SessionSpeaker(session_id=session_id, speaker_id=v.speaker_id,
                               embedding=encode_embedding(v.embedding), speech_seconds=v.seconds))

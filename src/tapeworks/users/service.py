@@ -436,6 +436,22 @@ def parse_vocabulary(value: str | list[str] | None, *, field: str = "vocabulary"
     return terms
 
 
+def vocabulary_from_prompt(prompt: str | None) -> str | None:
+    """An OpenAI-style `prompt` (free text) as vocabulary terms: split at commas,
+    semicolons and line breaks, a piece longer than a term split into its words, at most
+    MAX_VOCABULARY_TERMS kept (a prompt is a hint, never refused for its length)."""
+    import re
+
+    terms: list[str] = []
+    for piece in re.split(r"[,;\n]", clean_text(prompt, 8000) if prompt else ""):
+        piece = piece.strip(" .")
+        if not piece:
+            continue
+        terms.extend([piece] if len(piece) <= MAX_TERM_CHARS else
+                     [w[:MAX_TERM_CHARS] for w in piece.split()])
+    return ", ".join(terms[:MAX_VOCABULARY_TERMS]) or None
+
+
 def vocabulary(db: DbSession, user_id: str) -> list[str]:
     """The user's default vocabulary (every upload's, unless it gives its own)."""
     user = db.get(User, user_id)

@@ -3,7 +3,16 @@ exportable, deleted completely). A voice keeps embeddings, never audio."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, check_in

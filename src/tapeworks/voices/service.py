@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import Conflict, NotFound, ValidationFailed
@@ -170,7 +170,7 @@ def update_voice(db: DbSession, user_id: str, voice_id: str, values: dict[str, A
 def delete_voice(db: DbSession, user_id: str, voice_id: str) -> None:
     """The voice and every sample embedding of it are deleted (nothing matches it after)."""
     voice = get_voice(db, user_id, voice_id)
-    db.execute(VoiceSample.__table__.delete().where(VoiceSample.voice_id == voice.id))
+    db.execute(delete(VoiceSample).where(VoiceSample.voice_id == voice.id))
     db.delete(voice)
     db.flush()
     log.info("voice.deleted", voice_id=voice_id, user_id=user_id)

@@ -70,6 +70,21 @@ def test_every_response_format_with_the_official_client(client: openai.OpenAI,
     assert r.json()["total"] == len(FORMATS) + 1
 
 
+
+def test_the_prompt_is_the_vocabulary(client: openai.OpenAI, server: LiveServer) -> None:
+    """OpenAI's `prompt` reaches the engine as the session's vocabulary (free text split
+    into terms, never refused for its length)."""
+    prompt = ("Siobhan Quaid, Ljubljana; a conversation between a coach and a client about "
+              "moving abroad")
+    with open(JFK, "rb") as fh:
+        client.audio.transcriptions.create(model="whisper-1", file=fh, prompt=prompt)
+    token = client.api_key
+    r = httpx.get(f"{server.url}/api/v1/sessions", headers={"Authorization": f"Bearer {token}"})
+    [session] = r.json()["items"]
+    assert session["vocabulary"][:2] == ["Siobhan Quaid", "Ljubljana"]
+    assert "abroad" in session["vocabulary"] and all(len(t) <= 60 for t in session["vocabulary"])
+
+
 def test_refusals_are_openai_errors(client: openai.OpenAI, server: LiveServer) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.audio.transcriptions.create(model="whisper-1",

@@ -254,9 +254,9 @@ def test_enrolling_works_after_retention_purged_the_audio(worker_api: Api, files
 def test_real_voices_do_not_match_each_other() -> None:
     """JFK against the two callers of sample.wav (real speech): all below the threshold;
     each caller's first half against its second half: above it."""
-    from tapeworks.speech.diarization import SpeakerEmbedder
     from tapeworks.audio.decode import SPEECH_RATE, read_all
     from tapeworks.audio.vad import Region
+    from tapeworks.speech.diarization import SpeakerEmbedder
     from tapeworks.speech.scoring import read_stm
 
     def embed(samples: np.ndarray) -> np.ndarray:
