@@ -14,6 +14,7 @@ from tapeworks.clients import service as clients
 from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.search import service as search
 from tapeworks.sessions import notes
+from tapeworks.sessions.tracks import MAX_TRACKS
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
@@ -122,7 +123,7 @@ def library(
             "remainingSeconds": plan["remaining_seconds"],
             "extensions": AUDIO_EXTENSIONS,
         }),
-        accept=ACCEPT_AUDIO,
+        accept=ACCEPT_AUDIO, max_tracks=MAX_TRACKS,
     ), principal=principal)
 
 

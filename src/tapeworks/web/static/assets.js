@@ -1,6 +1,7 @@
-/* Assets: upload (with byte progress), list with a visible player and the templates that
-   use each one, delete (an asset in use asks first: remove it from those templates and
-   delete, or keep it). */
+/* Assets: upload (with byte progress), make one from text with a narrator (it is
+   `processing` while spoken, then plays like any other), list with a visible player and
+   the templates that use each one, delete (an asset in use asks first: remove it from
+   those templates and delete, or keep it). */
 (function () {
   "use strict";
   var TW = window.TW;
@@ -47,6 +48,81 @@
     box.querySelector(".js-force").focus();
   }
 
+  var narratorNames = {}, following = {};
+
+  function clip(text) { return text.length > 80 ? text.slice(0, 79) + "…" : text; }
+
+  /** The player once the audio exists; while a narrator speaks a note, after a failure why. */
+  function playerOrState(a, name) {
+    if (a.status === "failed") {
+      return TW.el("p", { className: "error-text asset-state", role: "alert",
+        text: "The narrator could not make this asset: " + (a.error || "no reason was recorded") + "." });
+    }
+    if (a.status && a.status !== "completed") {
+      return TW.el("p", { className: "meta asset-state", role: "status", text: "Being spoken…" });
+    }
+    return TW.el("audio", { className: "asset-player", controls: true, preload: "metadata",
+      src: "/api/v1/assets/" + a.id + "/audio", "aria-label": "Play " + name });
+  }
+
+  /** A generated asset's progress: the list is drawn again when it is done. */
+  function follow(id) {
+    if (following[id]) return;
+    following[id] = true;
+    TW.poll("/api/v1/assets/" + id, function () {}, function (st) {
+      delete following[id];
+      if (st.status === "completed") TW.toast("“" + st.name + "” is ready to play.", "ok");
+      else TW.toast("“" + st.name + "” could not be made: " + (st.error || "no reason was recorded") + ".", "error");
+      load();
+    });
+  }
+
+  function loadNarrators() {
+    var select = document.getElementById("speech-narrator");
+    if (!select) return Promise.resolve();
+    return TW.api("GET", "/api/v1/narrators").then(function (found) {
+      listOf(found).forEach(function (n) {
+        narratorNames[n.id] = n.name;
+        select.appendChild(TW.el("option", { value: n.id, text: n.name + (n.language ? " (" + n.language + ")" : "") +
+          (n.default ? ", the default" : "") }));
+      });
+      if (!listOf(found).length) {
+        select.disabled = true;
+        document.getElementById("speech-error").textContent = "This server has no narrator installed.";
+      }
+    }, function (e) { document.getElementById("speech-error").textContent = e.message; });
+  }
+
+  function initSpeech() {
+    var form = document.getElementById("speech-form");
+    if (!form) return Promise.resolve();
+    var ready = loadNarrators();
+    var text = document.getElementById("speech-text"), count = document.getElementById("speech-count");
+    text.addEventListener("input", function () {
+      count.textContent = text.value.length + " of 5,000 characters.";
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var err = document.getElementById("speech-error");
+      err.textContent = "";
+      var body = { text: text.value, kind: document.getElementById("speech-kind").value };
+      var name = document.getElementById("speech-name").value.trim();
+      var narrator = document.getElementById("speech-narrator").value;
+      if (name) body.name = name;
+      if (narrator) body.narrator = narrator;
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      TW.api("POST", "/api/v1/assets/speech", body).then(function (a) {
+        button.disabled = false;
+        form.reset();
+        count.textContent = "Up to 5,000 characters.";
+        TW.toast("“" + a.name + "” is being spoken.", "ok");
+        load();
+      }, function (e) { button.disabled = false; err.textContent = e.message; });
+    });
+    return ready;
+  }
+
   function load() {
     var ul = document.getElementById("asset-list");
     Promise.all([TW.api("GET", "/api/v1/assets"), TW.api("GET", "/api/v1/templates").then(null, function () { return []; })])
@@ -63,13 +139,14 @@
                 TW.el("strong", { text: name }),
                 TW.el("span", { className: "meta", text: (KIND[a.kind] || a.kind || "") +
                   (a.duration_seconds ? " · " + TW.duration(a.duration_seconds) : "") + (a.filename ? " · " + a.filename : "") }),
-                TW.el("span", { className: "meta", text: names.length ? "Used by " + names.join(", ") : "Not used by a template" })
+                TW.el("span", { className: "meta", text: names.length ? "Used by " + names.join(", ") : "Not used by a template" }),
+                a.origin === "speech" ? TW.el("span", { className: "meta asset-spoken", text: "Spoken" +
+                  (a.narrator ? " by " + (narratorNames[a.narrator] || a.narrator) : "") + (a.text ? ": “" + clip(a.text) + "”" : "") }) : null
               ]),
               TW.el("button", { type: "button", className: "btn btn-danger btn-small js-delete" },
                 ["Delete", TW.el("span", { className: "visually-hidden", text: " " + name })])
             ]),
-            TW.el("audio", { className: "asset-player", controls: true, preload: "metadata",
-              src: "/api/v1/assets/" + a.id + "/audio", "aria-label": "Play " + name })
+            playerOrState(a, name)
           ]);
           li.querySelector(".js-delete").addEventListener("click", function () {
             if (!names.length && !window.confirm("Delete " + name + "?")) return;
@@ -84,6 +161,7 @@
             });
           });
           ul.appendChild(li);
+          if (a.status === "processing" || a.status === "queued") follow(a.id);
         });
       }, function (err) { ul.innerHTML = ""; ul.appendChild(TW.el("li", { className: "error-text", text: err.message })); });
   }
@@ -91,7 +169,7 @@
   function init() {
     var form = document.getElementById("asset-form");
     if (!form) return;
-    load();
+    initSpeech().then(load, load);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var err = document.getElementById("asset-error"), bar = document.getElementById("asset-progress");

@@ -9,7 +9,7 @@
   var TW = window.TW;
   var CONTEXT = 1.5;  // seconds of audio played around a cut
   var eid, sid, episode = null, formats = [], stopAt = null, activePlayer = null;
-  var cuts = [], kept = [], transcript = null, srcWords = [], wordSpans = [];
+  var cuts = [], kept = [], bleeps = [], transcript = null, srcWords = [], wordSpans = [];
   var pending = { restore: {}, unrestore: {}, add: [], drop: {} };
   var wave = { overview: null, detail: null, start: 0, end: 0, duration: 0 };
   var sel = { anchor: -1, focus: -1, cursor: 0 };
@@ -53,6 +53,10 @@
     });
     cuts = all.filter(function (c) { return c.applied; });
     kept = all.filter(function (c) { return !c.applied; });
+    bleeps = listOf(editList, ["bleeps"]).map(function (b) {
+      return { start: Number(b.source_start), end: Number(b.source_end), at: Number(b.episode_start),
+        words: b.words || [], reason: b.reason || "bleep" };
+    }).sort(function (a, b) { return a.start - b.start; });
     cuts.sort(function (a, b) { return a.start - b.start; });
     kept.sort(function (a, b) { return a.start - b.start; });
   }
@@ -192,7 +196,40 @@
   // --- the list of cuts ---------------------------------------------------------------------------
   function cutLabel(c) {
     if (isUser(c)) return "cut by you";
+    if (c.kind === "marker") return "edit marker";
     return c.kind;
+  }
+
+  /** Bleeped words: they keep their time, their audio is a tone (or silence). */
+  function renderBleeps() {
+    var box = document.getElementById("ep-bleeps"), list = document.getElementById("ep-bleep-list");
+    if (!box || !list) return;
+    list.innerHTML = "";
+    box.hidden = !bleeps.length;
+    if (!bleeps.length) return;
+    var mute = pick(episode || {}, ["settings.cleaning.bleep_mode"]) === "mute";
+    document.getElementById("ep-bleeps-summary").textContent = bleeps.length + " word" + (bleeps.length === 1 ? " was" : "s were") +
+      " bleeped: each keeps its time and is " + (mute ? "silenced" : "covered by a 1 kHz tone") +
+      "; the episode's transcript reads [bleep] there.";
+    var out = document.getElementById("ep-player"), canPlay = !!out.getAttribute("src");
+    bleeps.forEach(function (b, i) {
+      var n = i + 1;
+      var li = TW.el("li", { className: "cut cut-bleep" }, [
+        TW.el("div", { className: "cut-head" }, [
+          TW.el("span", { className: "badge badge-bleep", text: b.reason }),
+          TW.el("span", { className: "cut-when", text: TW.clock(b.start) + " – " + TW.clock(b.end) + " · " + secs(b.end - b.start) })
+        ]),
+        b.words.length ? TW.el("p", { className: "cut-words", text: "“" + b.words.join(" ") + "”" }) : null,
+        TW.el("p", { className: "cut-reason", text: "Bleeped: " + (mute ? "silenced" : "a tone") + " at " + TW.clock(b.at) +
+          " in the episode, from your bleep words." }),
+        TW.el("div", { className: "row-actions" }, [
+          TW.el("button", { type: "button", className: "btn btn-small js-bleep-play", disabled: !canPlay },
+            ["▶ Play", TW.el("span", { className: "visually-hidden", text: " bleep " + n + " in the episode" })])
+        ])
+      ]);
+      li.querySelector(".js-bleep-play").addEventListener("click", function () { playRange(out, b.at - CONTEXT, b.at + (b.end - b.start) + CONTEXT); });
+      list.appendChild(li);
+    });
   }
 
   function renderCuts() {
@@ -209,7 +246,7 @@
       summary.textContent = cuts.length + " cut" + (cuts.length === 1 ? "" : "s") + " removed " + total.toFixed(1) + " s (" +
         Object.keys(kinds).map(function (k) {
           var n = kinds[k];
-          return n + " " + (k === "user" ? "by you" : k + (n === 1 ? "" : "s"));
+          return n + " " + (k === "user" ? "by you" : (k === "marker" ? "edit marker" : k) + (n === 1 ? "" : "s"));
         }).join(", ") + ")" + (kept.length ? "; " + kept.length + " kept because the audio check found speech." : ".");
     }
     var src = document.getElementById("src-player"), out = document.getElementById("ep-player");
@@ -219,7 +256,7 @@
       var li = TW.el("li", { className: "cut" + (c.applied ? "" : " cut-kept") + (restored ? " cut-restored" : ""), "data-cut-id": c.id }, [
         TW.el("div", { className: "cut-head" }, [
           TW.el("span", { className: "cut-n", text: String(n) }),
-          TW.el("span", { className: "badge " + (c.applied ? (isUser(c) ? "badge-user" : "badge-cut") : "badge-kept"),
+          TW.el("span", { className: "badge " + (c.applied ? (isUser(c) ? "badge-user" : c.kind === "marker" ? "badge-marker" : "badge-cut") : "badge-kept"),
             text: c.applied ? cutLabel(c) : "kept: speech found" }),
           TW.el("span", { className: "cut-when", text: TW.clock(c.start) + " – " + TW.clock(c.end) + " · " + secs(c.end - c.start) })
         ]),
@@ -654,14 +691,16 @@
           document.getElementById("ep-loudness").textContent += " · was " + TW.duration(editList.source_duration);
         }
         renderCuts();
+        renderBleeps();
         drawWave();
         paintWords();
       }, function (e) {
         document.getElementById("ep-cuts-summary").textContent = "The list of cuts could not be loaded: " + e.message;
       });
     }
-    cuts = []; kept = [];
+    cuts = []; kept = []; bleeps = [];
     renderCuts();
+    renderBleeps();
     return Promise.resolve();
   }
 
