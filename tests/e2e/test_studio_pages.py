@@ -173,3 +173,18 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
     assert item.get_by_role("button", name="Play bleep 1 in the episode").is_enabled()
     page.wait_for_load_state("networkidle")
     check(page, artifacts, "episode-marker-bleep", width)
+
+    # restoring the marker cut brings the phrase back in a new version; the bleep stays
+    marker.get_by_role("button", name="Restore").click()
+    page.get_by_role("button", name="Make a new version").click()
+    wait_until(page, "document.getElementById('cut-changes').hidden || "
+               "document.getElementById('cut-error').textContent")
+    assert page.locator("#cut-error").inner_text() == ""
+    wait_status(client, headers, eid, what="episodes", timeout=90, fail=True)
+    edits = client.get(f"/api/v1/episodes/{eid}/edit-list", headers=headers).json()
+    assert not [c for c in edits["cuts"] if c["kind"] == "marker" and c.get("applied", True)], edits
+    assert len(edits["bleeps"]) == 1
+    page.reload()
+    page.locator("#ep-bleeps .cut-bleep").wait_for()
+    assert page.locator("#ep-cuts .badge", has_text="edit marker").count() == 0
+    assert page.locator("#ep-words .w.cut-out").count() == 0
