@@ -7,8 +7,8 @@ personal token, so an operation that signs out (logout, revoke-all) does not bli
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
