@@ -147,3 +147,14 @@ def test_failures_are_kept_for_the_window_only(make_api: Callable[..., Api], db_
     _login(api.client, "nobody@example.com", "guess")
     with api.runtime.database.transaction(write=False) as db:
         assert db.scalar(select(func.count()).select_from(LoginFailure)) == 1
+
+
+def test_concurrent_guesses_cannot_pass_the_limit_together(make_api: Callable[..., Api],
+                                                           db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api, _clock = _setup(make_api, db_url, login_max_failures_per_account=5)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = sorted(pool.map(lambda _: _login(api.client, "alice@example.com", "guess").status_code,
+                                range(20)))
+    assert codes == [401] * 5 + [429] * 15

@@ -23,7 +23,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import TooManyAttempts
@@ -66,6 +66,11 @@ def check_allowed(db: DbSession, settings: Settings, *, email: str, address: str
     window = settings.login_window_seconds
     since = now - timedelta(seconds=window)
     addr = key_address(address)
+    if db.get_bind().dialect.name == "postgresql":
+        # attempts from one address are checked one after another (until the commit), so
+        # concurrent guesses cannot all pass the check before any is counted; SQLite's
+        # write transaction (BEGIN IMMEDIATE) already serialises them
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login|{addr}"})
     waits = [
         _retry_after(db, [LoginFailure.email == key_email(email), LoginFailure.address == addr],
                      settings.login_max_failures_per_account, since, window, now),
