@@ -20,6 +20,7 @@ from tapeworks.web import (
     auth,
     common,
     episodes,
+    integrations,
     practice,
     security,
     sessions,
@@ -32,7 +33,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install_web(app: FastAPI) -> None:
     app.state.cookie_reader = security.cookie_reader
-    for module in (auth, sessions, episodes, shows, shares, practice, account):
+    for module in (auth, sessions, episodes, shows, shares, practice, integrations, account):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tapeworks.errors import TapeworksError, TooManyAttempts, ValidationFailed
+from tapeworks.notifications import service as notifications
+from tapeworks.notifications.messages import MAIL_EVENTS
 from tapeworks.users import service as users
 from tapeworks.users import throttle
 from tapeworks.voices import service as voices
@@ -56,6 +58,9 @@ def account_page(request: Request) -> Response:
                   "created_at": v.created_at}
                  for v in voices.list_voices(db, principal.user_id)]
         vocabulary = ", ".join(users.vocabulary(db, principal.user_id))
+        mail = {"chosen": notifications.mail_events(db, principal.user_id),
+                "available": list(MAIL_EVENTS), "configured": notifications.mail_configured(rt),
+                "email": user.email}
     return render(request, "account.html", ctx(
         request, account=account, tokens=tokens, logins=logins, plan=plan, voices=known,
         vocabulary=flash.get("vocabulary_form", vocabulary),
@@ -65,7 +70,8 @@ def account_page(request: Request) -> Response:
         new_token_name=flash.get("new_token_name", ""), error=flash.get("error"),
         notice=flash.get("notice"), form=flash.get("form", {}),
         password_error=flash.get("password_error"), password_notice=flash.get("password_notice"),
-        logins_notice=flash.get("logins_notice")), principal=principal)
+        logins_notice=flash.get("logins_notice"), mail=mail,
+        notifications_notice=flash.get("notifications_notice")), principal=principal)
 
 
 @router.post("/account/tokens")

@@ -120,7 +120,7 @@ def update_endpoint(db: DbSession, rt: Runtime, user_id: str, endpoint_id: str,
             endpoint.failing_since = None
         endpoint.enabled = bool(changes["enabled"])
         if not endpoint.enabled and endpoint.disabled_reason is None:
-            endpoint.disabled_reason = "disabled by its owner"
+            endpoint.disabled_reason = "turned off by its owner"
             endpoint.disabled_at = utcnow()
     db.flush()
     return endpoint
