@@ -204,11 +204,15 @@ def main() -> None:
             tool = bp.ensure_auto_editor()
             if tool is not None:
                 t0 = time.perf_counter()
-                subprocess.run([str(tool), str(wav), "-o", str(d / "ae.wav"), "--no-open", "-q"], check=True,
-                               capture_output=True)
+                ran = subprocess.run([str(tool), str(wav), "-o", str(d / "ae.wav"), "--no-open", "-q"],
+                                     capture_output=True, text=True)
                 theirs = time.perf_counter() - t0
-                print(f"[single] auto-editor 23.32.1 silence-only -> WAV: {theirs:.1f} s ({seconds / theirs:.1f}x); "
-                      f"our full render / its silence-only run = {single_time / theirs:.2f} (goal < 0.4)", flush=True)
+                if ran.returncode != 0:  # e.g. "ffmpeg must be installed and on PATH" (apt-get install ffmpeg)
+                    print(f"[single] auto-editor failed, no comparison: {(ran.stderr or ran.stdout).strip()[-300:]}",
+                          flush=True)
+                else:
+                    print(f"[single] auto-editor 23.32.1 silence-only -> WAV: {theirs:.1f} s ({seconds / theirs:.1f}x); "
+                          f"our full render / its silence-only run = {single_time / theirs:.2f} (goal < 0.4)", flush=True)
         if single_time is not None:
             wav.unlink()
 
