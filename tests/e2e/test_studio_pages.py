@@ -171,6 +171,8 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
     item = bleeps.locator(".cut-bleep")
     assert item.count() == 1 and "darn" in item.locator(".cut-words").inner_text()
     assert item.get_by_role("button", name="Play bleep 1 in the episode").is_enabled()
+    settings = page.locator("#ep-settings").inner_text()
+    assert "“flubber”" in settings and "1 word, a tone" in settings, settings
     page.wait_for_load_state("networkidle")
     check(page, artifacts, "episode-marker-bleep", width)
 

@@ -581,6 +581,11 @@
       ["Fillers", cleaning.remove_fillers === false ? "kept" : "removed"],
       ["Pauses", cleaning.shorten_pauses === false ? "kept" : "over " + (cleaning.max_pause_seconds || 1.5) + " s → " +
         (cleaning.target_pause_seconds === undefined ? 0.5 : cleaning.target_pause_seconds) + " s"],
+      ["Edit marker", cleaning.edit_marker ? "“" + cleaning.edit_marker + "”" : "off"],
+      ["Bleeps", (cleaning.bleep_words || []).length || cleaning.bleep_default_list ?
+        ((cleaning.bleep_words || []).length ? (cleaning.bleep_words || []).length + " word" + ((cleaning.bleep_words || []).length === 1 ? "" : "s") : "") +
+        (cleaning.bleep_default_list ? ((cleaning.bleep_words || []).length ? " and " : "") + "the built-in list" : "") +
+        (cleaning.bleep_mode === "mute" ? ", silenced" : ", a tone") : "none"],
       ["Loudness", loud.enabled === false ? "unchanged" : (loud.target_lufs ? loud.target_lufs + " LUFS" : "standard (−16 stereo, −19 mono LUFS)")],
       ["Format", ep.format || (s.render && s.render.format) || "mp3"]
     ];
