@@ -240,3 +240,27 @@ def test_ssrf_dns_rebinding_is_refused_at_delivery(
     (attempt,) = page["items"][0]["attempts"]
     assert "metadata" in attempt["error"] and attempt["status_code"] is None
     assert no_sockets.attempts == []
+
+
+def test_an_endpoint_failing_for_the_whole_window_is_disabled_and_its_owner_mailed(
+        db_url: str, make_api: Callable[..., Api], webhook_receiver: Receiver,
+        mail_server: Any) -> None:
+    api = make_api(db_url, webhook_allow_private=True, smtp_url=mail_server.url,
+                   webhook_retry_schedule=(0.0, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4),
+                   webhook_disable_after_seconds=1.0)
+    alice = api.create_user("alice@example.com")
+    hook = api.client.post("/api/v1/webhooks", headers=alice,
+                           json={"url": webhook_receiver.url,
+                                 "events": ["session.completed"]}).json()
+    webhook_receiver.default = Reply(500)
+    api.client.put("/api/v1/auth/me/notifications", headers=alice, json={"mail_events": []})
+    upload_ok(api.client, alice, JFK)
+    run_jobs(api, lambda: len(mail_server.received) >= 1)
+    got = api.client.get(f"/api/v1/webhooks/{hook['id']}", headers=alice).json()
+    assert got["enabled"] is False and "failed for" in got["disabled_reason"]
+    assert "webhook endpoint was disabled" in mail_server.received[0].message["Subject"]
+    n = len(webhook_receiver.received)
+    assert 2 <= n < 7  # stopped before the schedule ran out
+    time.sleep(1.0)
+    run_jobs(api, lambda: True)
+    assert len(webhook_receiver.received) == n
