@@ -76,9 +76,21 @@ def _trimmed(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([pad, samples[loud[0] : loud[-1] + 1], pad])
 
 
-def _hear_pieces(model: object, samples: np.ndarray, bounds: list[float], gain: float = 1.0) -> list[str]:
+def _hear_pieces(model: object, samples: np.ndarray, bounds: list[float],
+                 gain: float = 1.0) -> list[list[str]]:
     edges = [0, *(round(b * 16000) for b in bounds), len(samples)]
-    return [w for a, b in itertools.pairwise(edges) for w in _hear(model, _trimmed(samples[a:b] * gain))]
+    return [_hear(model, _trimmed(samples[a:b] * gain)) for a, b in itertools.pairwise(edges)]
+
+
+def _removed_only_silence(samples: np.ndarray, cut: object) -> bool:
+    """What the cut took is digital silence or near it (no 20 ms frame above -50 dBFS):
+    it cannot have taken a word, whatever the engine hears beside it."""
+    a, b = round(cut.start * 16000), round(cut.end * 16000)  # type: ignore[attr-defined]
+    piece = samples[a:b]
+    if not len(piece):
+        return True
+    frames = piece[: len(piece) // 320 * 320].reshape(-1, 320) if len(piece) >= 320 else piece[None]
+    return bool(np.sqrt((frames ** 2).mean(axis=1)).max() < QUIET)
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +111,31 @@ def _assert_hears_every_word(bare_engine: object, spliced: Spliced, source: Path
                              result: ProduceResult, reference: str) -> None:
     """Every word of the recording the engine heard in the source, it hears in the episode."""
     assert any(c.start < b and c.end > a for a, b in spliced.gaps for c in result.edit_list.cuts)
-    middles = [(c.start + c.end) / 2 for c in result.edit_list.cuts]
+    cuts = sorted(result.edit_list.cuts, key=lambda c: c.start)
+    middles = [(c.start + c.end) / 2 for c in cuts]
     gain = 10 ** ((result.loudness["gain_db"] or 0.0) / 20)
-    heard = _hear_pieces(bare_engine, read_all(source), middles, gain)
+    source_samples = read_all(source)
+    heard = _hear_pieces(bare_engine, source_samples, middles, gain)
     at = [result.edit_list.source_to_episode(m) + result.programme_offset_seconds for m in middles]
     kept = _hear_pieces(bare_engine, read_all(episode), at)
-    real = Counter(heard) & Counter(normalise_text(reference))
-    assert sum(real.values()) >= 0.8 * len(normalise_text(reference)), heard  # the engine hears it
-    missing = real - Counter(kept)
-    assert not missing, f"lost {sorted(missing.elements())}: source {' '.join(heard)!r}, episode {' '.join(kept)!r}"
+    reference_words = Counter(normalise_text(reference))
+    real_all = Counter(w for piece in heard for w in piece) & reference_words
+    assert sum(real_all.values()) >= 0.8 * len(normalise_text(reference)), heard  # the engine hears it
+    lost: list[str] = []
+    for i, (src_words, ep_words) in enumerate(zip(heard, kept, strict=True)):
+        missing = (Counter(src_words) & reference_words) - Counter(ep_words)
+        if not missing:
+            continue
+        # Piece i lies between cut i-1 and cut i. If both removed only silence, the piece's
+        # audio is the source's (levelled): the engine misheard it (Whisper hears an
+        # unclear "neither did I" as "neither design" on a different level), nothing was cut.
+        bounding = [c for c in (cuts[i - 1] if i > 0 else None, cuts[i] if i < len(cuts) else None)
+                    if c is not None]
+        if all(_removed_only_silence(source_samples, c) for c in bounding):
+            continue
+        lost += sorted(missing.elements())
+    assert not lost, (f"lost {lost}: source {' | '.join(' '.join(p) for p in heard)!r}, "
+                      f"episode {' | '.join(' '.join(p) for p in kept)!r}")
 
 
 def _write(tmp_path: Path, name: str, spliced: Spliced) -> Path:
