@@ -30,6 +30,7 @@ from tapeworks.episodes import service as episodes
 from tapeworks.episodes.models import Episode
 from tapeworks.errors import Conflict, NotFound, ValidationFailed
 from tapeworks.http.ranges import media_type_for
+from tapeworks.logging import get_logger
 from tapeworks.shows import service as shows
 from tapeworks.shows import validation as v
 from tapeworks.shows.chapters import Chapter, validate_chapters
@@ -55,6 +56,8 @@ from tapeworks.shows.notes import sanitise_notes
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
 from tapeworks.storage.base import Store
 from tapeworks.transcripts.model import Transcript
+
+log = get_logger("tapeworks.shows.publishing")
 
 
 def media_version(version: int | None) -> int:
@@ -84,7 +87,8 @@ def persons_of(store: Store, ep: Episode) -> list[dict[str, str]] | None:
         return None
     try:
         t = Transcript.model_validate_json(store.get_bytes(ep.transcript_key))
-    except Exception:
+    except Exception as exc:  # the feed goes out without persons; the log says why
+        log.warning("publication.persons_unreadable", episode_id=ep.id, error=repr(exc)[:300])
         return None
     return [{"name": p.name, "role": p.role} for p in persons_from_transcript(t)]
 
