@@ -14,7 +14,6 @@ from tapeworks.clients import service as clients
 from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.search import service as search
 from tapeworks.sessions import notes
-from tapeworks.sessions.tracks import MAX_TRACKS
 from tapeworks.sessions import service as sessions
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
@@ -23,6 +22,7 @@ from tapeworks.sessions.models import (
     UNFINISHED_STATUSES,
 )
 from tapeworks.sessions.schemas import NoteOut, SessionOut
+from tapeworks.sessions.tracks import MAX_TRACKS
 from tapeworks.transcripts.exporters import EXPORT_FORMATS
 from tapeworks.transcripts.model import SPEAKER_ROLES
 from tapeworks.users import service as users
