@@ -186,8 +186,8 @@ async def create_transcription(request: Request) -> Response:
                                              upload.fields.get("prompt"))
     except TapeworksError as exc:
         return _error(request, exc)
-    except Exception:
-        log.exception("openai_api.unexpected_error")
+    except Exception as exc:  # logged with its trace; the client gets OpenAI's error shape
+        log.exception("openai_api.unexpected_error", error=repr(exc)[:300])
         code, body = errors.unexpected(_rid(request))
         return JSONResponse(body, status_code=code)
     finally:

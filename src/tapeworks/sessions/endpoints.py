@@ -230,18 +230,20 @@ async def session_status(session_id: str, request: Request) -> Response:
     (dependencies would each take their own)."""
     engine = get_runtime(request).database.engine
     token = request_token(request)
-    if token and engine.dialect.name == "sqlite":
-        out = service.poll_status(engine, hash_token(token), session_id)
-        if out is not None:
-            return json_with_etag(request, out)
-    return await run_in_threadpool(_session_status, request, session_id)
+    inline = bool(token) and engine.dialect.name == "sqlite"
+    out = service.poll_status(engine, hash_token(token), session_id) if token and inline else None
+    if out is not None:
+        return json_with_etag(request, out)
+    return await run_in_threadpool(_session_status, request, session_id, token, not inline)
 
 
-def _session_status(request: Request, session_id: str) -> Response:
-    token = request_token(request)
-    out = (service.poll_status(get_runtime(request).database.engine, hash_token(token),
-                               session_id) if token else None)
-    if out is None:
+def _session_status(request: Request, session_id: str, token: str | None,
+                    try_fast: bool) -> Response:
+    out = None
+    if token and try_fast:
+        out = service.poll_status(get_runtime(request).database.engine, hash_token(token),
+                                  session_id)
+    if out is None:  # the ordinary path: 401 with the reason, or 404
         principal = current_principal(request)
         db = request_db(request)  # closed by the app's context middleware
         out = JobStatusOut.of(service.get_session(db, principal.user_id, session_id))

@@ -90,7 +90,7 @@ def test_any_accepted_key_stays_inside_the_store(key: str) -> None:
     assert posixpath.normpath(key) == key
     assert ".." not in key.split("/")
     assert "\\" not in key and "\x00" not in key
-    assert posixpath.normpath(posixpath.join("/root", key)).startswith("/root/")
+    assert posixpath.normpath(posixpath.join("/store", key)).startswith("/store/")
 
 
 @given(
