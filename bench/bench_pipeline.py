@@ -83,7 +83,8 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 class Service:
     """A real `tapeworks serve` (or API + `tapeworks worker`) in subprocesses."""
 
-    def __init__(self, data: Path, *, workers: int, engine: str, model: str) -> None:
+    def __init__(self, data: Path, *, workers: int, engine: str, model: str,
+                 database_url: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "TAPEWORKS_DATA_DIR": str(data), "TAPEWORKS_WORKERS": str(workers),
@@ -91,6 +92,8 @@ class Service:
                     "TAPEWORKS_ADMIN_EMAIL": "bench@example.com",
                     "TAPEWORKS_ADMIN_PASSWORD": "bench-password", "TAPEWORKS_LOG_LEVEL": "WARNING",
                     "TAPEWORKS_MAX_UPLOAD_BYTES": str(3 * 1024**3)}
+        if database_url:
+            self.env["TAPEWORKS_DATABASE_URL"] = database_url
         self.proc = subprocess.Popen([str(BIN), "serve", "--port", str(self.port)], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -249,11 +252,12 @@ def wrk(url: str, headers: dict[str, str], seconds: int = 10) -> tuple[float, fl
     return rps, float(m.group(1)) * scale
 
 
-def bench_polling(tmp: Path) -> None:
+def bench_polling(tmp: Path, database_url: str = "") -> None:
     if shutil.which("wrk") is None:
         print("\n## 4. status polling: skipped (install wrk: apt-get install wrk)")
         return
-    svc = Service(tmp / "svc-poll", workers=1, engine="fake", model="fake")
+    svc = Service(tmp / "svc-poll", workers=1, engine="fake", model="fake",
+                  database_url=database_url)
     try:
         sid = svc.upload(SPEECH / "jfk.flac")
         svc.wait(sid)
@@ -261,10 +265,23 @@ def bench_polling(tmp: Path) -> None:
         health = wrk(f"{svc.url}/healthz", {})
     finally:
         svc.stop()
-    print("\n## 4. polling under 32 connections (wrk, 10 s each, one uvicorn process, SQLite)")
+    where = "PostgreSQL" if database_url else "SQLite"
+    print(f"\n## 4. polling under 32 connections (wrk, 10 s each, one uvicorn process, {where})")
     print(f"GET /sessions/{{id}}/status  {status[0]:8.0f} req/s   p99 {status[1]:7.1f} ms")
     print(f"GET /healthz (trivial)      {health[0]:8.0f} req/s   p99 {health[1]:7.1f} ms")
     print(f"status / trivial throughput {status[0] / health[0]:8.2f}")
+
+
+def fresh_database(url: str) -> str:
+    """Empty a PostgreSQL database (its public schema) and migrate it, as an operator would."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    subprocess.run([str(BIN), "db", "upgrade"], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "TAPEWORKS_DATABASE_URL": url})
+    return url
 
 
 def main() -> None:
@@ -272,6 +289,9 @@ def main() -> None:
     ap.add_argument("--model", default="tiny.en")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--upload-gb", type=float, default=1.0)
+    ap.add_argument("--database", default="",
+                    help="database URL for the polling figures (default: the embedded SQLite); "
+                         "a PostgreSQL database is emptied and migrated first")
     ap.add_argument("--skip", nargs="*", default=[], choices=["overhead", "upload", "worker", "polling"])
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tw-bench-"))
@@ -283,7 +303,7 @@ def main() -> None:
         if "worker" not in args.skip:
             bench_worker_memory(tmp)
         if "polling" not in args.skip:
-            bench_polling(tmp)
+            bench_polling(tmp, fresh_database(args.database) if args.database else "")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

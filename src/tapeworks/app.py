@@ -302,6 +302,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         yield
         for fn in reversed(app.state.on_stop):
             fn()
+        for close in reversed(app.state.on_stop_async):  # e.g. the status reader's pool
+            await close()
 
     app = FastAPI(
         title="tapeworks",
@@ -315,6 +317,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.metrics = Metrics(rt)
     app.state.on_start = []
     app.state.on_stop = []
+    app.state.on_stop_async = []
     install_error_handlers(app)
 
     app.include_router(system_router())

@@ -73,3 +73,48 @@ def test_every_token_problem_and_other_users_ids_keep_their_answers(
         db.execute(update(User).where(User.email == "alice@example.com").values(is_active=False))
     r = api.client.get(url, headers=alice)
     assert r.status_code == 401 and "disabled" in _message(r)
+
+
+def test_postgresql_polls_are_answered_in_the_event_loop_and_sqlite_inline(
+        api: Api, alice: dict[str, str], dialect: str, tmp_path: Path) -> None:
+    """On PostgreSQL the pollers' query runs on the async pool (one round trip, no thread
+    hop); on SQLite it runs inline and no pool is ever made."""
+    sid = upload_ok(api.client, alice, audio.write_tone(tmp_path / "t.wav", seconds=1.0))
+    url = f"/api/v1/sessions/{sid}/status"
+    for _ in range(3):
+        r = api.client.get(url, headers=alice)
+        assert r.status_code == 200 and r.json()["status"] == "queued"
+    reader = getattr(api.client.app.state, "status_reader", None)
+    if dialect == "sqlite":
+        assert reader is None
+        return
+    assert reader is not None
+    stats = reader._pool.get_stats()
+    assert stats["requests_num"] >= 3 and stats.get("requests_errors", 0) == 0
+    # a bad token is not answered by the fast path: the ordinary path says why
+    before = reader._pool.get_stats()["requests_num"]
+    r = api.client.get(url, headers={"Authorization": "Bearer tw_nope"})
+    assert r.status_code == 401 and "token is not valid" in _message(r)
+    assert reader._pool.get_stats()["requests_num"] == before + 1
+
+
+def test_a_database_the_fast_path_cannot_reach_falls_back_to_the_ordinary_path(
+        api: Api, alice: dict[str, str], dialect: str, tmp_path: Path) -> None:
+    """Nothing depends on the fast path: when its connections cannot be made (here: it is
+    pointed at a port nobody listens on) every poll is still answered, by the ordinary
+    path, with the same body and ETag."""
+    from tapeworks.sessions.polling import AsyncStatusReader
+
+    sid = upload_ok(api.client, alice, audio.write_tone(tmp_path / "t.wav", seconds=1.0))
+    url = f"/api/v1/sessions/{sid}/status"
+    good = api.client.get(url, headers=alice)
+    dead = AsyncStatusReader("postgresql://postgres@127.0.0.1:9/none", wait_seconds=0.2)
+    api.client.app.state.status_reader = dead
+    for _ in range(3):
+        r = api.client.get(url, headers=alice)
+        assert r.status_code == 200 and r.json() == good.json()
+        assert r.headers["etag"] == good.headers["etag"]
+    assert api.client.get(url, headers={**alice, "If-None-Match": good.headers["etag"]}) \
+        .status_code == 304
+    if dialect == "postgresql":  # it was tried, failed, and now waits before trying again
+        assert dead._broken_until > 0

@@ -18,6 +18,7 @@ from tapeworks.http.ranges import content_disposition, stream_object
 from tapeworks.plans import enforcement
 from tapeworks.queue.mirror import JobStatusOut
 from tapeworks.sessions import notes, service, tracks
+from tapeworks.sessions.polling import AsyncStatusReader
 from tapeworks.sessions.schemas import (
     DirectUploadComplete,
     DirectUploadIn,
@@ -230,23 +231,32 @@ async def session_status(session_id: str, request: Request) -> Response:
     (dependencies would each take their own)."""
     engine = get_runtime(request).database.engine
     token = request_token(request)
-    inline = bool(token) and engine.dialect.name == "sqlite"
-    out = service.poll_status(engine, hash_token(token), session_id) if token and inline else None
+    out = None
+    if token and engine.dialect.name == "sqlite":
+        out = service.poll_status(engine, hash_token(token), session_id)
+    elif token:
+        out = await status_reader(request).poll(hash_token(token), session_id)
     if out is not None:
         return json_with_etag(request, out)
-    return await run_in_threadpool(_session_status, request, session_id, token, not inline)
+    return await run_in_threadpool(_session_status, request, session_id, token)
 
 
-def _session_status(request: Request, session_id: str, token: str | None,
-                    try_fast: bool) -> Response:
-    out = None
-    if token and try_fast:
-        out = service.poll_status(get_runtime(request).database.engine, hash_token(token),
-                                  session_id)
-    if out is None:  # the ordinary path: 401 with the reason, or 404
-        principal = current_principal(request)
-        db = request_db(request)  # closed by the app's context middleware
-        out = JobStatusOut.of(service.get_session(db, principal.user_id, session_id))
+def status_reader(request: Request) -> AsyncStatusReader:
+    """The app's reader for the pollers' query on a networked database (made once)."""
+    state = request.app.state
+    reader = getattr(state, "status_reader", None)
+    if reader is None:
+        reader = state.status_reader = AsyncStatusReader(get_runtime(request).database.url)
+        state.on_stop_async.append(reader.close)
+    return reader
+
+
+def _session_status(request: Request, session_id: str, token: str | None) -> Response:
+    """The ordinary path: 401 with the reason, or 404, or the status after a fast path
+    that could not answer."""
+    principal = current_principal(request)
+    db = request_db(request)  # closed by the app's context middleware
+    out = JobStatusOut.of(service.get_session(db, principal.user_id, session_id))
     return json_with_etag(request, out)
 
 

@@ -70,7 +70,7 @@ _POLL_COLUMNS = ("status", "progress_percentage", "stage", "message", "eta_secon
                  "error", "error_stage")
 
 
-def _poll_sql(paramstyle: str) -> str:
+def poll_sql(paramstyle: str) -> str:
     s = RecordingSession.__table__.name
     t, u = ApiToken.__table__.name, User.__table__.name
     mark = "?" if paramstyle == "qmark" else "%s"
@@ -95,11 +95,16 @@ def poll_status(engine: Engine, token_hash: str, session_id: str,
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        cur.execute(_poll_sql(engine.dialect.paramstyle), (token_hash, session_id))
+        cur.execute(poll_sql(engine.dialect.paramstyle), (token_hash, session_id))
         row = cur.fetchone()
         cur.close()
     finally:
         raw.close()  # back to the pool, which rolls the read back
+    return poll_answer(row, now)
+
+
+def poll_answer(row: Any, now: datetime | None = None) -> JobStatusOut | None:
+    """The poll query's row as the status, or None when the token does not answer."""
     if row is None:
         return None
     status, pct, stage, message, eta, attempt, error, error_stage, revoked, expires, active = row
