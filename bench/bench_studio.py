@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(BENCH))
 
 import bench_production as bp  # noqa: E402
-from tapeworks.production import parallel_mp3  # noqa: E402
+from tapeworks.production import mp3 as mp3_encoder  # noqa: E402
 from tapeworks.production.multitrack import TrackSpec  # noqa: E402
 from tapeworks.production.pipeline import RenderSettings, Template, produce  # noqa: E402
 from tapeworks.production.studio import produce_multitrack  # noqa: E402
@@ -95,9 +95,18 @@ def write_track(path: Path, seconds: float, words: Plan, seed: int, rate: int) -
                 tt = t[i0:i1]
                 env = np.minimum(1.0, np.minimum(tt - ws, we - tt) / 0.015)
                 if text == "um":
-                    x[i0:i1] += 0.15 * (np.sin(2 * np.pi * 140 * tt) + 0.5 * np.sin(2 * np.pi * 280 * tt)) * env
+                    x[i0:i1] += (
+                        0.15
+                        * (np.sin(2 * np.pi * 140 * tt) + 0.5 * np.sin(2 * np.pi * 280 * tt))
+                        * env
+                    )
                 else:
-                    x[i0:i1] += 0.35 * voiced[i0:i1] * env * (0.55 + 0.45 * np.sin(2 * np.pi * 4.5 * (tt - ws)) ** 2)
+                    x[i0:i1] += (
+                        0.35
+                        * voiced[i0:i1]
+                        * env
+                        * (0.55 + 0.45 * np.sin(2 * np.pi * 4.5 * (tt - ws)) ** 2)
+                    )
             pcm = np.clip(np.rint(x * 32767), -32768, 32767).astype(np.int16)
             frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
             frame.sample_rate = rate
@@ -112,8 +121,16 @@ def two_track_transcript(a: Plan, b: Plan, seconds: float) -> Transcript:
     for k, (plan, speaker) in enumerate(((a, "S1"), (b, "S2"))):
         for i in range(0, len(plan), 40):
             ws = [Word(text=t, start=s, end=e, speaker=speaker) for s, e, t in plan[i : i + 40]]
-            segments.append(Segment(id=f"t{k + 1}-{i}", speaker=speaker, start=ws[0].start, end=ws[-1].end,
-                                    text=" ".join(w.text for w in ws), words=ws))
+            segments.append(
+                Segment(
+                    id=f"t{k + 1}-{i}",
+                    speaker=speaker,
+                    start=ws[0].start,
+                    end=ws[-1].end,
+                    text=" ".join(w.text for w in ws),
+                    words=ws,
+                )
+            )
     segments.sort(key=lambda s: s.start)
     return Transcript(segments=segments, duration=seconds)
 
@@ -134,16 +151,35 @@ def _stereo_render() -> RenderSettings:
 # --- memory child ---------------------------------------------------------------------------
 def memory_child(a: Path, b: Path, doc: Path, out: Path, music: Path) -> None:
     transcript = Transcript.model_validate_json(doc.read_text())
-    produce_multitrack([TrackSpec(a, "Ann"), TrackSpec(b, "Bob")], transcript, out,
-                       template=Template(music=music), render=_stereo_render(), scratch_dir=out.parent)
+    produce_multitrack(
+        [TrackSpec(a, "Ann"), TrackSpec(b, "Bob")],
+        transcript,
+        out,
+        template=Template(music=music),
+        render=_stereo_render(),
+        scratch_dir=out.parent,
+    )
     status = Path("/proc/self/status").read_text()
     hwm = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
-    print(json.dumps({"hwm_kib": int(hwm), "largest_worker_kib": parallel_mp3.last_worker_peak_kib}))
+    print(json.dumps({"hwm_kib": int(hwm), "largest_worker_kib": mp3_encoder.last_worker_peak_kib}))
 
 
 def rss_of_run(specs: list[TrackSpec], doc: Path, out: Path, music: Path) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, "--child-memory", str(specs[0].path), str(specs[1].path),
-                           str(doc), str(out), str(music)], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child-memory",
+            str(specs[0].path),
+            str(specs[1].path),
+            str(doc),
+            str(out),
+            str(music),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     data = json.loads(done.stdout.strip().splitlines()[-1])
     return {k: v / 1024.0 for k, v in data.items()}
 
@@ -172,31 +208,55 @@ def main() -> None:
         if not (args.skip_multitrack and args.skip_single):
             t0 = time.perf_counter()
             wav, doc, words = bp.make_source(d, "single", seconds, seed=1)
-            print(f"built {args.minutes:.0f}-min single-track source ({len(words)} words) in "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"built {args.minutes:.0f}-min single-track source ({len(words)} words) in "
+                f"{time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
             transcript = Transcript.model_validate_json(doc.read_text())
             t0 = time.perf_counter()
-            res = produce(wav, transcript, d / "single.mp3", template=Template(music=music), render=_stereo_render())
+            res = produce(
+                wav,
+                transcript,
+                d / "single.mp3",
+                template=Template(music=music),
+                render=_stereo_render(),
+            )
             single_time = time.perf_counter() - t0
-            print(f"[single] full render (fillers+pauses, loudness 2-pass, limiter, ducked music, MP3 128k stereo): "
-                  f"{single_time:.1f} s for {args.minutes:.0f} min = {seconds / single_time:.1f}x real time "
-                  f"(goal 100x); episode {res.duration_seconds / 60:.1f} min; cuts {json.dumps(res.cuts)}", flush=True)
+            print(
+                f"[single] full render (fillers+pauses, loudness 2-pass, limiter, ducked music, MP3 128k stereo): "
+                f"{single_time:.1f} s for {args.minutes:.0f} min = {seconds / single_time:.1f}x real time "
+                f"(goal 100x); episode {res.duration_seconds / 60:.1f} min; cuts {json.dumps(res.cuts)}",
+                flush=True,
+            )
 
         if not args.skip_multitrack:
             t0 = time.perf_counter()
             specs, doc2 = make_tracks(d, "two", seconds, seed=1)
-            print(f"built {args.minutes:.0f}-min two-track source in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"built {args.minutes:.0f}-min two-track source in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
             transcript2 = Transcript.model_validate_json(doc2.read_text())
             t0 = time.perf_counter()
-            multi = produce_multitrack(specs, transcript2, d / "two.mp3", template=Template(music=music),
-                                       render=_stereo_render(), scratch_dir=d)
+            multi = produce_multitrack(
+                specs,
+                transcript2,
+                d / "two.mp3",
+                template=Template(music=music),
+                render=_stereo_render(),
+                scratch_dir=d,
+            )
             multi_time = time.perf_counter() - t0
             assert single_time is not None
-            print(f"[multitrack] two-track render (levelled {multi.track_gains_db} dB, mixed, same chain): "
-                  f"{multi_time:.1f} s = {seconds / multi_time:.1f}x real time; single-track in the same run "
-                  f"{seconds / single_time:.1f}x; two-track speed / single-track speed = {single_time / multi_time:.2f} "
-                  f"(goal >= 0.5); muted fillers {sum(len(m) for m in multi.mutes)}; "
-                  f"cuts {json.dumps(multi.result.cuts)}", flush=True)
+            print(
+                f"[multitrack] two-track render (levelled {multi.track_gains_db} dB, mixed, same chain): "
+                f"{multi_time:.1f} s = {seconds / multi_time:.1f}x real time; single-track in the same run "
+                f"{seconds / single_time:.1f}x; two-track speed / single-track speed = {single_time / multi_time:.2f} "
+                f"(goal >= 0.5); muted fillers {sum(len(m) for m in multi.mutes)}; "
+                f"cuts {json.dumps(multi.result.cuts)}",
+                flush=True,
+            )
             for p in (*[s.path for s in specs], d / "two.mp3"):
                 p.unlink()
 
@@ -204,15 +264,25 @@ def main() -> None:
             tool = bp.ensure_auto_editor()
             if tool is not None:
                 t0 = time.perf_counter()
-                ran = subprocess.run([str(tool), str(wav), "-o", str(d / "ae.wav"), "--no-open", "-q"],
-                                     capture_output=True, text=True)
+                ran = subprocess.run(
+                    [str(tool), str(wav), "-o", str(d / "ae.wav"), "--no-open", "-q"],
+                    capture_output=True,
+                    text=True,
+                )
                 theirs = time.perf_counter() - t0
-                if ran.returncode != 0:  # e.g. "ffmpeg must be installed and on PATH" (apt-get install ffmpeg)
-                    print(f"[single] auto-editor failed, no comparison: {(ran.stderr or ran.stdout).strip()[-300:]}",
-                          flush=True)
+                if (
+                    ran.returncode != 0
+                ):  # e.g. "ffmpeg must be installed and on PATH" (apt-get install ffmpeg)
+                    print(
+                        f"[single] auto-editor failed, no comparison: {(ran.stderr or ran.stdout).strip()[-300:]}",
+                        flush=True,
+                    )
                 else:
-                    print(f"[single] auto-editor 23.32.1 silence-only -> WAV: {theirs:.1f} s ({seconds / theirs:.1f}x); "
-                          f"our full render / its silence-only run = {single_time / theirs:.2f} (goal < 0.4)", flush=True)
+                    print(
+                        f"[single] auto-editor 23.32.1 silence-only -> WAV: {theirs:.1f} s ({seconds / theirs:.1f}x); "
+                        f"our full render / its silence-only run = {single_time / theirs:.2f} (goal < 0.4)",
+                        flush=True,
+                    )
         if single_time is not None:
             wav.unlink()
 
@@ -224,11 +294,13 @@ def main() -> None:
             long_, ldoc = make_tracks(d, "long", args.memory_hours * 3600, seed=3)
             t0 = time.perf_counter()
             rss_long = rss_of_run(long_, ldoc, d / "long.mp3", music)
-            print(f"[memory] two tracks, peak RSS of the render process: 3 min {rss_short['hwm_kib']:.0f} MiB, "
-                  f"{args.memory_hours:.0f} h {rss_long['hwm_kib']:.0f} MiB (run {time.perf_counter() - t0:.0f} s); "
-                  f"difference {rss_long['hwm_kib'] - rss_short['hwm_kib']:.0f} MiB (goal <= 100 MiB); "
-                  f"largest MP3 worker {rss_short['largest_worker_kib']:.0f} / {rss_long['largest_worker_kib']:.0f} MiB",
-                  flush=True)
+            print(
+                f"[memory] two tracks, peak RSS of the render process: 3 min {rss_short['hwm_kib']:.0f} MiB, "
+                f"{args.memory_hours:.0f} h {rss_long['hwm_kib']:.0f} MiB (run {time.perf_counter() - t0:.0f} s); "
+                f"difference {rss_long['hwm_kib'] - rss_short['hwm_kib']:.0f} MiB (goal <= 100 MiB); "
+                f"largest MP3 worker {rss_short['largest_worker_kib']:.0f} / {rss_long['largest_worker_kib']:.0f} MiB",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

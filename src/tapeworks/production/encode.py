@@ -3,9 +3,8 @@
 The encoder writes to a hidden temporary file next to the target and renames it into
 place only after the container is closed and the tags are written, so a reader never
 sees a half-written file at the final path; on any error the temporary file is removed.
-MP3 is encoded by `mp3_processes` LAME worker processes on segments joined seamlessly
-(parallel_mp3.py): LAME is the slowest stage, and a thread would share the interpreter
-lock with the signal work at every frame. M4A and WAV (and MP3 with one process) are
+MP3 is encoded by LAME (lameenc) in an encoder process beside the render (mp3.py): LAME
+is the slowest stage, and on its own process it runs on the second core. M4A and WAV are
 encoded on their own thread fed through a small bounded queue.
 
 Tags: MP3 gets ID3v2 title (TIT2), album/show (TALB), artist (TPE1) and chapters
@@ -32,7 +31,7 @@ from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags, ID3NoHeade
 
 from tapeworks.audio.decode import Block, rechunk
 from tapeworks.errors import ValidationFailed
-from tapeworks.production.parallel_mp3 import encode_mp3_parallel
+from tapeworks.production.mp3 import encode_mp3
 
 _CODECS = {"mp3": ("mp3", "libmp3lame"), "m4a": ("mp4", "aac"), "wav": ("wav", "pcm_s16le")}
 _QUEUE_BLOCKS = 4
@@ -68,7 +67,6 @@ def encode(
     bitrate: int = 128000,
     mp3_quality: int = 5,
     tags: Tags | None = None,
-    mp3_processes: int = 2,
 ) -> EncodeResult:
     """Encode a block stream to `out_path`; the file appears there only when complete."""
     if fmt not in _CODECS:
@@ -76,9 +74,10 @@ def encode(
     tags = tags or Tags()
     tmp = temp_path_for(out_path)
     try:
-        if fmt == "mp3" and mp3_processes > 1:
-            samples = encode_mp3_parallel(blocks, tmp, rate=rate, channels=channels, bitrate=bitrate,
-                                          quality=mp3_quality, workers=mp3_processes)
+        if fmt == "mp3":
+            samples = encode_mp3(
+                blocks, tmp, rate=rate, channels=channels, bitrate=bitrate, quality=mp3_quality
+            )
         else:
             samples = _encode_threaded(blocks, tmp, fmt, rate, channels, bitrate, mp3_quality, tags)
         if fmt == "mp3":
@@ -108,7 +107,9 @@ def _encode_threaded(
 
     def consume() -> None:
         try:
-            total[0] = _encode_from_queue(q, stop, tmp, fmt, rate, channels, bitrate, mp3_quality, tags)
+            total[0] = _encode_from_queue(
+                q, stop, tmp, fmt, rate, channels, bitrate, mp3_quality, tags
+            )
         except BaseException as exc:  # handed to the producer thread, re-raised there
             errors.append(exc)
             stop.set()
@@ -200,7 +201,9 @@ def _frame(chunk: Block, fmt: str, layout: str, rate: int) -> av.AudioFrame:
         pcm = np.clip(np.rint(chunk * 32768.0), -32768, 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1), format="s16", layout=layout)
     else:
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk, np.float32), format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(chunk, np.float32), format="fltp", layout=layout
+        )
     frame.sample_rate = rate
     return frame
 
