@@ -28,18 +28,26 @@ from tapeworks.sessions import events as session_events
 from tapeworks.sessions.hooks import SessionHooks
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.sessions.tasks import TranscribeHandler
+from tapeworks.shows import publishing
 from tapeworks.shows.hooks import EPISODE_PUBLISHED, PublicationEvent, PublicationHooks
 from tapeworks.voices import service as voices
 from tapeworks.webhooks import service as webhooks
 from tapeworks.webhooks.tasks import DeliverWebhookHandler
 
 
-def session_hooks() -> SessionHooks:
+def session_hooks(rt: Any = None) -> SessionHooks:
     """What follows a change to a session's content: the search index; known voices
-    recognised in a new transcription."""
+    recognised in a new transcription; with the runtime, the `podcast:person` of the
+    session's published episodes (a speaker renamed shows in the feed at once)."""
+    saved: tuple[Any, ...] = (search.index_transcript,)
+    if rt is not None:
+        def persons(db: DbSession, session: RecordingSession, t: Any) -> None:
+            publishing.speakers_changed(db, rt.store, session, t, now=rt.clock())
+
+        saved = (*saved, persons)
     return SessionHooks(
         speakers_found=(voices.recognise,),
-        transcript_saved=(search.index_transcript,),
+        transcript_saved=saved,
         title_changed=(search.index_title,),
         note_saved=(search.index_note,),
         note_deleted=(search.unindex_note,),
@@ -67,6 +75,13 @@ def publication_hooks(rt: Any = None) -> PublicationHooks:
     return PublicationHooks(changed=(record,))
 
 
+def episode_finished(db: DbSession, rt: Any, episode: Episode, job: Any) -> None:
+    """A render completed or failed: its event, and a published item's feed follows the
+    new version."""
+    episode_events.on_job_finished(db, rt, episode, job)
+    publishing.episode_rendered(db, rt.store, episode, now=rt.clock())
+
+
 def registry() -> Registry:
     r = Registry(admission=may_start_job, priority=queue_priorities)
     # job kinds
@@ -79,7 +94,7 @@ def registry() -> Registry:
     r.add_owner(OwnerKind("session", RecordingSession,
                           children=episodes_service.episode_owners_of_session,
                           on_finished=session_events.on_job_finished))
-    r.add_owner(OwnerKind("episode", Episode, on_finished=episode_events.on_job_finished))
+    r.add_owner(OwnerKind("episode", Episode, on_finished=episode_finished))
     r.add_owner(OwnerKind("asset", Asset))
     # periodic jobs (the reconciler always runs next to them)
     r.periodic.append(PeriodicJob("retention.purge", lambda s: s.purge_interval_seconds,

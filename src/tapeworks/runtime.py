@@ -46,7 +46,7 @@ class Runtime:
         self.plans: Catalogue = load_catalogue(settings)
         self.meters = usage_meters()
         self.registry: Registry = background.registry()
-        self.session_hooks: SessionHooks = background.session_hooks()
+        self.session_hooks: SessionHooks = background.session_hooks(self)
         # what follows a publish/unpublish (the episode.published event), in its transaction
         # who hears of an event (webhook deliveries, mail), in the recording transaction
         self.event_sinks: EventSinks = background.event_sinks()

@@ -226,8 +226,21 @@ def test_conditional_get_head_and_byte_ranges(api, alice, clock, tmp_path) -> No
     assert api.client.get(feed, headers={"If-None-Match": '"other"'}).status_code == 200
     head = api.client.head(feed)
     assert head.status_code == 200 and head.content == b""
-    assert int(head.headers["content-length"]) == len(full.content)
     assert head.headers["etag"] == etag
+    # the feed goes gzip-coded to a client that accepts it (podcast apps do), under its
+    # own ETag; either ETag gives a 304
+    assert full.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in full.headers["vary"]
+    assert int(head.headers["content-length"]) == int(full.headers["content-length"]) \
+        < len(full.content)
+    plain = api.client.get(feed, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == full.content
+    assert plain.headers["etag"] != etag and plain.headers["last-modified"] == last
+    plain_head = api.client.head(feed, headers={"Accept-Encoding": "identity"})
+    assert int(plain_head.headers["content-length"]) == len(plain.content)
+    for tag in (etag, plain.headers["etag"]):
+        assert api.client.get(feed, headers={"If-None-Match": tag,
+                                             "Accept-Encoding": "identity"}).status_code == 304
     # an edit changes the ETag: the old one no longer gives 304
     assert api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice,
                            json={"show_id": show["id"], "title": "Renamed"}).status_code == 200

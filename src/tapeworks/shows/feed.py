@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -234,7 +234,7 @@ def _person(x: _Xml, p: Person) -> None:
     x.leaf("podcast:person", _text(p.name), **attrs)
 
 
-def _channel(x: _Xml, show: FeedShow, items: Sequence[FeedItem]) -> None:
+def _channel(x: _Xml, show: FeedShow, newest: datetime | None) -> None:
     x.leaf("atom:link", href=show.feed_url, rel="self", type=FEED_MEDIA_TYPE)
     x.leaf("title", _text(show.title))
     x.leaf("link", show.link or show.feed_url)
@@ -243,7 +243,7 @@ def _channel(x: _Xml, show: FeedShow, items: Sequence[FeedItem]) -> None:
     if show.copyright:
         x.leaf("copyright", _text(show.copyright))
     x.leaf("generator", GENERATOR)
-    built = show.built_at or (max(_utc(i.published_at) for i in items) if items else None)
+    built = show.built_at or newest
     if built is not None:
         x.leaf("lastBuildDate", rfc2822(built))
     if show.image_url:
@@ -279,42 +279,81 @@ def _channel(x: _Xml, show: FeedShow, items: Sequence[FeedItem]) -> None:
         _person(x, p)
 
 
-def _item(x: _Xml, item: FeedItem, language: str) -> None:
-    x.open("item")
-    title = _text(item.title)
-    x.leaf("title", title)
-    x.leaf("itunes:title", title)
-    x.leaf("description", item.notes_html)
-    x.leaf("content:encoded", item.notes_html)
+def _leaf(pad: str, tag: str, content: str | None) -> str:
+    return f"{pad}<{tag}>{_escape(content)}</{tag}>\n" if content else f"{pad}<{tag}/>\n"
+
+
+def item_xml(item: FeedItem, language: str) -> str:
+    """One ``<item>`` (indented for its place in the channel): the same XML the streaming
+    writer would give, written straight as text (a thousand items are most of a feed)."""
+    p = "      "
+    title = _escape(_text(item.title))
+    t = f"{p}<title>{title}</title>\n{p}<itunes:title>{title}</itunes:title>\n" if title \
+        else f"{p}<title/>\n{p}<itunes:title/>\n"
+    out = ["    <item>\n", t, _leaf(p, "description", item.notes_html),
+           _leaf(p, "content:encoded", item.notes_html)]
     if item.link:
-        x.leaf("link", item.link)
-    x.leaf("guid", item.guid, isPermaLink="false")
-    x.leaf("enclosure", url=item.enclosure.url, length=str(int(item.enclosure.length)),
-           type=item.enclosure.media_type)
-    x.leaf("pubDate", rfc2822(item.published_at))
-    x.leaf("itunes:duration", _duration(item.duration_seconds))
+        out.append(_leaf(p, "link", item.link))
+    enc = item.enclosure
+    out.append(f'{p}<guid isPermaLink="false">{_escape(item.guid)}</guid>\n' if item.guid
+               else f'{p}<guid isPermaLink="false"/>\n')
+    out.append(f'{p}<enclosure url="{_attr(enc.url)}" length="{int(enc.length)}" '
+               f'type="{_attr(enc.media_type)}"/>\n')
+    out.append(f"{p}<pubDate>{rfc2822(item.published_at)}</pubDate>\n")
+    out.append(f"{p}<itunes:duration>{_duration(item.duration_seconds)}</itunes:duration>\n")
     if item.explicit is not None:
-        x.leaf("itunes:explicit", _bool(item.explicit))
+        out.append(f"{p}<itunes:explicit>{_bool(item.explicit)}</itunes:explicit>\n")
     if item.image_url:
-        x.leaf("itunes:image", href=item.image_url)
+        out.append(f'{p}<itunes:image href="{_attr(item.image_url)}"/>\n')
     if item.season is not None:
-        x.leaf("itunes:season", str(int(item.season)))
+        out.append(f"{p}<itunes:season>{int(item.season)}</itunes:season>\n")
     if item.number is not None:
-        x.leaf("itunes:episode", str(int(item.number)))
-    x.leaf("itunes:episodeType",
-           item.episode_type if item.episode_type in EPISODE_TYPES else "full")
+        out.append(f"{p}<itunes:episode>{int(item.number)}</itunes:episode>\n")
+    kind = item.episode_type if item.episode_type in EPISODE_TYPES else "full"
+    out.append(f"{p}<itunes:episodeType>{kind}</itunes:episodeType>\n")
     for tr in item.transcripts:
-        attrs = {"url": tr.url, "type": tr.media_type}
-        if tr.language or language:
-            attrs["language"] = _text(tr.language or language)
+        lang = tr.language or language
+        attrs = f'url="{_attr(tr.url)}" type="{_attr(tr.media_type)}"'
+        if lang:
+            attrs += f' language="{_attr(_text(lang))}"'
         if tr.captions:
-            attrs["rel"] = "captions"
-        x.leaf("podcast:transcript", **attrs)
+            attrs += ' rel="captions"'
+        out.append(f"{p}<podcast:transcript {attrs}/>\n")
     if item.chapters_url:
-        x.leaf("podcast:chapters", url=item.chapters_url, type=CHAPTERS_MEDIA_TYPE)
-    for p in item.persons:
-        _person(x, p)
-    x.close("item")
+        out.append(f'{p}<podcast:chapters url="{_attr(item.chapters_url)}" '
+                   f'type="{CHAPTERS_MEDIA_TYPE}"/>\n')
+    for person in item.persons:
+        x = _Xml()
+        x.depth = 3
+        _person(x, person)
+        out.append(x.parts[0])
+    out.append("    </item>\n")
+    return "".join(out)
+
+
+def _item(x: _Xml, item: FeedItem, language: str) -> None:
+    x.parts.append(item_xml(item, language))
+
+
+def order_items(items: Iterable[FeedItem]) -> list[FeedItem]:
+    """Newest first (naive times taken as UTC), the guid breaking ties."""
+    return sorted(items, key=lambda i: (_utc(i.published_at), i.guid), reverse=True)
+
+
+def render_document(show: FeedShow, item_fragments: Iterable[str],
+                    newest: datetime | None = None) -> bytes:
+    """The feed document around items already written (`item_xml`, in feed order);
+    ``newest`` is the newest item's date, for lastBuildDate when the show has no
+    ``built_at``."""
+    x = _Xml()
+    x.parts.append('<?xml version="1.0" encoding="UTF-8"?>\n')
+    x.open("rss", version="2.0", **{f"xmlns:{k}": v for k, v in NSMAP.items()})
+    x.open("channel")
+    _channel(x, show, newest)
+    x.parts.extend(item_fragments)
+    x.close("channel")
+    x.close("rss")
+    return x.to_bytes()
 
 
 def render_feed(show: FeedShow, items: Iterable[FeedItem],
@@ -324,24 +363,15 @@ def render_feed(show: FeedShow, items: Iterable[FeedItem],
     ``fragments``, when given, keeps each item's XML under the item itself (a frozen
     dataclass: equal items write equal XML), so a feed rebuilt after one change writes
     only the items that changed."""
-    ordered = sorted(items, key=lambda i: (_utc(i.published_at), i.guid), reverse=True)
-    x = _Xml()
-    x.parts.append('<?xml version="1.0" encoding="UTF-8"?>\n')
-    x.open("rss", version="2.0", **{f"xmlns:{k}": v for k, v in NSMAP.items()})
-    x.open("channel")
-    _channel(x, show, ordered)
+    ordered = order_items(items)
+    parts = []
     for item in ordered:
         if fragments is None:
-            _item(x, item, show.language)
+            parts.append(item_xml(item, show.language))
             continue
         key = (item, show.language)
         fragment = fragments.get(key)
         if fragment is None:
-            sub = _Xml()
-            sub.depth = x.depth
-            _item(sub, item, show.language)
-            fragment = fragments[key] = "".join(sub.parts)
-        x.parts.append(fragment)
-    x.close("channel")
-    x.close("rss")
-    return x.to_bytes()
+            fragment = fragments[key] = item_xml(item, show.language)
+        parts.append(fragment)
+    return render_document(show, parts, _utc(ordered[0].published_at) if ordered else None)

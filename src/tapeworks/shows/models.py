@@ -16,7 +16,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tapeworks.db.base import Base, IdMixin, TimestampMixin, UTCDateTime, check_in
@@ -57,8 +67,11 @@ class Show(IdMixin, TimestampMixin, Base):
     artwork_format: Mapped[str | None] = mapped_column(String(8), nullable=True)
     artwork_size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Bumped by every change that alters the feed document (not by a publish_at passing,
-    # which the feed's ETag covers through the visible item set).
+    # which the feed's ETag covers through the visible item set): `feed_version` counts
+    # them (the ETag's part, exact whatever the clock says), `feed_changed_at` dates the
+    # last one (Last-Modified).
     feed_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Publication(IdMixin, TimestampMixin, Base):
@@ -68,6 +81,8 @@ class Publication(IdMixin, TimestampMixin, Base):
         CheckConstraint(check_in("episode_type", EPISODE_TYPES), name="episode_type"),
         CheckConstraint("season IS NULL OR season >= 0", name="season"),
         CheckConstraint("number IS NULL OR number >= 0", name="number"),
+        # the feed's ETag: the published items of a show and the newest schedule passed
+        Index("ix_publications_show_state_publish_at", "show_id", "state", "publish_at"),
     )
 
     user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"),
@@ -89,6 +104,10 @@ class Publication(IdMixin, TimestampMixin, Base):
     # The episode's named speakers ([{name, role}], `podcast:person`), taken from its
     # transcript at each publish, so the feed is built from columns without the store.
     persons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # When `episode.published` was recorded for this stint in the feed: at publish for an
+    # item visible at once, by `announce_due` once a scheduled `publish_at` has passed;
+    # cleared when an unpublished item is published again.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ShareLink(IdMixin, TimestampMixin, Base):

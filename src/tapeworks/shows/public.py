@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from tapeworks.errors import ArtifactMissing, NotFound
-from tapeworks.http.deps import DbDep, RuntimeDep
+from tapeworks.http.deps import DbDep, RuntimeDep, get_runtime, request_db
 from tapeworks.http.ranges import media_type_for, stream_object
 from tapeworks.shows import publishing
 from tapeworks.shows import service as shows
 from tapeworks.shows.chapters import CHAPTERS_MEDIA_TYPE, to_chapters_json
 from tapeworks.shows.conditional import etag_of, not_modified, validator_headers
-from tapeworks.shows.feed import FEED_MEDIA_TYPE, FeedItem
+from tapeworks.shows.feed import FEED_MEDIA_TYPE
+from tapeworks.shows.models import Show
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES, to_podcast_json
 from tapeworks.transcripts.exporters import to_srt, to_vtt
 from tapeworks.transcripts.model import Transcript
@@ -92,39 +94,35 @@ def _aware(t: datetime) -> datetime:
 
 # --- the feed ---------------------------------------------------------------------------------
 class FeedCache:
-    """The last few feed documents this process built, by everything that decides their
-    bytes: the show, its ETag (which covers the visible items and every field the document
-    says, the same validator a 304 trusts), the base URL and the token in its links.
+    """Per process: the last few feed documents by their ETag (which covers the show, the
+    visible items, the base URL and the token in the links, and is read from the database
+    on every request), and each item's XML by what it depends on (`publishing.build_feed`).
+    Nothing here is trusted without that check, so several processes on one database serve
+    the same feed; a change in one is seen by the others at their next request."""
 
-    A full GET of an unchanged feed then costs what a 304 costs plus sending the bytes; any
-    change gives a new ETag, so a stale document is never served. Small and per process.
-    It also keeps each item's XML (`render_feed`), so a feed rebuilt after one change
-    writes only that item."""
-
-    MAX_FRAGMENTS = 20_000  # items' XML, by the item itself (see `render_feed`)
+    MAX_FRAGMENTS = 20_000
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self.fragments: dict[tuple[FeedItem, str], str] = {}
-        self._docs: OrderedDict[tuple[str, str, str, str | None], publishing.FeedDocument] = \
-            OrderedDict()
+        self.fragments: publishing.Fragments = {}
+        self._docs: OrderedDict[str, publishing.FeedDocument] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str, str, str | None]) -> publishing.FeedDocument | None:
+    def get(self, etag: str) -> publishing.FeedDocument | None:
         with self._lock:
-            doc = self._docs.get(key)
+            doc = self._docs.get(etag)
             if doc is not None:
-                self._docs.move_to_end(key)
+                self._docs.move_to_end(etag)
             return doc
 
-    def put(self, key: tuple[str, str, str, str | None], doc: publishing.FeedDocument) -> None:
+    def put(self, doc: publishing.FeedDocument) -> None:
         with self._lock:
-            self._docs[key] = doc
-            self._docs.move_to_end(key)
+            self._docs[doc.etag] = doc
+            self._docs.move_to_end(doc.etag)
             while len(self._docs) > self.size:
                 self._docs.popitem(last=False)
 
-    def item_fragments(self) -> dict[tuple[FeedItem, str], str]:
+    def item_fragments(self) -> publishing.Fragments:
         if len(self.fragments) > self.MAX_FRAGMENTS:
             self.fragments = {}  # bounded: start again rather than grow
         return self.fragments
@@ -143,29 +141,89 @@ def feed_cache(request: Request) -> FeedCache:
     return cache
 
 
+def _gzip_tag(etag: str) -> str:
+    """The ETag of the gzip-coded bytes (a strong ETag names one set of bytes)."""
+    return etag[:-1] + '-gz"'
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        name, _, q = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            return q.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _feed_response(request: Request, doc: publishing.FeedDocument, private: bool) -> Response:
+    headers = {**validator_headers(doc.etag, doc.last_modified, _cache(private)),
+               "Vary": "Accept-Encoding"}
+    if _accepts_gzip(request):
+        headers["ETag"] = _gzip_tag(doc.etag)
+        headers["Content-Encoding"] = "gzip"
+        content = doc.gzipped()
+    else:
+        content = doc.content
+    return _body(request, content, f"{FEED_MEDIA_TYPE}; charset=utf-8", headers)
+
+
+def _feed_answer(request: Request, rt: Runtime, show_id: str, token: str | None,
+                 state: publishing.FeedState | None) -> Response | None:
+    """The answer from the feed's state alone: 404, 304 or a document this process holds
+    for the current ETag; None when the document must be built."""
+    if state is None or not state.allows(token):
+        raise NotFound("feed not found")
+    link_token = token if state.private else None
+    etag = state.etag(base_url(rt, request), link_token)
+    cache = _cache(state.private)
+    for tag in (etag, _gzip_tag(etag)):
+        if not_modified(request.headers, tag, state.last_modified):
+            return Response(status_code=304, headers={
+                **validator_headers(tag, state.last_modified, cache), "Vary": "Accept-Encoding"})
+    doc = feed_cache(request).get(etag)
+    return None if doc is None else _feed_response(request, doc, state.private)
+
+
+def _build_feed(request: Request, rt: Runtime, show_id: str, token: str | None,
+                now: datetime) -> Response:
+    """The thread-pool part: the state again (a networked database), then the document."""
+    db = request_db(request)  # closed by the app's context middleware
+    state = publishing.session_feed_state(db, show_id, now)
+    early = _feed_answer(request, rt, show_id, token, state)
+    if early is not None:
+        return early
+    assert state is not None
+    show = db.get(Show, show_id)
+    if show is None:
+        raise NotFound("feed not found")
+    cache = feed_cache(request)
+    doc = publishing.build_feed(db, show, base_url=base_url(rt, request),
+                                token=token if state.private else None, now=now,
+                                fragments=cache.item_fragments())
+    cache.put(doc)
+    return _feed_response(request, doc, state.private)
+
+
 @get_and_head("/feeds/{show_id}.xml", response_class=Response,
                   responses={200: {"content": {FEED_MEDIA_TYPE: {}}},
                              304: {"description": "not modified"}, **NOT_FOUND})
-def feed(show_id: str, request: Request, db: DbDep, rt: RuntimeDep,
-         token: Token = None) -> Response:
-    """The show's RSS 2.0 feed (itunes, podcast and atom namespaces), as it stands now."""
-    show = shows.show_by_feed_token(db, show_id, token)
+async def feed(show_id: str, request: Request, token: Token = None) -> Response:
+    """The show's RSS 2.0 feed (itunes, podcast and atom namespaces), as it stands now
+    (gzip-coded for a client that accepts it).
+
+    Feed readers poll this every few minutes with If-None-Match: the answer comes from one
+    small query of the feed's state (`publishing.FeedState`) and, when nothing changed, is
+    a 304 or the document this process already holds. On SQLite that query reads a local
+    file (tens of microseconds), cheaper than the hop to the thread pool, so it runs right
+    here; a networked database, or building the document, takes one hop."""
+    rt = get_runtime(request)
     now = rt.clock()
-    etag, last = publishing.feed_etag(db, show, now)
-    early = _answer(request, etag, last, _cache(show.private))
-    if early is not None:
-        return early
-    base, link_token = base_url(rt, request), token if show.private else None
-    cache = feed_cache(request)
-    key = (show.id, etag, base, link_token)
-    doc = cache.get(key)
-    if doc is None:
-        doc = publishing.build_feed(db, show, base_url=base, token=link_token, now=now,
-                                    fragments=cache.item_fragments())
-        if doc.etag == etag:  # nothing changed while it was built
-            cache.put(key, doc)
-    return _body(request, doc.content, f"{FEED_MEDIA_TYPE}; charset=utf-8",
-                 validator_headers(doc.etag, doc.last_modified, _cache(show.private)))
+    engine = rt.database.engine
+    if engine.dialect.name == "sqlite":
+        early = _feed_answer(request, rt, show_id, token,
+                             publishing.feed_state(engine, show_id, now))
+        if early is not None:
+            return early
+    return await run_in_threadpool(_build_feed, request, rt, show_id, token, now)
 
 
 # --- an item's media --------------------------------------------------------------------------

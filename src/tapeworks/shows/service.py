@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import new_id
@@ -122,13 +122,28 @@ def _apply(show: Show, data: dict[str, Any], *, creating: bool) -> None:
         show.type = v.choice(data.get("type"), SHOW_TYPES, "type", "episodic")
 
 
+def feed_changed(show: Show, now: datetime) -> None:
+    """Note a change of what the show's feed says (its ETag counts these, under the show's
+    row lock; `feed_changed_at` is the feed's Last-Modified)."""
+    show.feed_changed_at = now
+    show.feed_version = (show.feed_version or 0) + 1
+
+
+def bump_feed(db: DbSession, show_id: str, now: datetime) -> None:
+    """`feed_changed` for a change made without the show's row in hand (an episode's new
+    version, a speaker renamed): one UPDATE, so concurrent bumps all count."""
+    db.execute(update(Show).where(Show.id == show_id)
+               .values(feed_version=Show.feed_version + 1, feed_changed_at=now)
+               .execution_options(synchronize_session=False))
+
+
 def create_show(db: DbSession, user_id: str, data: dict[str, Any], *, base_url: str,
                 now: datetime) -> ShowChange:
     show = Show(id=new_id(), user_id=user_id, explicit=False, private=False, locked=True)
     _apply(show, data, creating=True)
     # Fixed now, from the URL of this moment, and stored: it never changes afterwards.
     show.podcast_guid = podcast_guid(base_url.rstrip("/") + feed_path(show.id))
-    show.feed_changed_at = now
+    feed_changed(show, now)
     token = None
     if show.private:
         token = new_token()
@@ -149,7 +164,7 @@ def update_show(db: DbSession, user_id: str, show_id: str, data: dict[str, Any],
         show.feed_token_hash = hash_token(token)
     elif not show.private:
         show.feed_token_hash = None
-    show.feed_changed_at = now
+    feed_changed(show, now)
     db.flush()
     return ShowChange(show, token)
 
@@ -162,7 +177,7 @@ def rotate_feed_token(db: DbSession, user_id: str, show_id: str, *, now: datetim
                                "first", details={"field": "private"})
     token = new_token()
     show.feed_token_hash = hash_token(token)
-    show.feed_changed_at = now
+    feed_changed(show, now)
     db.flush()
     return ShowChange(show, token)
 
@@ -176,7 +191,7 @@ def set_artwork(db: DbSession, store: Store, user_id: str, show_id: str, data: b
     store.put_bytes(key, data, content_type=info.media_type)  # before the row says it exists
     old = show.artwork_key
     show.artwork_key, show.artwork_format, show.artwork_size_bytes = key, info.ext, len(data)
-    show.feed_changed_at = now
+    feed_changed(show, now)
     db.flush()
     if old and old != key:
         after_commit(db, lambda: store.delete(old))

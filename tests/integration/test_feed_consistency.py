@@ -1,0 +1,250 @@
+"""The feed is the same from every API process on one database (issue 13): each process
+keeps documents and items' XML of its own, but the ETag that decides whether they still
+hold is read from the database on every request, so a change made through one process
+is served by the other at its next request. Also: a speaker renamed after publishing is
+in `podcast:person` at once, and a new render changes the feed. SQLite and PostgreSQL
+built by the migrations, time injected."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import select
+
+from tapeworks.episodes.models import Episode
+from tapeworks.sessions.models import RecordingSession
+from tapeworks.sessions.service import write_transcript_to
+from tests.conftest import Api
+from tests.helpers import audio
+from tests.helpers.api import upload_ok
+from tests.helpers.paths import SPEECH_DIR
+from tests.helpers.transcripts import make_transcript
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+PUBLIC = "https://pod.example.org"
+SHOW = {"title": "Show", "language": "en", "category": "Technology", "owner_email": "a@example.org"}
+NS = {"podcast": "https://podcastindex.org/namespace/1.0"}
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _two_apps(db_url: str, make_api) -> tuple[Api, Api, Clock]:  # type: ignore[no-untyped-def]
+    clock = Clock(T0)
+    a, b = make_api(db_url, public_url=PUBLIC), make_api(db_url, public_url=PUBLIC)
+    a.runtime.clock = b.runtime.clock = clock
+    return a, b, clock
+
+
+def _episode(api: Api, headers: dict[str, str], tmp_path: Path) -> str:
+    """A session with a transcript (speakers S1 Anna, S2 Ben) and a completed episode."""
+    from tapeworks.users.models import User
+
+    sid = upload_ok(api.client, headers, SPEECH_DIR / "jfk.flac", title="jfk")
+    mp3 = audio.write_tone(tmp_path / f"ep-{sid}.mp3", seconds=2.0, fmt="mp3").read_bytes()
+    t = make_transcript()
+    with api.runtime.database.transaction() as db:
+        uid = db.scalar(select(User.id).where(User.email == "alice@example.com"))
+        s = db.get(RecordingSession, sid)
+        s.transcript_key = write_transcript_to(
+            api.runtime.store, uid, sid, t.model_copy(update={"version": 1})
+        )
+        s.transcript_version, s.status = 1, "completed"
+        ep = Episode(
+            user_id=uid, session_id=sid, title="Ep", status="completed", source_transcript_version=1
+        )
+        db.add(ep)
+        db.flush()
+        prefix = f"users/{uid}/sessions/{sid}/episodes/{ep.id}"
+        api.runtime.store.put_bytes(f"{prefix}/audio.mp3", mp3, content_type="audio/mpeg")
+        api.runtime.store.put_bytes(f"{prefix}/transcript.json", t.model_dump_json().encode())
+        ep.audio_key, ep.transcript_key = f"{prefix}/audio.mp3", f"{prefix}/transcript.json"
+        ep.size_bytes, ep.duration_seconds, ep.format, ep.version = len(mp3), 2.0, "mp3", 1
+        return ep.id
+
+
+def _get(api: Api, path: str, etag: str | None = None):  # type: ignore[no-untyped-def]
+    headers = {"If-None-Match": etag} if etag else {}
+    return api.client.get(path, headers=headers)
+
+
+def _persons(body: bytes) -> list[list[tuple[str, str]]]:
+    items = etree.fromstring(body).find("channel").findall("item")
+    return [[(p.text, p.get("role")) for p in i.findall("podcast:person", NS)] for i in items]
+
+
+def test_two_processes_serve_the_same_feed_and_see_each_others_changes(
+    db_url, make_api, tmp_path
+) -> None:
+    a, b, clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    feed = f"/feeds/{show['id']}.xml"
+    eps = [_episode(a, alice, tmp_path) for _ in range(3)]
+    for n, ep in enumerate(eps[:2]):
+        clock.now = T0 + timedelta(minutes=n)
+        assert (
+            a.client.post(
+                f"/api/v1/episodes/{ep}/publish",
+                headers=alice,
+                json={"show_id": show["id"], "title": f"E{n}"},
+            ).status_code
+            == 200
+        )
+    ra, rb = _get(a, feed), _get(b, feed)
+    assert ra.status_code == rb.status_code == 200
+    assert ra.content == rb.content and ra.headers["etag"] == rb.headers["etag"]
+    assert ra.headers["last-modified"] == rb.headers["last-modified"]
+    etag = ra.headers["etag"]
+    assert _get(b, feed, etag).status_code == 304  # b's own copy is held and still current
+
+    def changed_in_b(check: bytes, *, absent: bytes | None = None) -> str:
+        """b answers the old ETag with the new document, and a's and b's agree."""
+        nonlocal etag
+        r = _get(b, feed, etag)
+        assert r.status_code == 200 and r.headers["etag"] != etag
+        assert check in r.content
+        if absent is not None:
+            assert absent not in r.content
+        assert _get(a, feed).content == r.content
+        etag = r.headers["etag"]
+        return etag
+
+    # an edit made through a
+    assert (
+        a.client.post(
+            f"/api/v1/episodes/{eps[0]}/publish",
+            headers=alice,
+            json={"show_id": show["id"], "title": "Edited in a"},
+        ).status_code
+        == 200
+    )
+    changed_in_b(b"Edited in a")
+    # a show edit
+    assert (
+        a.client.patch(
+            f"/api/v1/shows/{show['id']}", headers=alice, json={"title": "Retitled"}
+        ).status_code
+        == 200
+    )
+    changed_in_b(b"<title>Retitled</title>")
+    # chapters set through a: the item gains its chapters link
+    assert (
+        a.client.put(
+            f"/api/v1/episodes/{eps[1]}/chapters",
+            headers=alice,
+            json=[{"start": 0, "title": "Intro"}],
+        ).status_code
+        == 200
+    )
+    changed_in_b(b"podcast:chapters")
+    # a scheduled item: absent until its time, then in both processes' feeds at once
+    assert (
+        a.client.post(
+            f"/api/v1/episodes/{eps[2]}/publish",
+            headers=alice,
+            json={
+                "show_id": show["id"],
+                "title": "Later",
+                "publish_at": (T0 + timedelta(days=1)).isoformat(),
+            },
+        ).status_code
+        == 200
+    )
+    changed_in_b(b"Edited in a", absent=b"Later")  # the publish itself is a change
+    assert _get(b, feed, etag).status_code == 304
+    clock.now = T0 + timedelta(days=1, seconds=1)
+    changed_in_b(b"Later")
+    # unpublishing through a
+    assert a.client.post(f"/api/v1/episodes/{eps[2]}/unpublish", headers=alice).status_code == 200
+    changed_in_b(b"Edited in a", absent=b"Later")
+    # deleting an episode through a (the item goes with it; the show row is not touched)
+    assert a.client.delete(f"/api/v1/episodes/{eps[0]}", headers=alice).status_code == 204
+    changed_in_b(b"<item>", absent=b"Edited in a")
+    # the gzip-coded bytes are the same document in both
+    za = a.client.get(feed)
+    zb = b.client.get(feed)
+    assert za.headers["content-encoding"] == zb.headers["content-encoding"] == "gzip"
+    assert za.content == zb.content and za.headers["etag"] == zb.headers["etag"]
+
+
+def test_a_speaker_renamed_after_publishing_is_in_the_feed_at_once(
+    db_url, make_api, tmp_path
+) -> None:
+    a, b, _clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    feed = f"/feeds/{show['id']}.xml"
+    ep = _episode(a, alice, tmp_path)
+    assert (
+        a.client.post(
+            f"/api/v1/episodes/{ep}/publish", headers=alice, json={"show_id": show["id"]}
+        ).status_code
+        == 200
+    )
+    first = _get(b, feed)
+    assert _persons(first.content) == [[("Anna", "host"), ("Ben", "guest")]]
+    with a.runtime.database.transaction(write=False) as db:
+        sid = db.get(Episode, ep).session_id
+    r = a.client.patch(
+        f"/api/v1/sessions/{sid}/speakers",
+        headers=alice,
+        json={"speakers": [{"id": "S2", "name": "Benedict", "role": "host"}]},
+    )
+    assert r.status_code == 200, r.text
+    renamed = _get(b, feed, first.headers["etag"])
+    assert renamed.status_code == 200 and renamed.headers["etag"] != first.headers["etag"]
+    assert _persons(renamed.content) == [[("Anna", "host"), ("Benedict", "host")]]
+    # a text edit that leaves the speakers alone changes nothing in the feed
+    seg = r.json()["segments"][0]["id"]
+    assert (
+        a.client.patch(
+            f"/api/v1/sessions/{sid}/segments/{seg}",
+            headers=alice,
+            json={"text": "Hello and welcome."},
+        ).status_code
+        == 200
+    )
+    assert _get(b, feed, renamed.headers["etag"]).status_code == 304
+    # publishing again (an edit) keeps the current names
+    assert (
+        a.client.post(
+            f"/api/v1/episodes/{ep}/publish",
+            headers=alice,
+            json={"show_id": show["id"], "title": "New"},
+        ).status_code
+        == 200
+    )
+    assert _persons(_get(a, feed).content) == [[("Anna", "host"), ("Benedict", "host")]]
+
+
+def test_a_new_render_of_a_published_episode_changes_its_feed(db_url, make_api, tmp_path) -> None:
+    from tapeworks.background import episode_finished
+
+    a, b, _clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    feed = f"/feeds/{show['id']}.xml"
+    ep = _episode(a, alice, tmp_path)
+    assert (
+        a.client.post(
+            f"/api/v1/episodes/{ep}/publish", headers=alice, json={"show_id": show["id"]}
+        ).status_code
+        == 200
+    )
+    before = _get(b, feed)
+    assert b"/v1/audio.mp3" in before.content
+    with a.runtime.database.transaction() as db:  # what the render's save phase does
+        row = db.get(Episode, ep)
+        row.version, row.size_bytes = 2, 12345
+        episode_finished(db, a.runtime, row, None)
+    after = _get(b, feed, before.headers["etag"])
+    assert after.status_code == 200
+    assert b"/v2/audio.mp3" in after.content and b'length="12345"' in after.content
