@@ -8,7 +8,6 @@ few blocks per track whatever the episode's length.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,9 @@ class Track:
     _reader: BlockReader | None = field(default=None, init=False, repr=False)
 
 
-def fade_envelope(length: int, fade_in: int, fade_out: int, *, equal_power: bool = True) -> Envelope:
+def fade_envelope(
+    length: int, fade_in: int, fade_out: int, *, equal_power: bool = True
+) -> Envelope:
     """Fade in over the first `fade_in` samples and out over the last `fade_out`."""
 
     def env(first: int, count: int) -> np.ndarray:
@@ -58,27 +59,45 @@ def ducking_envelope(
     speech interval and is complete when it starts; after it ends the gain returns
     over `release` samples. The ramps are linear in dB.
     """
-    starts = [a for a, _ in speech]
-    ends_max = np.maximum.accumulate(np.array([b for _, b in speech] or [0]))
+    starts = np.array([a for a, _ in speech], np.float64)
+    ends_max = (
+        np.maximum.accumulate(np.array([b for _, b in speech], np.float64)) if speech else starts
+    )
+    attack_len, release_len = max(attack, 1), max(release, 1)
+    log_gain = np.float32(-depth_db / 20.0 * np.log(10.0))
+
+    def depth_at(pos: np.ndarray) -> np.ndarray:
+        # the larger of the release after the intervals started so far (the one ending
+        # last) and the attack before the next one to start
+        idx = np.searchsorted(starts, pos, side="right") - 1
+        fall = 1.0 - (pos - ends_max[np.maximum(idx, 0)]) / release_len
+        fall[idx < 0] = 0.0
+        rise = (pos - starts[np.minimum(idx + 1, len(starts) - 1)] + attack) / attack_len
+        rise[idx + 1 >= len(starts)] = 0.0
+        return np.clip(np.maximum(fall, rise), 0.0, 1.0)
 
     def env(first: int, count: int) -> np.ndarray:
-        last = first + count
-        depth = np.zeros(count)
-        pos = np.arange(first, last, dtype=np.float64)
-        lo = int(np.searchsorted(ends_max, first - release, side="left")) if speech else 0
-        hi = bisect.bisect_right(starts, last + attack)
-        for a, b in speech[lo:hi]:
-            i0, i1 = max(first, a - attack), min(last, b + release)
-            if i1 <= i0:
-                continue
-            p = pos[i0 - first : i1 - first]
-            rise = np.clip((p - (a - attack)) / max(attack, 1), 0.0, 1.0)
-            fall = np.clip(1.0 - (p - b) / max(release, 1), 0.0, 1.0)
-            seg = depth[i0 - first : i1 - first]
-            np.maximum(seg, np.minimum(rise, fall), out=seg)
+        if not speech:
+            return np.ones(count, np.float32)
+        last = first + count - 1
+        lo = int(np.searchsorted(ends_max, first - release, side="left"))
+        hi = int(np.searchsorted(starts, last + attack, side="right"))
+        if hi <= lo:
+            return np.ones(count, np.float32)
+        # The dip is piecewise linear: exact at its corners and where a release meets the
+        # next attack, linear between them.
+        a, b = starts[lo:hi], ends_max[lo:hi]
+        crossings = (
+            b[:-1] * attack_len + (a[1:] - attack) * release_len + attack_len * release_len
+        ) / (attack_len + release_len)
+        corners = np.concatenate(
+            [a - attack, a - attack + attack_len, b, b + release_len, crossings, [first, last]]
+        )
+        corners = np.unique(corners[(corners >= first) & (corners <= last)])
+        depth = np.interp(np.arange(first, last + 1, dtype=np.float64), corners, depth_at(corners))
         if not depth.any():
             return np.ones(count, np.float32)
-        return np.power(10.0, -depth_db * depth / 20.0).astype(np.float32)
+        return np.exp(depth.astype(np.float32) * log_gain)
 
     return env
 
