@@ -99,4 +99,8 @@ def registry() -> Registry:
     # periodic jobs (the reconciler always runs next to them)
     r.periodic.append(PeriodicJob("retention.purge", lambda s: s.purge_interval_seconds,
                                   lambda rt: purge(rt)))
+    # scheduled items announced (episode.published) once their publish_at has passed
+    r.periodic.append(PeriodicJob("publishing.announce",
+                                  lambda s: s.publish_check_interval_seconds,
+                                  publishing.run_announcements))
     return r

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 30.0
     # Retention: how often the purge runs next to the reconciler (0 = never in this process)
     purge_interval_seconds: float = 3600.0
+    # Publishing: how often scheduled items whose publish_at has passed are announced
+    # (their episode.published event), next to the reconciler (0 = never in this process)
+    publish_check_interval_seconds: float = 30.0
 
     # Speech
     speech_engine: Literal["whisper", "cloud", "fake"] = "whisper"

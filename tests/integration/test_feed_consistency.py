@@ -248,3 +248,80 @@ def test_a_new_render_of_a_published_episode_changes_its_feed(db_url, make_api, 
     after = _get(b, feed, before.headers["etag"])
     assert after.status_code == 200
     assert b"/v2/audio.mp3" in after.content and b'length="12345"' in after.content
+
+
+def _published_events(api: Api, episode_id: str) -> list[dict]:
+    from tapeworks.events.models import Event
+
+    with api.runtime.database.transaction(write=False) as db:
+        rows = db.scalars(select(Event).where(Event.type == "episode.published")).all()
+        return [e.data for e in rows if e.data.get("id") == episode_id]
+
+
+def test_episode_published_fires_when_a_scheduled_item_becomes_visible_once(
+    db_url, make_api, tmp_path
+) -> None:
+    import threading
+
+    from tapeworks.shows.publishing import run_announcements
+
+    a, b, clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    later, now_ep = _episode(a, alice, tmp_path), _episode(a, alice, tmp_path)
+    at = T0 + timedelta(hours=1)
+    r = a.client.post(
+        f"/api/v1/episodes/{later}/publish",
+        headers=alice,
+        json={"show_id": show["id"], "publish_at": at.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    assert _published_events(a, later) == []  # scheduled: not visible, not announced
+    assert run_announcements(a.runtime) == run_announcements(b.runtime) == 0
+    # an item published for now is announced at once, and only then
+    a.client.post(f"/api/v1/episodes/{now_ep}/publish", headers=alice, json={"show_id": show["id"]})
+    assert len(_published_events(a, now_ep)) == 1
+    # editing the scheduled item's metadata before its time announces nothing
+    a.client.post(
+        f"/api/v1/episodes/{later}/publish",
+        headers=alice,
+        json={"show_id": show["id"], "title": "Edited"},
+    )
+    assert _published_events(a, later) == []
+
+    clock.now = at + timedelta(seconds=1)
+    counts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda rt=rt: counts.append(run_announcements(rt)))
+        for rt in (a.runtime, b.runtime)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 1]  # two processes at once: announced once
+    events = _published_events(a, later)
+    assert len(events) == 1
+    assert events[0]["publish_at"].startswith("2026-06-01T10:00")
+    assert events[0]["title"] == "Edited"
+    assert run_announcements(a.runtime) == 0
+    assert len(_published_events(a, now_ep)) == 1
+    # moved to a later time while announced: no second announcement when it comes back
+    a.client.post(
+        f"/api/v1/episodes/{later}/publish",
+        headers=alice,
+        json={"show_id": show["id"], "publish_at": (at + timedelta(days=1)).isoformat()},
+    )
+    clock.now = at + timedelta(days=2)
+    assert run_announcements(a.runtime) == 0
+    # unpublished and published again on a schedule: a new stint, announced at its time
+    a.client.post(f"/api/v1/episodes/{later}/unpublish", headers=alice)
+    a.client.post(
+        f"/api/v1/episodes/{later}/publish",
+        headers=alice,
+        json={"show_id": show["id"], "publish_at": (at + timedelta(days=3)).isoformat()},
+    )
+    assert len(_published_events(a, later)) == 1
+    clock.now = at + timedelta(days=3, seconds=1)
+    assert run_announcements(b.runtime) == 1
+    assert len(_published_events(a, later)) == 2

@@ -94,6 +94,8 @@ class RenderIn(StrictInput):
     artist: Name | None = None
     # chapters as [start_seconds, "title"] pairs or {"start": .., "title": ..} objects
     chapters: list[ChapterIn] | None = Field(default=None, max_length=500)
+    # the version whose episode time the chapters are in (set by PUT /episodes/{id}/chapters)
+    chapters_version: Annotated[int, Field(ge=1)] | None = None
     mp3_quality: Annotated[int, Field(ge=0, le=9)] = 7
     block_seconds: Annotated[float, Field(ge=0.1, le=10)] = 2.0
     crossfade_seconds: Annotated[float, Field(ge=0, le=0.2)] = 0.010

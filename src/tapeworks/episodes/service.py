@@ -30,6 +30,7 @@ from tapeworks.logging import get_logger
 from tapeworks.narrators import NarratorInfo, check_text
 from tapeworks.plans import enforcement
 from tapeworks.production.editlist import EditList
+from tapeworks.production.pipeline import ChapterBase
 from tapeworks.production.settings import (
     CleaningSettings,
     LoudnessSettings,
@@ -42,6 +43,7 @@ from tapeworks.queue.mirror import load_owner, mirror_job
 from tapeworks.queue.models import Job
 from tapeworks.sessions import service as sessions
 from tapeworks.storage import keys
+from tapeworks.storage.base import Store
 from tapeworks.transcripts.exporters import ExportResult, export
 from tapeworks.transcripts.model import Transcript
 from tapeworks.users import service as users
@@ -626,6 +628,31 @@ def edit_list_view(db: DbSession, rt: Runtime, ep: Episode) -> EditListView:
                         words=[str(b.get("text", "")).strip()])
               for b in doc.get("bleeps", [])]
     return EditListView(edit_list.source_duration, edit_list.episode_duration, offset, cuts, bleeps)
+
+
+# --- chapters across versions -----------------------------------------------------------------
+def chapters_edit_key(db: DbSession, ep: Episode, version: int) -> str | None:
+    """The edit list of the version the episode's chapters were set on (their episode time)
+    when that is not ``version`` and it was completed; None when they need no moving.
+    Chapters given with the settings, before any render, are in the first version's time."""
+    render = (ep.settings or {}).get("render") or {}
+    if not render.get("chapters"):
+        return None
+    base = int(render.get("chapters_version") or 1)
+    if base == version:
+        return None
+    return db.scalar(select(EpisodeVersion.edit_list_key).where(
+        EpisodeVersion.episode_id == ep.id, EpisodeVersion.version == base,
+        EpisodeVersion.completed.is_(True)))
+
+
+def chapter_base(store: Store, edit_list_key: str | None) -> ChapterBase | None:
+    """A version's edit list and programme offset, from its stored edit list document."""
+    if not edit_list_key:
+        return None
+    doc = json.loads(store.get_bytes(edit_list_key))
+    return ChapterBase(EditList.from_dict(doc["edit_list"]),
+                       float(doc.get("programme_offset_seconds", 0.0)))
 
 
 def template_for_render(db: DbSession, user_id: str, template_id: str | None

@@ -60,6 +60,8 @@ class RenderPayload:
     mix: dict[str, float]
     tracks: tuple[TrackRef, ...] = ()  # a multitrack session: rendered from its tracks
     version: int | None = None  # the version this render makes (its files under v{n}/)
+    # the edit list of the version the chapters were set on, when it is another one
+    chapters_edit_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class RenderEpisodeHandler:
         if session.source_purged_at is not None or not session.source_key:
             raise Gone("the source audio was deleted by the retention policy")
         asset_keys, mix = service.template_for_render(db, ep.user_id, ep.template_id)
+        version = service.version_for_job(db, ep, job.id).version
         return RenderPayload(
             episode_id=ep.id, session_id=ep.session_id, user_id=ep.user_id, title=ep.title, show=session.title,
             source_key=session.source_key,
@@ -98,7 +101,8 @@ class RenderEpisodeHandler:
                                                    ep.source_transcript_version),
             settings=dict(ep.settings or {}), asset_keys=asset_keys, mix=mix,
             tracks=tracks.track_refs(db, session.id) if session.track_count else (),
-            version=service.version_for_job(db, ep, job.id).version)
+            version=version,
+            chapters_edit_key=service.chapters_edit_key(db, ep, version))
 
     def work(self, ctx: JobContext, p: RenderPayload) -> RenderResult:
         rt = ctx.rt
@@ -123,6 +127,7 @@ class RenderEpisodeHandler:
             render.title = render.title or p.title
             render.show = render.show or p.show
             template = service.build_template(paths, p.mix)
+            chapters_from = service.chapter_base(rt.store, p.chapters_edit_key)
             ctx.progress(DOWNLOAD_SHARE, "analysing", "finding fillers and pauses")
 
             def progress(stage: str, fraction: float) -> None:
@@ -133,13 +138,14 @@ class RenderEpisodeHandler:
             if specs:
                 made = produce_multitrack(specs, transcript, out, cleaning=cleaning, loudness=loudness,
                                           template=template, render=render, scratch_dir=scratch,
-                                          progress=progress)
+                                          progress=progress, chapters_from=chapters_from)
                 result = made.result
                 multi = {"track_gains_db": made.track_gains_db, "mutes": made.mutes,
                          "muted_markers": [list(m) for m in made.muted_markers]}
             else:
                 result = produce(source, transcript, out, cleaning=cleaning, loudness=loudness,
-                                 template=template, render=render, progress=progress)
+                                 template=template, render=render, progress=progress,
+                                 chapters_from=chapters_from)
             ctx.check()
             ctx.progress(DOWNLOAD_SHARE + PRODUCE_SHARE, "uploading", "saving the episode")
             attempt = f"{ctx.ref.id}-{ctx.ref.attempt}"  # this attempt's own keys
@@ -156,6 +162,7 @@ class RenderEpisodeHandler:
                         "programme_offset_seconds": result.programme_offset_seconds,
                         "layout": result.layout,
                         "bleeps": [b.to_dict() for b in result.bleeps],
+                        "chapters": [list(c) for c in result.chapters],  # as in the file
                         **({"multitrack": multi} if multi else {})}
             rt.store.put_bytes(edit_key, json.dumps(edit_doc).encode(),
                                content_type="application/json")

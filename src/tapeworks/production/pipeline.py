@@ -54,7 +54,7 @@ from tapeworks.production.mixing import (
     shifted,
 )
 from tapeworks.production.render import EditRenderer
-from tapeworks.production.retime import retime_transcript, speech_intervals
+from tapeworks.production.retime import retime_points, retime_transcript, speech_intervals
 from tapeworks.production.settings import (
     CleaningSettings,
     LoudnessSettings,
@@ -93,6 +93,25 @@ class ProduceResult:
     programme_offset_seconds: float = 0.0  # where the main programme starts (after the intro)
     layout: dict[str, float] = field(default_factory=dict)
     bleeps: list[BleepSpan] = field(default_factory=list)  # source time
+    chapters: list[tuple[float, str]] = field(default_factory=list)  # in the file, this time
+
+
+@dataclass(frozen=True)
+class ChapterBase:
+    """The version chapters were set on: its edit list and where its programme starts."""
+
+    edit_list: EditList
+    programme_offset_seconds: float = 0.0
+
+
+def _chapters(render: RenderSettings, base: ChapterBase | None, edit_list: EditList,
+              offset: float, duration: float) -> tuple[tuple[float, str], ...]:
+    chapters = list(render.chapters or ())
+    if base is None or not chapters:
+        return tuple(chapters)
+    return tuple(retime_points(chapters, old_edit=base.edit_list,
+                               old_offset=base.programme_offset_seconds, new_edit=edit_list,
+                               new_offset=offset, new_duration=duration))
 
 
 @dataclass(frozen=True)
@@ -146,8 +165,12 @@ def produce(
     verify: VerifySettings | None = None,
     hidden_words: Sequence[int] = (),
     bleeps: Sequence[BleepSpan] | None = None,
+    chapters_from: ChapterBase | None = None,
 ) -> ProduceResult:
-    """`hidden_words` (indices into `transcript.words()`) are left out of the re-timed
+    """`chapters_from`: the edit list and programme offset of the version whose episode
+    time `render.chapters` are in, when that is another version: the file's chapters are
+    moved into this render's time (`retime.retime_points`) and listed in the result.
+    `hidden_words` (indices into `transcript.words()`) are left out of the re-timed
     transcript although no cut removes them (a multitrack render muted them on their own
     track). `bleeps`: spans already applied to `source` (a multitrack mixdown), listed in
     the result; without it the cleaning settings' bleeps are found and applied here."""
@@ -176,7 +199,8 @@ def produce(
 
     if not loudness.enabled and not assets:
         single = _produce_single_pass(src, transcript, out_path, edit_list, render, loudness,
-                                      rate, channels, block, report, hidden_words)
+                                      rate, channels, block, report, hidden_words,
+                                      chapters_from)
         single.bleeps = spans
         return single
     edit_list, main_samples, input_lufs = _measure_programme(
@@ -200,13 +224,14 @@ def produce(
         stream = limiter.process(stream)
     out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
     stream = _metered(stream, out_meter, peak_meter, layout["total"], report)
-    tags = Tags(title=render.title, show=render.show, artist=render.artist,
-                chapters=tuple(render.chapters or ()))
+    chapters = _chapters(render, chapters_from, edit_list, offset, layout["total"] / rate)
+    tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
     result = encode(stream, out_path, fmt=render.format, rate=rate, channels=channels,
                     bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
     report("encoding", 1.0)
 
     return ProduceResult(
+        chapters=list(chapters),
         output_path=out_path,
         format=render.format,
         edit_list=edit_list,
@@ -263,6 +288,7 @@ def _produce_single_pass(
     block: int,
     report: _Progress,
     hidden_words: Sequence[int],
+    chapters_from: ChapterBase | None = None,
 ) -> ProduceResult:
     """No loudness pass and nothing to mix: cut (snapping) straight into the encoder."""
     renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
@@ -271,8 +297,8 @@ def _produce_single_pass(
     expected = round(edit_list.episode_duration * rate)
     stream = _metered(renderer.render(source.blocks(rate, channels, block)),
                       out_meter, peak_meter, expected, report)
-    tags = Tags(title=render.title, show=render.show, artist=render.artist,
-                chapters=tuple(render.chapters or ()))
+    chapters = _chapters(render, chapters_from, edit_list, 0.0, edit_list.episode_duration)
+    tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
     result = encode(stream, out_path, fmt=render.format, rate=rate, channels=channels,
                     bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
     report("encoding", 1.0)
@@ -281,6 +307,7 @@ def _produce_single_pass(
         update={"duration": result.duration_seconds})
     output_lufs = out_meter.integrated()
     return ProduceResult(
+        chapters=list(chapters),
         output_path=out_path,
         format=render.format,
         edit_list=final,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import TypeVar
 
 from tapeworks.production.editlist import EditList
 from tapeworks.transcripts.model import Segment, Transcript, Word
+
+T = TypeVar("T")
 
 
 def retime_transcript(transcript: Transcript, edit_list: EditList, offset: float = 0.0,
@@ -79,3 +82,49 @@ def speech_intervals(transcript: Transcript, bridge_seconds: float = 0.3) -> lis
         else:
             out.append((a, b))
     return out
+
+
+# --- points in episode time (chapters) across versions ------------------------------------------
+def episode_to_source(edit: EditList, t: float) -> float:
+    """Source time of episode instant ``t`` (no intro offset); at a join, the source time
+    just after the cut, where the kept audio resumes."""
+    t = max(0.0, t)
+    elapsed = 0.0
+    ranges = edit.kept_ranges()
+    for lo, hi in ranges:
+        length = hi - lo
+        if t < elapsed + length:
+            return lo + (t - elapsed)
+        elapsed += length
+    return ranges[-1][1] if ranges else 0.0
+
+
+def retime_points(points: Sequence[tuple[float, T]], *, old_edit: EditList, old_offset: float,
+                  new_edit: EditList, new_offset: float,
+                  new_duration: float | None = None) -> list[tuple[float, T]]:
+    """Points set in the episode time of one version (chapter starts), in the episode
+    time of another version of the same episode: back to source time through the old
+    edit list, forward through the new one. ``*_offset`` is where the conversation starts
+    in each version (the intro's length).
+
+    A cut before a point moves it earlier by the cut's length; a point inside a removed
+    span moves to the cut point (the join); a restored span moves later points later. A
+    point inside the old intro keeps its time when the new intro still reaches it and is
+    dropped otherwise; one that lands on or after ``new_duration`` is dropped. Two that
+    land on one instant (both inside one removed span) keep the later: what is heard from
+    there on is the later one's part.
+    """
+    out: dict[float, T] = {}
+    for start, payload in sorted(points, key=lambda p: p[0]):
+        if start < old_offset:
+            if start >= new_offset:
+                continue  # the intro it marked is shorter now (or gone)
+            moved = start
+        else:
+            source = episode_to_source(old_edit, start - old_offset)
+            moved = new_offset + new_edit.source_to_episode(source)
+        moved = round(moved, 3)
+        if new_duration is not None and moved >= new_duration:
+            continue
+        out[moved] = payload
+    return sorted(out.items(), key=lambda p: p[0])

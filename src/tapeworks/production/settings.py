@@ -160,6 +160,9 @@ class RenderSettings:
     show: str | None = None
     artist: str | None = None
     chapters: list[tuple[float, str]] | None = None  # (episode-time start seconds, title)
+    # the episode version whose time the chapters are in (None: the first render's); a
+    # render of another version moves them (`pipeline.produce(chapters_from=...)`)
+    chapters_version: int | None = None
     # LAME algorithm quality 0 (best, slow) .. 9 (fast). 7 keeps 128 kbit/s speech clean and
     # renders a 60-minute stereo episode at ~45x real time on 2 cores (5: ~25x).
     mp3_quality: int = 7

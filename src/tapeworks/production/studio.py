@@ -57,7 +57,7 @@ from tapeworks.production.multitrack import (
     word_levels,
     write_mixdown,
 )
-from tapeworks.production.pipeline import ProduceResult, produce
+from tapeworks.production.pipeline import ChapterBase, ProduceResult, produce
 from tapeworks.production.settings import (
     CleaningSettings,
     LoudnessSettings,
@@ -92,6 +92,7 @@ def produce_multitrack(
     speech_by_track: Sequence[Sequence[Interval]] | None = None,
     scratch_dir: Path | None = None,
     progress: ProgressCallback | None = None,
+    chapters_from: ChapterBase | None = None,
 ) -> MultitrackResult:
     cleaning = cleaning or CleaningSettings()
     render = render or RenderSettings()
@@ -163,7 +164,7 @@ def produce_multitrack(
             cleaning=replace(cleaning, protected_words=protected),
             loudness=loudness, template=template, render=replace(render, channels=channels),
             speech_regions=regions, progress=inner, hidden_words=protected,
-            bleeps=sorted(spans, key=lambda b: b.start),
+            bleeps=sorted(spans, key=lambda b: b.start), chapters_from=chapters_from,
         )
     return MultitrackResult(
         result=result,

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.editlist import EditList
+from tapeworks.production.retime import retime_points
 from tapeworks.shows.notes import xml_safe
 
 CHAPTERS_VERSION = "1.2.0"
@@ -137,46 +138,13 @@ def id3_chapters(chapters: Sequence[Chapter]) -> list[tuple[float, str]]:
     return [(c.start, c.title) for c in sorted(chapters, key=lambda c: c.start)]
 
 
-def episode_to_source(edit: EditList, t: float) -> float:
-    """Source time of episode instant ``t`` (no intro offset); at a join, the source time
-    just after the cut, where the kept audio resumes."""
-    t = max(0.0, t)
-    elapsed = 0.0
-    ranges = edit.kept_ranges()
-    for lo, hi in ranges:
-        length = hi - lo
-        if t < elapsed + length:
-            return lo + (t - elapsed)
-        elapsed += length
-    return ranges[-1][1] if ranges else 0.0
-
-
 def map_chapters(
     chapters: Sequence[Chapter], *, old_edit: EditList, old_offset: float, new_edit: EditList,
     new_offset: float, new_duration: float | None = None,
 ) -> list[Chapter]:
-    """Move chapters set on one version to another version of the same episode.
-
-    ``*_offset`` is where the conversation starts in each version's audio (the intro's
-    length). A chapter inside the old intro keeps its time when the new intro still
-    reaches it and is dropped otherwise; one that lands on or after ``new_duration`` is
-    dropped; two that land on one instant keep the first.
-    """
-    out: list[Chapter] = []
-    seen: set[float] = set()
-    for c in sorted(chapters, key=lambda c: c.start):
-        if c.start < old_offset:
-            if c.start >= new_offset:
-                continue  # the intro it marked is shorter now (or gone)
-            start = c.start
-        else:
-            source = episode_to_source(old_edit, c.start - old_offset)
-            start = new_offset + new_edit.source_to_episode(source)
-        start = round(start, 3)
-        if new_duration is not None and start >= new_duration:
-            continue
-        if start in seen:
-            continue
-        seen.add(start)
-        out.append(Chapter(start=start, title=c.title, url=c.url))
-    return out
+    """Move chapters set on one version to another version of the same episode
+    (`production.retime.retime_points`: the render maps the ID3 chapters the same way)."""
+    moved = retime_points([(c.start, c) for c in chapters], old_edit=old_edit,
+                          old_offset=old_offset, new_edit=new_edit, new_offset=new_offset,
+                          new_duration=new_duration)
+    return [Chapter(start=start, title=c.title, url=c.url) for start, c in moved]

@@ -190,16 +190,22 @@ def get_publication(episode_id: str, principal: CurrentUser, db: DbDep) -> Publi
 
 
 @published.get("/{episode_id}/chapters", response_model=ChaptersOut)
-def get_chapters(episode_id: str, principal: CurrentUser, db: DbDep) -> ChaptersOut:
+def get_chapters(episode_id: str, principal: CurrentUser, db: DbDep,
+                 rt: RuntimeDep) -> ChaptersOut:
+    """The chapters in the episode time of its newest completed version (set on an earlier
+    version, they are moved through both versions' edit lists)."""
     ep = episodes_service.get_episode(db, principal.user_id, episode_id)
-    return ChaptersOut.of(publishing.stored_chapters(ep.settings))
+    return ChaptersOut.of(publishing.current_chapters(db, rt.store, ep))
 
 
 @published.put("/{episode_id}/chapters", response_model=ChaptersOut)
 def put_chapters(episode_id: str, body: list[ChapterIn], principal: CurrentUser, db: DbDep,
                  rt: RuntimeDep) -> ChaptersOut:
-    """Set the chapters (`[{start, title, url?}]`, episode time): the feed's chapters file
-    serves them at once, the MP3's ID3 chapters carry them from the next render."""
+    """Set the chapters (`[{start, title, url?}]`, in the episode time of its newest
+    completed version): the feed's chapters file serves them at once, the MP3's ID3
+    chapters carry them from the next render; later versions keep them by mapping
+    through the edit lists (a cut before a chapter moves it earlier by the cut's length,
+    a chapter inside a removed span moves to the cut point)."""
     chapters = publishing.set_chapters(db, principal.user_id, episode_id,
                                        [c.model_dump(exclude_none=True) for c in body],
                                        now=rt.clock())

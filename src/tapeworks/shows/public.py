@@ -324,17 +324,22 @@ def episode_chapters(episode_id: str, request: Request, db: DbDep, rt: RuntimeDe
                      token: Token = None) -> Response:
     """The item's chapters, Podcasting 2.0 JSON chapters 1.2.0."""
     item = publishing.public_item(db, episode_id, token, rt.clock())
-    chapters = publishing.stored_chapters(item.episode.settings)
-    if not chapters:
+    ep = item.episode
+    render = (ep.settings or {}).get("render") or {}
+    if not render.get("chapters"):
         raise NotFound("not found")
-    content = to_chapters_json(chapters, title=item.publication.title,
-                               podcast_name=item.show.title, author=item.show.author or None)
-    etag = etag_of(content)
-    last = _aware(item.episode.updated_at)
+    etag = etag_of(render.get("chapters"), render.get("chapters_version"), ep.version,
+                   ep.edit_list_key, item.publication.title, item.show.title, item.show.author)
+    last = _aware(ep.updated_at)
     cache = _cache(item.show.private)
     early = _answer(request, etag, last, cache, CORS)
     if early is not None:
         return early
+    chapters = publishing.current_chapters(db, rt.store, ep)
+    if not chapters:
+        raise NotFound("not found")
+    content = to_chapters_json(chapters, title=item.publication.title,
+                               podcast_name=item.show.title, author=item.show.author or None)
     return _body(request, content, CHAPTERS_MEDIA_TYPE,
                  {**validator_headers(etag, last, cache), **CORS})
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, or_, select
+from sqlalchemy import Engine, Text, cast, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.episodes import service as episodes
@@ -38,7 +38,7 @@ from tapeworks.logging import get_logger
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.shows import service as shows
 from tapeworks.shows import validation as v
-from tapeworks.shows.chapters import Chapter, validate_chapters
+from tapeworks.shows.chapters import Chapter, map_chapters, validate_chapters
 from tapeworks.shows.conditional import etag_of
 from tapeworks.shows.feed import (
     Enclosure,
@@ -197,11 +197,55 @@ def publish(db: DbSession, user_id: str, episode_id: str, data: dict[str, Any], 
     if not was_live or "publish_at" in data:
         # pubDate: the scheduled time, or now; kept across later edits of the metadata
         pub.published_at = pub.publish_at if pub.publish_at and pub.publish_at > now else now
+    if not was_live:
+        pub.announced_at = None  # a new stint in the feed: announced when it is visible
     shows.feed_changed(show, now)
     db.flush()
-    if not was_live:
+    visible = pub.publish_at is None or _aware(pub.publish_at) <= now
+    if pub.announced_at is None and visible:
+        pub.announced_at = now
+        db.flush()
         hooks.emit(db, _event(EPISODE_PUBLISHED, pub))
     return pub
+
+
+def announce_due(db: DbSession, *, now: datetime,
+                 hooks: PublicationHooks = NO_PUBLICATION_HOOKS) -> int:
+    """Record `episode.published` for each item that became visible without a request
+    (its `publish_at` passed) and was not announced yet; how many were. Each is claimed
+    by a conditional UPDATE, so processes running this at once announce it once."""
+    due = db.scalars(select(Publication.id)
+                     .join(Episode, Episode.id == Publication.episode_id)
+                     .where(Publication.state == "published",
+                            Publication.announced_at.is_(None),
+                            Publication.show_id.is_not(None), Episode.audio_key.is_not(None),
+                            or_(Publication.publish_at.is_(None),
+                                Publication.publish_at <= now))).all()
+    announced = 0
+    for pub_id in due:
+        claimed = db.execute(update(Publication)
+                             .where(Publication.id == pub_id,
+                                    Publication.announced_at.is_(None),
+                                    Publication.state == "published")
+                             .values(announced_at=now)
+                             .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another process announced it
+        pub = db.get(Publication, pub_id, populate_existing=True)
+        if pub is not None:
+            hooks.emit(db, _event(EPISODE_PUBLISHED, pub))
+            announced += 1
+    db.flush()
+    return announced
+
+
+def run_announcements(rt: Any) -> int:
+    """The periodic job: `announce_due` at the runtime's now, in its own transaction."""
+    with rt.database.transaction() as db:
+        n = announce_due(db, now=rt.clock(), hooks=rt.publication_hooks)
+    if n:
+        log.info("publication.announced", count=n)
+    return n
 
 
 def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime,
@@ -519,6 +563,28 @@ def stored_chapters(settings: dict[str, Any] | None) -> list[Chapter]:
     return sorted(out, key=lambda c: c.start)
 
 
+def current_chapters(db: DbSession, store: Store, ep: Episode) -> list[Chapter]:
+    """The episode's chapters in the time of its newest completed version: as stored when
+    they were set on it, else moved from the version they were set on through both
+    versions' edit lists (`chapters.map_chapters`, as the render moves the ID3 chapters)."""
+    stored = stored_chapters(ep.settings)
+    if not stored or not ep.version:
+        return stored
+    old_key = episodes.chapters_edit_key(db, ep, ep.version)
+    if old_key is None:
+        return stored
+    try:
+        old, new = episodes.chapter_base(store, old_key), episodes.chapter_base(store, ep.edit_list_key)
+    except Exception as exc:  # an edit list unreadable: the chapters as they were set
+        log.warning("publication.chapters_unmapped", episode_id=ep.id, error=repr(exc)[:300])
+        return stored
+    if old is None or new is None:
+        return stored
+    return map_chapters(stored, old_edit=old.edit_list, old_offset=old.programme_offset_seconds,
+                        new_edit=new.edit_list, new_offset=new.programme_offset_seconds,
+                        new_duration=ep.duration_seconds or None)
+
+
 def set_chapters(db: DbSession, user_id: str, episode_id: str, raw: list[dict[str, Any]], *,
                  now: datetime) -> list[Chapter]:
     """Set an episode's chapters (episode time). They are the one source of the feed's
@@ -528,6 +594,7 @@ def set_chapters(db: DbSession, user_id: str, episode_id: str, raw: list[dict[st
     settings = dict(ep.settings or {})
     render = dict(settings.get("render") or {})
     render["chapters"] = [c.to_dict() for c in chapters] or None
+    render["chapters_version"] = ep.version or None  # in the time of the version served now
     settings["render"] = render
     ep.settings = settings  # a new dict: the JSON column sees the change
     pub = get_publication(db, ep.id)

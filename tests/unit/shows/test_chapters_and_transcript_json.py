@@ -9,9 +9,9 @@ import pytest
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.editlist import Cut, EditList
+from tapeworks.production.retime import episode_to_source
 from tapeworks.shows.chapters import (
     Chapter,
-    episode_to_source,
     id3_chapters,
     map_chapters,
     to_chapters_json,
@@ -92,6 +92,23 @@ def test_chapters_follow_the_conversation_into_a_new_version() -> None:
                            old_edit=old, old_offset=5, new_edit=new, new_offset=2,
                            new_duration=80)
     assert shorter == [Chapter(0, "Intro")]  # 4 s is past the new intro; 90 s past the end
+
+
+def test_a_cut_before_moves_a_chapter_earlier_and_one_inside_to_the_cut_point() -> None:
+    old = EditList(100.0)  # set on a version without cuts
+    new = EditList(100.0, (Cut(10, 14, "user"), Cut(40, 50, "filler")))
+    chapters = [Chapter(5, "Before"), Chapter(20, "After one cut"), Chapter(42, "Inside"),
+                Chapter(45, "Inside too"), Chapter(60, "After both")]
+    mapped = map_chapters(chapters, old_edit=old, old_offset=0, new_edit=new, new_offset=0,
+                          new_duration=86)
+    # 20 - 4; 42 and 45 both at the join 40 - 4 = 36, where "Inside too"'s part is heard
+    # (it began before the cut's end): the later one is kept; 60 - 14
+    assert mapped == [Chapter(5, "Before"), Chapter(16, "After one cut"),
+                      Chapter(36, "Inside too"), Chapter(46, "After both")]
+    # and back: a restored span moves later chapters later by its length
+    back = map_chapters([Chapter(16, "After one cut")], old_edit=new, old_offset=0,
+                        new_edit=old, new_offset=0)
+    assert back == [Chapter(20, "After one cut")]
 
 
 def test_transcript_json_has_one_segment_per_word_with_speaker_names() -> None:
