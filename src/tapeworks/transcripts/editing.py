@@ -17,8 +17,11 @@ Rules worth knowing (they are part of the contract):
   segment's speaker. Deleted words vanish. Words inserted at the start or end of a
   segment may reach into the pause before/after it (at most ``EDGE_SECONDS_PER_WORD``
   each, never past the neighbouring segment, the start of the audio or
-  ``Transcript.duration``). An insertion between two touching words gets zero-length
-  words at that instant: we never move an unchanged word to make room.
+  ``Transcript.duration``). Every new word lasts at least ``MIN_NEW_WORD_SECONDS``: when
+  the time it gets is shorter (an insertion between two touching words, a replaced word
+  of no length) the kept words on either side give up the time, each at most half of
+  its own length (the engine stretched them over the word it missed); that is the only
+  case in which an unchanged word's timing moves.
 * Empty (or whitespace-only) text **removes the segment** (its words are deleted too):
   an empty segment has no meaning in any export and would make an invalid subtitle cue.
 * A segment's text is always derived from its words (`join_words`) when it has words;
@@ -45,6 +48,7 @@ from tapeworks.transcripts.segmentation import join_words, normalise_space, segm
 MAX_NAME_CHARS = 100
 MAX_SEGMENT_TEXT_CHARS = 20_000
 EDGE_SECONDS_PER_WORD = 0.4
+MIN_NEW_WORD_SECONDS = 0.05
 
 __all__ = [
     "EDIT_OPS",
@@ -221,10 +225,11 @@ def edit_segment_text(t: Transcript, segment_id: str, new_text: str) -> Transcri
     )
     opcodes = matcher.get_opcodes()
     words: list[Word] = []
+    moved: dict[int, Word] = {}  # kept words that gave time to a new word before them
     for k, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         if tag == "equal":
             for a, b in zip(range(i1, i2), range(j1, j2), strict=True):
-                kept = old[a].model_copy()
+                kept = moved.get(a) or old[a].model_copy()
                 kept.text = tokens[b]
                 words.append(kept)
             continue
@@ -256,10 +261,69 @@ def edit_segment_text(t: Transcript, segment_id: str, new_text: str) -> Transcri
             hi = max(hi, lo)
         else:
             lo, hi = prev_end, max(prev_end, next_start)
+        before = words[-1] if words else None
+        after = old[a1].model_copy() if has_next else None
+        lo, hi = _make_room(
+            lo, hi, j2 - j1, (min(lo, prev_end), max(hi, next_start)), before, after
+        )
+        if after is not None:
+            moved[a1] = after
         words.extend(_spread(tokens[j1:j2], lo, hi, seg.speaker))
     seg.words = words
     _refresh(seg)
     return new
+
+
+def _make_room(
+    lo: float, hi: float, n: int, free: tuple[float, float], before: Word | None, after: Word | None
+) -> tuple[float, float]:
+    """[lo, hi] widened so `n` new words get MIN_NEW_WORD_SECONDS each: first into the
+    free time around it (`free`: between the kept neighbours), then into the kept words
+    `before` and `after` (changed in place), each giving at most half of its length."""
+    need = n * MIN_NEW_WORD_SECONDS
+    if hi - lo >= need - 1e-9:
+        return lo, hi
+    short = need - (hi - lo)
+    lo = max(free[0], lo - short / 2)
+    hi = min(free[1], lo + need) if hi < lo + need else hi
+    lo = max(free[0], min(lo, hi - need))
+    short = need - (hi - lo)
+    if short <= 1e-9:
+        return lo, hi
+    room_before = (
+        (before.end - before.start) / 2 if before is not None and before.end >= lo - 1e-9 else 0.0
+    )
+    room_after = (
+        (after.end - after.start) / 2 if after is not None and after.start <= hi + 1e-9 else 0.0
+    )
+    take_before = max(0.0, min(room_before, max(short / 2, short - room_after)))
+    take_after = max(0.0, min(room_after, short - take_before))
+    if before is not None and take_before > 0:
+        lo = min(lo, before.end) - take_before
+        before.end = lo
+    if after is not None and take_after > 0:
+        hi = max(hi, after.start) + take_after
+        after.start = hi
+    return lo, hi
+    room_before = (
+        max(0.0, (before.end - before.start) / 2)
+        if before is not None and before.end >= lo - 1e-9
+        else 0.0
+    )
+    room_after = (
+        max(0.0, (after.end - after.start) / 2)
+        if after is not None and after.start <= hi + 1e-9
+        else 0.0
+    )
+    take_before = min(room_before, max(short / 2, short - room_after))
+    take_after = min(room_after, short - take_before)
+    if before is not None and take_before > 0:
+        lo = min(lo, before.end) - take_before
+        before.end = lo
+    if after is not None and take_after > 0:
+        hi = max(hi, after.start) + take_after
+        after.start = hi
+    return lo, hi
 
 
 def edit_word(t: Transcript, segment_id: str, word_index: int, new_text: str) -> Transcript:
@@ -275,9 +339,13 @@ def edit_word(t: Transcript, segment_id: str, word_index: int, new_text: str) ->
     if not 0 <= word_index < len(seg.words):
         raise ValidationFailed(
             f"segment {segment_id!r} has {len(seg.words)} words; word_index must be between 0 "
-            f"and {len(seg.words) - 1}", details={"field": "word_index"})
+            f"and {len(seg.words) - 1}",
+            details={"field": "word_index"},
+        )
     if not isinstance(new_text, str) or len(new_text) > MAX_SEGMENT_TEXT_CHARS:
-        raise ValidationFailed("text must be a string of reasonable length", details={"field": "text"})
+        raise ValidationFailed(
+            "text must be a string of reasonable length", details={"field": "text"}
+        )
     clean = "".join(ch for ch in new_text if unicodedata.category(ch) != "Cc" or ch.isspace())
     tokens = normalise_space(clean).split(" ") if clean.strip() else []
     new = _next_version(t)
@@ -285,8 +353,17 @@ def edit_word(t: Transcript, segment_id: str, word_index: int, new_text: str) ->
     old = target.words[word_index]
     if len(tokens) == 1:
         replacement = [old.model_copy(update={"text": tokens[0]})]
+    elif tokens:
+        before = target.words[word_index - 1] if word_index > 0 else None
+        after = target.words[word_index + 1] if word_index + 1 < len(target.words) else None
+        free = (
+            min(old.start, before.end) if before else old.start,
+            max(old.end, after.start) if after else old.end,
+        )
+        lo, hi = _make_room(old.start, old.end, len(tokens), free, before, after)
+        replacement = _spread(tokens, lo, hi, old.speaker)
     else:
-        replacement = _spread(tokens, old.start, old.end, old.speaker)
+        replacement = []
     target.words[word_index : word_index + 1] = replacement
     if not target.words:
         del new.segments[i]
@@ -417,8 +494,9 @@ EDIT_OPS: dict[
     ),
     "edit_word": (
         frozenset({"segment_id", "word_index", "text"}),
-        lambda t, op: edit_word(t, _field(op, "segment_id", str), _field(op, "word_index", int),
-                                _field(op, "text", str)),
+        lambda t, op: edit_word(
+            t, _field(op, "segment_id", str), _field(op, "word_index", int), _field(op, "text", str)
+        ),
     ),
     "edit_text": (
         frozenset({"segment_id", "text"}),

@@ -8,11 +8,13 @@ from tests.helpers.transcripts import make_transcript, transcripts
 from tapeworks.errors import NotFound, ValidationFailed
 from tapeworks.transcripts.editing import (
     EDGE_SECONDS_PER_WORD,
+    MIN_NEW_WORD_SECONDS,
     add_speaker,
     apply_edit,
     apply_edits,
     delete_segment,
     edit_segment_text,
+    edit_word,
     merge_segments,
     reassign_segment,
     split_segment,
@@ -113,9 +115,30 @@ def test_append_at_segment_end_reaches_into_following_pause_but_not_next_segment
 def test_prepend_at_transcript_start_never_before_zero():
     t = make_transcript()
     t2 = edit_segment_text(t, "seg-0001", "Well " + t.segments[0].text)
-    w = t2.segments[0].words[0]
-    assert w.text == "Well" and w.start >= 0 and w.end <= t.segments[0].words[0].start
+    w, hello = t2.segments[0].words[:2]
+    old = t.segments[0].words[0]
+    assert w.text == "Well" and w.start >= 0 and w.end <= hello.start
+    # no time before the first word: "Hello" gives "Well" some of its own, no zero length
+    assert w.end - w.start == pytest.approx(MIN_NEW_WORD_SECONDS)
+    assert hello.end == old.end and hello.start - old.start <= (old.end - old.start) / 2
     assert_monotonic(t2)
+
+
+def test_a_word_inserted_between_touching_words_gets_time_from_them():
+    t = make_transcript([("S1", "one two three")])
+    ws = t.segments[0].words
+    ws[1].start = ws[0].end  # "one" and "two" touch
+    t2 = edit_segment_text(t, "seg-0001", "one and two three")
+    one, and_, two, three = t2.segments[0].words
+    assert and_.end - and_.start == pytest.approx(MIN_NEW_WORD_SECONDS)
+    assert one.end == and_.start and and_.end == two.start
+    assert one.start == ws[0].start and two.end == ws[1].end and timing(three) == timing(ws[2])
+    assert one.end - one.start >= (ws[0].end - ws[0].start) / 2
+    # the same through edit_word: a zero-length word made into two gets time too
+    ws[1].end = ws[1].start
+    t3 = edit_word(t, "seg-0001", 1, "two too")
+    assert all(w.end > w.start for w in t3.segments[0].words[:3])
+    assert_monotonic(t3)
 
 
 def test_empty_text_removes_segment():
@@ -184,10 +207,20 @@ def test_property_unchanged_words_keep_timing(case):
     assert t2.version == t.version + 1
     new_seg = next(s for s in t2.segments if s.id == seg.id)
     assert [w.text for w in new_seg.words] == [tok for tok, _ in tokens]
-    # words the diff kept: identical timing, confidence and speaker
-    for w, (_tok, src) in zip(new_seg.words, tokens, strict=True):
-        if src is not None:
-            assert timing(w) == timing(seg.words[src])
+    # words the diff kept: identical timing, confidence and speaker; only a word next to
+    # new words may give them up to half its length (when they had too little time)
+    for k, (w, (_tok, src)) in enumerate(zip(new_seg.words, tokens, strict=True)):
+        if src is None:
+            assert w.end - w.start >= -1e-9
+            continue
+        o = seg.words[src]
+        new_before = k > 0 and tokens[k - 1][1] is None
+        new_after = k + 1 < len(tokens) and tokens[k + 1][1] is None
+        assert (w.confidence, w.speaker) == (o.confidence, o.speaker)
+        assert w.start == o.start or (
+            new_before and o.start < w.start <= (o.start + o.end) / 2 + 1e-9
+        )
+        assert w.end == o.end or (new_after and (o.start + o.end) / 2 - 1e-9 <= w.end < o.end)
     # new words lie in the gap between their kept neighbours (edges: up to the
     # neighbouring segments / audio start / duration)
     prev_seg_end = t.segments[seg_i - 1].end if seg_i > 0 else 0.0
@@ -195,8 +228,12 @@ def test_property_unchanged_words_keep_timing(case):
     for k, (w, (_tok, src)) in enumerate(zip(new_seg.words, tokens, strict=True)):
         if src is not None:
             continue
-        before = [seg.words[s].end for _, s in tokens[:k] if s is not None]
-        after = [seg.words[s].start for _, s in tokens[k + 1 :] if s is not None]
+        before = [
+            (seg.words[s].start + seg.words[s].end) / 2 for _, s in tokens[:k] if s is not None
+        ]
+        after = [
+            (seg.words[s].start + seg.words[s].end) / 2 for _, s in tokens[k + 1 :] if s is not None
+        ]
         lo = before[-1] if before else min(prev_seg_end, seg.start)
         hi = after[0] if after else max(next_seg_start, seg.end)
         assert lo - 1e-9 <= w.start <= w.end <= hi + 1e-9
@@ -222,7 +259,8 @@ def test_property_any_text_keeps_invariants(t, data):
         for a, b in zip(seg.words, new.words, strict=False):
             if a.text != b.text:
                 break
-            assert timing(a) == timing(b)
+            assert (a.start, a.confidence, a.speaker) == (b.start, b.confidence, b.speaker)
+            assert a.end == b.end or (a.start + a.end) / 2 - 1e-9 <= b.end  # room for a new word
     else:
         assert seg.id not in [s.id for s in t2.segments]
 
@@ -415,17 +453,31 @@ def test_edit_one_word_keeps_its_timing_and_the_engines():
     new = edit_word(t, seg.id, 2, "Welcome,")
     got = new.segments[0].words[2]
     assert (got.text, got.start, got.end, got.confidence, got.engine_start) == (
-        "Welcome,", w.start, w.end, w.confidence, 0.5)
+        "Welcome,",
+        w.start,
+        w.end,
+        w.confidence,
+        0.5,
+    )
     assert new.segments[0].words[:2] == seg.words[:2] and new.segments[0].words[3:] == seg.words[3:]
     assert new.version == t.version + 1 and t.segments[0].words[2].text == w.text
     two = edit_word(t, seg.id, 2, "well come")
     a, b = two.segments[0].words[2:4]
     assert (a.text, b.text) == ("well", "come") and a.start == w.start and b.end == w.end
     gone = edit_word(t, seg.id, 2, "  ")
-    assert [x.text for x in gone.segments[0].words] == [x.text for x in seg.words if x is not seg.words[2]]
+    assert [x.text for x in gone.segments[0].words] == [
+        x.text for x in seg.words if x is not seg.words[2]
+    ]
     with pytest.raises(ValidationFailed):
         edit_word(t, seg.id, len(seg.words), "x")
     only = make_transcript([("S1", "Hi.")])
     assert edit_word(only, only.segments[0].id, 0, "").segments == []
-    assert apply_edits(t, [{"op": "edit_word", "segment_id": seg.id, "word_index": 0,
-                            "text": "Hallo"}]).segments[0].words[0].text == "Hallo"
+    assert (
+        apply_edits(
+            t, [{"op": "edit_word", "segment_id": seg.id, "word_index": 0, "text": "Hallo"}]
+        )
+        .segments[0]
+        .words[0]
+        .text
+        == "Hallo"
+    )
