@@ -1,6 +1,7 @@
 """Issue 16's pages in headless Chromium at 1280 px and 390 px, with axe: several tracks
 uploaded as one recording with a speaker name each (and a track that is not audio
-refusing the whole upload); a speech asset made from text on the assets page, played
+refusing the whole upload); one more track added from the session page before the
+transcription starts (refused after); a speech asset made from text on the assets page, played
 there; the episode page listing the edit-marker cut and the bleep with their reasons."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from tapeworks.queue.models import Job
 from tapeworks.sessions.models import RecordingSession
+from tests.conftest import LiveServer
 from tests.e2e.conftest import Site, sign_in
 from tests.e2e.test_pages import jfk_with_pauses
 from tests.helpers.api import upload_ok, wait_status
@@ -39,7 +42,8 @@ def sessions_of(site: Site) -> int:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_several_tracks_upload_as_one_recording_with_a_name_each(
-        site: Site, new_page: Callable[..., Any], artifacts: Path, tmp_path: Path, width: int) -> None:
+    site: Site, new_page: Callable[..., Any], artifacts: Path, tmp_path: Path, width: int
+) -> None:
     site.add_user("pod@example.com", plan="pro")
     ann = write_bursts(tmp_path / "ann.wav", [(0.3, 1.5), (4.0, 5.2)], total=6.0)
     bob = write_bursts(tmp_path / "bob_remote.wav", [(1.8, 3.4)], total=7.0)
@@ -86,7 +90,8 @@ def test_several_tracks_upload_as_one_recording_with_a_name_each(
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_speech_asset_made_from_text_and_played_on_the_assets_page(
-        site: Site, new_page: Callable[..., Any], artifacts: Path, width: int) -> None:
+    site: Site, new_page: Callable[..., Any], artifacts: Path, width: int
+) -> None:
     site.add_user("pod@example.com", plan="pro")
     page = new_page(width, HEIGHT[width])
     sign_in(page, site.url, "pod@example.com")
@@ -131,24 +136,49 @@ def test_a_speech_asset_made_from_text_and_played_on_the_assets_page(
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
-        site: Site, new_page: Callable[..., Any], artifacts: Path, tmp_path: Path, width: int) -> None:
+    site: Site, new_page: Callable[..., Any], artifacts: Path, tmp_path: Path, width: int
+) -> None:
     site.add_user("pod@example.com", plan="pro")
     client, headers = site.server.client, site.bearer("pod@example.com")
-    sid = upload_ok(client, headers, jfk_with_pauses(tmp_path / "jfk.wav"), title="Ask not", speakers="1")
+    sid = upload_ok(
+        client, headers, jfk_with_pauses(tmp_path / "jfk.wav"), title="Ask not", speakers="1"
+    )
     wait_status(client, headers, sid, timeout=90, fail=True)
     t = client.get(f"/api/v1/sessions/{sid}/transcript", headers=headers).json()
     segs = t["segments"]
     # the fake engine writes one "speech" per half second of voice, a segment between pauses:
     # the second segment's third word becomes the marker, the last segment's second a word to bleep
     assert len(segs) == 3 and all(len(s["words"]) >= 4 for s in segs), segs
-    r = client.post(f"/api/v1/sessions/{sid}/transcript/edits", headers=headers, json={"ops": [
-        {"op": "edit_word", "segment_id": segs[1]["id"], "word_index": 2, "text": "flubber"},
-        {"op": "edit_word", "segment_id": segs[2]["id"], "word_index": 1, "text": "darn!"}]})
+    r = client.post(
+        f"/api/v1/sessions/{sid}/transcript/edits",
+        headers=headers,
+        json={
+            "ops": [
+                {
+                    "op": "edit_word",
+                    "segment_id": segs[1]["id"],
+                    "word_index": 2,
+                    "text": "flubber",
+                },
+                {"op": "edit_word", "segment_id": segs[2]["id"], "word_index": 1, "text": "darn!"},
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     flubber = segs[1]["words"][2]
-    r = client.post(f"/api/v1/sessions/{sid}/episodes", headers=headers, json={
-        "title": "Bleeped", "cleaning": {"edit_marker": "flubber", "bleep_words": ["darn"],
-                                         "remove_fillers": False, "shorten_pauses": False}})
+    r = client.post(
+        f"/api/v1/sessions/{sid}/episodes",
+        headers=headers,
+        json={
+            "title": "Bleeped",
+            "cleaning": {
+                "edit_marker": "flubber",
+                "bleep_words": ["darn"],
+                "remove_fillers": False,
+                "shorten_pauses": False,
+            },
+        },
+    )
     assert r.status_code == 201, r.text
     eid = r.json()["id"]
     wait_status(client, headers, eid, what="episodes", timeout=90, fail=True)
@@ -179,8 +209,11 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
     # restoring the marker cut brings the phrase back in a new version; the bleep stays
     marker.get_by_role("button", name="Restore").click()
     page.get_by_role("button", name="Make a new version").click()
-    wait_until(page, "document.getElementById('cut-changes').hidden || "
-               "document.getElementById('cut-error').textContent")
+    wait_until(
+        page,
+        "document.getElementById('cut-changes').hidden || "
+        "document.getElementById('cut-error').textContent",
+    )
     assert page.locator("#cut-error").inner_text() == ""
     wait_status(client, headers, eid, what="episodes", timeout=90, fail=True)
     edits = client.get(f"/api/v1/episodes/{eid}/edit-list", headers=headers).json()
@@ -190,3 +223,77 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
     page.locator("#ep-bleeps .cut-bleep").wait_for()
     assert page.locator("#ep-cuts .badge", has_text="edit marker").count() == 0
     assert page.locator("#ep-words .w.cut-out").count() == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_track_added_on_the_session_page_before_the_transcription_starts(
+    live_server: Callable[..., LiveServer],
+    fresh_db_url: Callable[[str], str],
+    new_page: Callable[..., Any],
+    artifacts: Path,
+    tmp_path: Path,
+    width: int,
+) -> None:
+    site = Site(live_server(fresh_db_url("sqlite"), workers=0))  # the job stays queued
+    site.add_user("pod@example.com", plan="pro")
+    client, headers = site.server.client, site.bearer("pod@example.com")
+    ann = write_bursts(tmp_path / "ann.wav", [(0.3, 1.5)], total=4.0)
+    bob = write_bursts(tmp_path / "bob.wav", [(1.8, 3.4)], total=4.0)
+    cat = write_bursts(tmp_path / "cat_late.wav", [(0.5, 2.0)], total=3.0)
+    bad = write_text_as_mp3(tmp_path / "notes.mp3")
+    with open(ann, "rb") as a, open(bob, "rb") as b:
+        r = client.post(
+            "/api/v1/sessions",
+            headers=headers,
+            data={"track_names": ["Ann", "Bob"], "title": "Talk"},
+            files=[("file", ("ann.wav", a)), ("file", ("bob.wav", b))],
+        )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    page = new_page(width, HEIGHT[width])
+    sign_in(page, site.url, "pod@example.com")
+    page.goto(f"{site.url}/sessions/{sid}")
+    assert page.locator("#track-list li").all_inner_texts()[0].startswith("Ann")
+    assert page.locator("#track-list li").count() == 2
+    check(page, artifacts, "session-add-track", width)
+
+    # not audio: refused in the user's words, nothing added
+    page.get_by_label("Track file").set_input_files(str(bad))
+    page.get_by_label("Speaker on the new track").fill("Notes")
+    page.get_by_role("button", name="Add the track").click()
+    error = page.locator("#add-track-error")
+    error.filter(has_text="Not added").wait_for()
+    assert str(tmp_path) not in error.inner_text()
+    assert client.get(f"/api/v1/sessions/{sid}", headers=headers).json()["track_count"] == 2
+
+    page.get_by_label("Track file").set_input_files(str(cat))
+    assert (
+        page.get_by_label("Speaker on the new track").input_value() == "Notes"
+    )  # a name typed stays
+    page.get_by_label("Speaker on the new track").fill("Cat")
+    page.get_by_label("Starts after (seconds)").fill("4")
+    page.get_by_role("button", name="Add the track").click()
+    page.locator("#track-list li").nth(2).wait_for()  # the page reloads with it listed
+    assert "Cat" in page.locator("#track-list li").nth(2).inner_text()
+    assert "starts after 4 s" in page.locator("#track-list li").nth(2).inner_text()
+    s = client.get(f"/api/v1/sessions/{sid}", headers=headers).json()
+    assert [(t["name"], t["offset_seconds"]) for t in s["tracks"]] == [
+        ("Ann", 0.0),
+        ("Bob", 0.0),
+        ("Cat", 4.0),
+    ]
+    assert s["duration_seconds"] == pytest.approx(7.0, abs=0.01)
+
+    # the transcription starts: the page says why the track cannot join, and drops the form
+    with site.server.runtime.database.transaction() as db:
+        job = db.get(Job, db.get(RecordingSession, sid).current_job_id)
+        job.status = "running"
+    page.get_by_label("Track file").set_input_files(str(ann))
+    page.get_by_label("Speaker on the new track").fill("Dan")
+    page.get_by_role("button", name="Add the track").click()
+    error.filter(has_text="before its transcription starts").wait_for()
+    assert client.get(f"/api/v1/sessions/{sid}", headers=headers).json()["track_count"] == 3
+    page.reload()
+    page.locator("#track-list li").nth(2).wait_for()
+    assert page.locator("#add-track-form").count() == 0

@@ -82,24 +82,30 @@ def parse_offset(raw: str | None, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValidationFailed(f"the offset of {what} must be a number of seconds, not {text!r}",
-                               details={"field": "track_offsets"}) from None
+        raise ValidationFailed(
+            f"the offset of {what} must be a number of seconds, not {text!r}",
+            details={"field": "track_offsets"},
+        ) from None
     if not math.isfinite(value) or value < 0 or value > MAX_OFFSET_SECONDS:
-        raise ValidationFailed(f"the offset of {what} must be between 0 and "
-                               f"{MAX_OFFSET_SECONDS:.0f} seconds", details={"field": "track_offsets"})
+        raise ValidationFailed(
+            f"the offset of {what} must be between 0 and {MAX_OFFSET_SECONDS:.0f} seconds",
+            details={"field": "track_offsets"},
+        )
     return value
 
 
 def parse_name(raw: str | None, what: str) -> str:
     name = clean_text(raw, MAX_NAME_CHARS)
     if not name:
-        raise ValidationFailed(f"{what} needs a name (the speaker it records)",
-                               details={"field": "track_names"})
+        raise ValidationFailed(
+            f"{what} needs a name (the speaker it records)", details={"field": "track_names"}
+        )
     return name
 
 
-def track_files(files: Sequence[tuple[Path, str]], names: Sequence[str] | None,
-                offsets: Sequence[str] | None) -> list[TrackFile]:
+def track_files(
+    files: Sequence[tuple[Path, str]], names: Sequence[str] | None, offsets: Sequence[str] | None
+) -> list[TrackFile]:
     """Pair the received files with their `track_names` and `track_offsets` entries (one
     of each per file, in the order the files came; offsets may be left out)."""
     if not files:
@@ -108,25 +114,36 @@ def track_files(files: Sequence[tuple[Path, str]], names: Sequence[str] | None,
         raise ValidationFailed(f"a recording has at most {MAX_TRACKS} tracks")
     names = list(names or [])
     if len(names) != len(files):
-        raise ValidationFailed(f"name every track: send one 'track_names' entry per file "
-                               f"({len(files)} files, {len(names)} names)",
-                               details={"field": "track_names"})
+        raise ValidationFailed(
+            f"name every track: send one 'track_names' entry per file "
+            f"({len(files)} files, {len(names)} names)",
+            details={"field": "track_names"},
+        )
     offsets = list(offsets or [])
     if offsets and len(offsets) != len(files):
-        raise ValidationFailed(f"send one 'track_offsets' entry per file, or none "
-                               f"({len(files)} files, {len(offsets)} offsets)",
-                               details={"field": "track_offsets"})
+        raise ValidationFailed(
+            f"send one 'track_offsets' entry per file, or none "
+            f"({len(files)} files, {len(offsets)} offsets)",
+            details={"field": "track_offsets"},
+        )
     out = []
     for k, (path, filename) in enumerate(files):
         what = f"track {k + 1}"
         name = parse_name(names[k], what)
-        out.append(TrackFile(path, filename, name, parse_offset(offsets[k] if offsets else None,
-                                                                f"{what} ({name})")))
+        out.append(
+            TrackFile(
+                path,
+                filename,
+                name,
+                parse_offset(offsets[k] if offsets else None, f"{what} ({name})"),
+            )
+        )
     return out
 
 
-def probe_tracks(files: Sequence[TrackFile], first_position: int = 1, *,
-                 max_seconds: float | None = None) -> list[NewRecording]:
+def probe_tracks(
+    files: Sequence[TrackFile], first_position: int = 1, *, max_seconds: float | None = None
+) -> list[NewRecording]:
     """Probe every track; one that is not audio refuses them all, naming it. With
     `max_seconds` (the recording's longest accepted length) no track is decoded past the
     point where, with its offset, it would end beyond it."""
@@ -136,9 +153,11 @@ def probe_tracks(files: Sequence[TrackFile], first_position: int = 1, *,
         try:
             probed.append(probe_upload(f.path, f.filename, max_seconds=limit))
         except UnsupportedMedia as exc:
-            raise type(exc)(f"track {first_position + k} ({f.name}) is not audio we can use: "
-                            f"{exc.message}; nothing was uploaded",
-                            details={**exc.details, "track": first_position + k}) from exc
+            raise type(exc)(
+                f"track {first_position + k} ({f.name}) is not audio we can use: "
+                f"{exc.message}; nothing was uploaded",
+                details={**exc.details, "track": first_position + k},
+            ) from exc
     return probed
 
 
@@ -147,8 +166,9 @@ def recording_length(tracks: Sequence[tuple[float, float]]) -> float:
     return max((offset + duration for offset, duration in tracks), default=0.0)
 
 
-def _store(rt: Runtime, user_id: str, session_id: str, recs: Sequence[NewRecording]
-           ) -> list[tuple[str, str]]:
+def _store(
+    rt: Runtime, user_id: str, session_id: str, recs: Sequence[NewRecording]
+) -> list[tuple[str, str]]:
     """Store the tracks (ids made here); every stored object is deleted if one fails."""
     stored: list[tuple[str, str]] = []
     try:
@@ -164,14 +184,31 @@ def _store(rt: Runtime, user_id: str, session_id: str, recs: Sequence[NewRecordi
     return stored
 
 
-def _rows(session_id: str, files: Sequence[TrackFile], recs: Sequence[NewRecording],
-          stored: Sequence[tuple[str, str]], first_position: int) -> list[SessionTrack]:
-    return [SessionTrack(id=track_id, session_id=session_id, position=first_position + k,
-                         name=f.name, offset_seconds=f.offset_seconds, key=key,
-                         filename=rec.filename, format=rec.ext, codec=rec.info.codec,
-                         channels=rec.info.channels, sample_rate=rec.info.sample_rate,
-                         size_bytes=rec.size_bytes, duration_seconds=rec.info.duration_seconds)
-            for k, (f, rec, (track_id, key)) in enumerate(zip(files, recs, stored, strict=True))]
+def _rows(
+    session_id: str,
+    files: Sequence[TrackFile],
+    recs: Sequence[NewRecording],
+    stored: Sequence[tuple[str, str]],
+    first_position: int,
+) -> list[SessionTrack]:
+    return [
+        SessionTrack(
+            id=track_id,
+            session_id=session_id,
+            position=first_position + k,
+            name=f.name,
+            offset_seconds=f.offset_seconds,
+            key=key,
+            filename=rec.filename,
+            format=rec.ext,
+            codec=rec.info.codec,
+            channels=rec.info.channels,
+            sample_rate=rec.info.sample_rate,
+            size_bytes=rec.size_bytes,
+            duration_seconds=rec.info.duration_seconds,
+        )
+        for k, (f, rec, (track_id, key)) in enumerate(zip(files, recs, stored, strict=True))
+    ]
 
 
 def _describe(session: RecordingSession, tracks: Sequence[SessionTrack]) -> None:
@@ -180,7 +217,9 @@ def _describe(session: RecordingSession, tracks: Sequence[SessionTrack]) -> None
     session.track_count = len(tracks)
     session.num_speakers = len(tracks)
     session.size_bytes = sum(t.size_bytes for t in tracks)
-    session.duration_seconds = recording_length([(t.offset_seconds, t.duration_seconds) for t in tracks])
+    session.duration_seconds = recording_length(
+        [(t.offset_seconds, t.duration_seconds) for t in tracks]
+    )
     session.channels = max((t.channels for t in tracks), default=0)
     session.sample_rate = max((t.sample_rate for t in tracks), default=0)
     if not session.source_key:
@@ -190,8 +229,14 @@ def _describe(session: RecordingSession, tracks: Sequence[SessionTrack]) -> None
 
 
 def accept_tracks(
-    rt: Runtime, principal: Principal, *, files: Sequence[TrackFile], title: str | None,
-    language: str | None, idempotency_key: str | None, client_id: str | None = None,
+    rt: Runtime,
+    principal: Principal,
+    *,
+    files: Sequence[TrackFile],
+    title: str | None,
+    language: str | None,
+    idempotency_key: str | None,
+    client_id: str | None = None,
     vocabulary: str | None = None,
 ) -> tuple[RecordingSession, list[SessionTrack]]:
     """Probe every track, check the plan on the recording they make, store them, then
@@ -200,12 +245,19 @@ def accept_tracks(
     lang, _ = service.validate_options(language, None)
     given_terms = service.parse_vocabulary(vocabulary) if vocabulary else None
     total_bytes = sum(r.size_bytes for r in recs)
-    length = recording_length([(f.offset_seconds, r.info.duration_seconds)
-                               for f, r in zip(files, recs, strict=True)])
-    clean_title = (clean_text(title, 300) or " & ".join(f.name for f in files)[:300]
-                   or "Untitled recording")
-    enforcement.precheck_upload(rt, principal, size_bytes=total_bytes, seconds=length,
-                                at_least=any(r.length_is_lower_bound for r in recs))
+    length = recording_length(
+        [(f.offset_seconds, r.info.duration_seconds) for f, r in zip(files, recs, strict=True)]
+    )
+    clean_title = (
+        clean_text(title, 300) or " & ".join(f.name for f in files)[:300] or "Untitled recording"
+    )
+    enforcement.precheck_upload(
+        rt,
+        principal,
+        size_bytes=total_bytes,
+        seconds=length,
+        at_least=any(r.length_is_lower_bound for r in recs),
+    )
     for rec in recs:
         service.refuse_over_limit(rec)
     session_id = service.new_session_id()
@@ -218,16 +270,30 @@ def accept_tracks(
                 return found, list_tracks(db, found.id)
         enforcement.check_upload(db, rt, principal, size_bytes=total_bytes, seconds=length)
         session = service.create_session(
-            db, rt, user_id=principal.user_id, session_id=session_id, source_key=None, rec=recs[0],
-            title=clean_title, language=lang, num_speakers=len(files),
-            idempotency_key=idempotency_key, client_id=(client_id or "").strip() or None,
-            vocabulary=given_terms or users.vocabulary(db, principal.user_id))
+            db,
+            rt,
+            user_id=principal.user_id,
+            session_id=session_id,
+            source_key=None,
+            rec=recs[0],
+            title=clean_title,
+            language=lang,
+            num_speakers=len(files),
+            idempotency_key=idempotency_key,
+            client_id=(client_id or "").strip() or None,
+            vocabulary=given_terms or users.vocabulary(db, principal.user_id),
+        )
         rows = _rows(session.id, files, recs, stored, 1)
         db.add_all(rows)
         _describe(session, rows)
         db.flush()
-        log.info("session.tracks_received", session_id=session.id, tracks=len(rows),
-                 seconds=round(length, 3), bytes=total_bytes)
+        log.info(
+            "session.tracks_received",
+            session_id=session.id,
+            tracks=len(rows),
+            seconds=round(length, 3),
+            bytes=total_bytes,
+        )
         return session, rows
 
     try:
@@ -243,21 +309,37 @@ def accept_tracks(
 
 
 def list_tracks(db: DbSession, session_id: str) -> list[SessionTrack]:
-    return list(db.scalars(select(SessionTrack).where(SessionTrack.session_id == session_id)
-                           .order_by(SessionTrack.position)))
+    return list(
+        db.scalars(
+            select(SessionTrack)
+            .where(SessionTrack.session_id == session_id)
+            .order_by(SessionTrack.position)
+        )
+    )
 
 
 def track_refs(db: DbSession, session_id: str) -> tuple[TrackRef, ...]:
-    return tuple(TrackRef(t.position, t.name, t.key, t.offset_seconds, t.duration_seconds)
-                 for t in list_tracks(db, session_id))
+    return tuple(
+        TrackRef(t.position, t.name, t.key, t.offset_seconds, t.duration_seconds)
+        for t in list_tracks(db, session_id)
+    )
+
+
+def accepts_tracks(db: DbSession, session: RecordingSession) -> bool:
+    """A multitrack session whose transcription has not started: more tracks may come."""
+    if session.track_count < 1 or session.status != "queued" or not session.current_job_id:
+        return False
+    job = db.get(Job, session.current_job_id)
+    return job is not None and job.status == "queued"
 
 
 def _still_queued(db: DbSession, session: RecordingSession) -> None:
-    job = db.get(Job, session.current_job_id) if session.current_job_id else None
-    if session.status != "queued" or job is None or job.status != "queued":
-        raise Conflict(f"the recording is {session.status}: tracks can be added only before "
-                       "its transcription starts; upload all the tracks again as a new "
-                       "recording to include this one")
+    if not accepts_tracks(db, session):
+        raise Conflict(
+            f"the recording is {session.status}: tracks can be added only before "
+            "its transcription starts; upload all the tracks again as a new "
+            "recording to include this one"
+        )
 
 
 def check_can_add(rt: Runtime, principal: Principal, session_id: str) -> None:
@@ -265,45 +347,76 @@ def check_can_add(rt: Runtime, principal: Principal, session_id: str) -> None:
     with rt.database.transaction(write=False) as db:
         session = service.get_session(db, principal.user_id, session_id)
         if session.track_count < 1:
-            raise Conflict("this recording was uploaded as one file; tracks can be added only "
-                           "to a recording uploaded with 'track_names'")
+            raise Conflict(
+                "this recording was uploaded as one file; tracks can be added only "
+                "to a recording uploaded with 'track_names'"
+            )
         _still_queued(db, session)
 
 
-def add_track(rt: Runtime, principal: Principal, session_id: str, file: TrackFile
-              ) -> tuple[RecordingSession, list[SessionTrack]]:
+def add_track(
+    rt: Runtime, principal: Principal, session_id: str, file: TrackFile
+) -> tuple[RecordingSession, list[SessionTrack]]:
     """One more track for a multitrack session whose transcription has not started."""
     check_can_add(rt, principal, session_id)
-    [rec] = probe_tracks([file], first_position=0,
-                         max_seconds=enforcement.recording_seconds_limit(rt, principal))
-    enforcement.precheck_upload(rt, principal, size_bytes=rec.size_bytes,
-                                seconds=file.offset_seconds + rec.info.duration_seconds,
-                                at_least=rec.length_is_lower_bound)
+    [rec] = probe_tracks(
+        [file], first_position=0, max_seconds=enforcement.recording_seconds_limit(rt, principal)
+    )
+    enforcement.precheck_upload(
+        rt,
+        principal,
+        size_bytes=rec.size_bytes,
+        seconds=file.offset_seconds + rec.info.duration_seconds,
+        at_least=rec.length_is_lower_bound,
+    )
     service.refuse_over_limit(rec)
     stored = _store(rt, principal.user_id, session_id, [rec])
 
     def _add(db: DbSession) -> tuple[RecordingSession, list[SessionTrack]]:
         session = service.get_session(db, principal.user_id, session_id, for_update=True)
         if session.track_count < 1:
-            raise Conflict("this recording was uploaded as one file; tracks can be added only "
-                           "to a recording uploaded with 'track_names'")
+            raise Conflict(
+                "this recording was uploaded as one file; tracks can be added only "
+                "to a recording uploaded with 'track_names'"
+            )
         _still_queued(db, session)
         tracks = list_tracks(db, session.id)
         if len(tracks) >= MAX_TRACKS:
             raise Conflict(f"a recording has at most {MAX_TRACKS} tracks")
-        position = int(db.scalar(select(func.max(SessionTrack.position))
-                                 .where(SessionTrack.session_id == session.id)) or 0) + 1
+        position = (
+            int(
+                db.scalar(
+                    select(func.max(SessionTrack.position)).where(
+                        SessionTrack.session_id == session.id
+                    )
+                )
+                or 0
+            )
+            + 1
+        )
         [row] = _rows(session.id, [file], [rec], stored, position)
-        new_length = recording_length([(t.offset_seconds, t.duration_seconds) for t in [*tracks, row]])
+        new_length = recording_length(
+            [(t.offset_seconds, t.duration_seconds) for t in [*tracks, row]]
+        )
         enforcement.check_more_audio(
-            db, rt, principal, total_bytes=session.size_bytes + row.size_bytes,
-            added_bytes=row.size_bytes, total_seconds=new_length,
-            added_seconds=max(0.0, new_length - session.duration_seconds))
+            db,
+            rt,
+            principal,
+            total_bytes=session.size_bytes + row.size_bytes,
+            added_bytes=row.size_bytes,
+            total_seconds=new_length,
+            added_seconds=max(0.0, new_length - session.duration_seconds),
+        )
         db.add(row)
         _describe(session, [*tracks, row])
         db.flush()
-        log.info("session.track_added", session_id=session.id, position=position,
-                 seconds=round(row.duration_seconds, 3), bytes=row.size_bytes)
+        log.info(
+            "session.track_added",
+            session_id=session.id,
+            position=position,
+            seconds=round(row.duration_seconds, 3),
+            bytes=row.size_bytes,
+        )
         return session, [*tracks, row]
 
     try:
@@ -312,4 +425,3 @@ def add_track(rt: Runtime, principal: Principal, session_id: str, file: TrackFil
         for _, key in stored:
             rt.store.delete(key)
         raise
-

@@ -15,6 +15,7 @@ from tapeworks.errors import TapeworksError, ValidationFailed
 from tapeworks.search import service as search
 from tapeworks.sessions import notes
 from tapeworks.sessions import service as sessions
+from tapeworks.sessions import tracks as session_tracks
 from tapeworks.sessions.models import (
     RETRYABLE_STATUSES,
     SESSION_STATUSES,
@@ -45,8 +46,12 @@ router = APIRouter(include_in_schema=False)
 HITS_PER_PAGE = 50  # moments a library search shows at once, grouped by recording
 MOMENTS_PER_SESSION = 5
 # The highlight colours the page offers (the API takes any #rrggbb); session.css names them.
-NOTE_COLOURS = (("#ffe066", "Yellow"), ("#b2f2bb", "Green"), ("#a5d8ff", "Blue"),
-                ("#fcc2d7", "Pink"))
+NOTE_COLOURS = (
+    ("#ffe066", "Yellow"),
+    ("#b2f2bb", "Green"),
+    ("#a5d8ff", "Blue"),
+    ("#fcc2d7", "Pink"),
+)
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -72,8 +77,14 @@ def library(
             client_id = ""
         if q:
             try:
-                found = search.search(db, principal.user_id, q, client_id=client_id or None,
-                                      limit=HITS_PER_PAGE, offset=(page - 1) * HITS_PER_PAGE)
+                found = search.search(
+                    db,
+                    principal.user_id,
+                    q,
+                    client_id=client_id or None,
+                    limit=HITS_PER_PAGE,
+                    offset=(page - 1) * HITS_PER_PAGE,
+                )
             except ValidationFailed as exc:
                 search_error = exc.message
                 found = None
@@ -84,9 +95,14 @@ def library(
             total = len(rows)
             pages = page + 1 if found and found.has_more else page
         else:
-            rows, total = sessions.list_sessions(db, principal.user_id, status=status or None,
-                                                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                                                 client_id=client_id or None)
+            rows, total = sessions.list_sessions(
+                db,
+                principal.user_id,
+                status=status or None,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+                client_id=client_id or None,
+            )
             pages = max(1, math.ceil(total / PAGE_SIZE))
         items = [SessionOut.of(s) for s in rows]
         failures = {s.id: plain_failure(s) for s in rows if s.status == "failed"}
@@ -95,8 +111,11 @@ def library(
     client_names = {c.id: c.name for c in client_rows}
 
     def page_url(n: int) -> str:
-        params = {k: v for k, v in (("q", q), ("status", status), ("client_id", client_id),
-                                    ("page", str(n))) if v}
+        params = {
+            k: v
+            for k, v in (("q", q), ("status", status), ("client_id", client_id), ("page", str(n)))
+            if v
+        }
         return "/?" + urlencode(params)
 
     def moment_url(hit: search.Hit) -> str:
@@ -107,24 +126,48 @@ def library(
             params["seg"] = hit.segment_id
         return f"/sessions/{hit.session_id}?" + urlencode(params)
 
-    return render(request, "library.html", ctx(
-        request, items=items, total=total, q=q, status=status, statuses=SESSION_STATUSES,
-        page=page, pages=pages, failures=failures, prev_url=page_url(page - 1) if page > 1 else None,
-        next_url=page_url(page + 1) if page < pages else None, plan=plan,
-        unfinished=UNFINISHED_STATUSES, clients=client_rows, client_id=client_id,
-        vocabulary_default=vocabulary_default,
-        client_names=client_names, moments={k: v[:MOMENTS_PER_SESSION] for k, v in moments.items()},
-        more_moments={k: len(v) - MOMENTS_PER_SESSION for k, v in moments.items()
-                      if len(v) > MOMENTS_PER_SESSION},
-        moment_url=moment_url, search_error=search_error,
-        upload_config=json.dumps({
-            "maxFileBytes": plan["max_file_bytes"],
-            "maxRecordingSeconds": plan["max_recording_seconds"],
-            "remainingSeconds": plan["remaining_seconds"],
-            "extensions": AUDIO_EXTENSIONS,
-        }),
-        accept=ACCEPT_AUDIO, max_tracks=MAX_TRACKS,
-    ), principal=principal)
+    return render(
+        request,
+        "library.html",
+        ctx(
+            request,
+            items=items,
+            total=total,
+            q=q,
+            status=status,
+            statuses=SESSION_STATUSES,
+            page=page,
+            pages=pages,
+            failures=failures,
+            prev_url=page_url(page - 1) if page > 1 else None,
+            next_url=page_url(page + 1) if page < pages else None,
+            plan=plan,
+            unfinished=UNFINISHED_STATUSES,
+            clients=client_rows,
+            client_id=client_id,
+            vocabulary_default=vocabulary_default,
+            client_names=client_names,
+            moments={k: v[:MOMENTS_PER_SESSION] for k, v in moments.items()},
+            more_moments={
+                k: len(v) - MOMENTS_PER_SESSION
+                for k, v in moments.items()
+                if len(v) > MOMENTS_PER_SESSION
+            },
+            moment_url=moment_url,
+            search_error=search_error,
+            upload_config=json.dumps(
+                {
+                    "maxFileBytes": plan["max_file_bytes"],
+                    "maxRecordingSeconds": plan["max_recording_seconds"],
+                    "remainingSeconds": plan["remaining_seconds"],
+                    "extensions": AUDIO_EXTENSIONS,
+                }
+            ),
+            accept=ACCEPT_AUDIO,
+            max_tracks=MAX_TRACKS,
+        ),
+        principal=principal,
+    )
 
 
 # --- session page ----------------------------------------------------------------------------
@@ -136,12 +179,14 @@ def session_page(request: Request, session_id: str) -> Response:
     transcript_error: str | None = None
     with rt.database.transaction(write=False) as db, page_errors():
         s = sessions.get_session(db, principal.user_id, session_id)
-        out = SessionOut.of(s)
+        out = SessionOut.of(s, session_tracks.list_tracks(db, s.id) if s.track_count else None)
+        add_track = len(out.tracks or ()) < MAX_TRACKS and session_tracks.accepts_tracks(db, s)
         plan = plan_summary(db, rt, principal)
         failure = plain_failure(s) if s.status in RETRYABLE_STATUSES else None
         client_rows, _ = clients.list_clients(db, principal.user_id, limit=1000)
-        note_rows = [NoteOut.model_validate(n).model_dump(mode="json")
-                     for n in notes.notes_of(db, s.id)]
+        note_rows = [
+            NoteOut.model_validate(n).model_dump(mode="json") for n in notes.notes_of(db, s.id)
+        ]
         if s.transcript_version > 0:
             try:
                 transcript = sessions.load_transcript(rt, s).model_dump(mode="json")
@@ -150,32 +195,55 @@ def session_page(request: Request, session_id: str) -> Response:
         # the "this is me / this is <name>" controls: the owner's voices, and the speakers
         # whose voice was kept (only those can be enrolled)
         voice_config = {
-            "voices": [{"id": v.id, "name": v.name, "is_me": v.is_me, "role": v.role}
-                       for v in voices.list_voices(db, principal.user_id)],
-            "enrollable": sorted(sid for sid, (_v, seconds)
-                                 in sessions.speaker_embeddings(db, s.id).items()
-                                 if seconds >= voices.MIN_MATCH_SECONDS),
+            "voices": [
+                {"id": v.id, "name": v.name, "is_me": v.is_me, "role": v.role}
+                for v in voices.list_voices(db, principal.user_id)
+            ],
+            "enrollable": sorted(
+                sid
+                for sid, (_v, seconds) in sessions.speaker_embeddings(db, s.id).items()
+                if seconds >= voices.MIN_MATCH_SECONDS
+            ),
         }
     diarization = (transcript or {}).get("diarization") or {}
-    return render(request, "session.html", ctx(
-        request, s=out, plan=plan, failure=failure, roles=SPEAKER_ROLES,
-        transcript_json=json.dumps(transcript).replace("<", "\\u003c") if transcript else "null",
-        transcript_error=transcript_error, unfinished=UNFINISHED_STATUSES,
-        export_formats=plan["export_formats"], export_labels=EXPORT_LABELS,
-        other_formats=[f for f in EXPORT_FORMATS if f not in plan["export_formats"]],
-        clients=client_rows, session_types=SESSION_TYPES, note_colours=NOTE_COLOURS,
-        notes_json=json.dumps(note_rows).replace("<", "\\u003c"),
-        voice_config=json.dumps(voice_config).replace("<", "\\u003c"),
-        diarization_note=_diarization_note(diarization),
-    ), principal=principal)
+    return render(
+        request,
+        "session.html",
+        ctx(
+            request,
+            s=out,
+            plan=plan,
+            failure=failure,
+            roles=SPEAKER_ROLES,
+            transcript_json=json.dumps(transcript).replace("<", "\\u003c")
+            if transcript
+            else "null",
+            transcript_error=transcript_error,
+            unfinished=UNFINISHED_STATUSES,
+            export_formats=plan["export_formats"],
+            export_labels=EXPORT_LABELS,
+            other_formats=[f for f in EXPORT_FORMATS if f not in plan["export_formats"]],
+            clients=client_rows,
+            session_types=SESSION_TYPES,
+            note_colours=NOTE_COLOURS,
+            notes_json=json.dumps(note_rows).replace("<", "\\u003c"),
+            voice_config=json.dumps(voice_config).replace("<", "\\u003c"),
+            diarization_note=_diarization_note(diarization),
+            add_track=add_track,
+            accept=ACCEPT_AUDIO,
+        ),
+        principal=principal,
+    )
 
 
 def _diarization_note(d: dict[str, Any]) -> str | None:
     """What the speakers panel says when speakers were not told apart as asked."""
     status, reason = d.get("status"), d.get("reason")
     if status == "unavailable":
-        return ("Speakers could not be told apart in this recording, so every word is "
-                f"labelled as one speaker: {reason or 'the speaker model could not run'}.")
+        return (
+            "Speakers could not be told apart in this recording, so every word is "
+            f"labelled as one speaker: {reason or 'the speaker model could not run'}."
+        )
     if status == "ok" and reason:
         return f"{reason[0].upper()}{reason[1:]}."
     return None

@@ -123,5 +123,56 @@
     });
   }
 
+  /* Session page: one more track for a multitrack recording whose transcription has not
+     started (POST /api/v1/sessions/{id}/tracks); the page reloads to list it. */
+  function initAddTrack() {
+    var form = document.getElementById("add-track-form");
+    if (!form) return;
+    var input = document.getElementById("add-track-file"), name = document.getElementById("add-track-name");
+    var offset = document.getElementById("add-track-offset"), submit = document.getElementById("add-track-submit");
+    var err = document.getElementById("add-track-error"), status = document.getElementById("add-track-status");
+
+    input.addEventListener("change", function () {
+      err.textContent = "";
+      var file = input.files && input.files[0];
+      if (file && !name.value.trim()) name.value = speakerOf(file.name);
+    });
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      err.textContent = "";
+      var file = input.files && input.files[0];
+      if (!file) { err.textContent = "Choose the track's file."; input.focus(); return; }
+      if (!name.value.trim()) { err.textContent = "Name the speaker on the new track."; name.focus(); return; }
+      var data = new FormData();
+      data.append("file", file, file.name);
+      data.append("name", name.value.trim());
+      data.append("offset", offset.value.trim() || "0");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.getAttribute("data-url"));
+      xhr.setRequestHeader("X-CSRF-Token", TW.csrf());
+      xhr.setRequestHeader("Accept", "application/json");
+      submit.disabled = true;
+      status.textContent = "Uploading " + file.name + "…";
+      xhr.addEventListener("load", function () {
+        submit.disabled = false;
+        status.textContent = "";
+        if (xhr.status === 201) {
+          status.textContent = "Added; the recording now has " + JSON.parse(xhr.responseText).track_count + " tracks.";
+          window.location.reload();
+        } else {
+          err.textContent = "Not added: " + TW.errorMessage(xhr.status, xhr.responseText);
+        }
+      });
+      xhr.addEventListener("error", function () {
+        submit.disabled = false;
+        status.textContent = "";
+        err.textContent = TW.errorMessage(0, "");
+      });
+      xhr.send(data);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("DOMContentLoaded", initAddTrack);
 })();
