@@ -191,6 +191,17 @@ def test_a_speaker_renamed_after_publishing_is_in_the_feed_at_once(
     )
     first = _get(b, feed)
     assert _persons(first.content) == [[("Anna", "host"), ("Ben", "guest")]]
+    vtt_url = (
+        next(
+            t.get("url")
+            for t in etree.fromstring(first.content).iter(f"{{{NS['podcast']}}}transcript")
+            if t.get("type") == "text/vtt"
+        )
+        .split("://", 1)[1]
+        .split("/", 1)[1]
+    )
+    vtt = _get(b, "/" + vtt_url)
+    assert "<v Ben>" in vtt.text and "Benedict" not in vtt.text
     with a.runtime.database.transaction(write=False) as db:
         sid = db.get(Episode, ep).session_id
     r = a.client.patch(
@@ -202,6 +213,9 @@ def test_a_speaker_renamed_after_publishing_is_in_the_feed_at_once(
     renamed = _get(b, feed, first.headers["etag"])
     assert renamed.status_code == 200 and renamed.headers["etag"] != first.headers["etag"]
     assert _persons(renamed.content) == [[("Anna", "host"), ("Benedict", "host")]]
+    # and the transcript file names the speaker anew (a new ETag)
+    vtt2 = _get(b, "/" + vtt_url, vtt.headers["etag"])
+    assert vtt2.status_code == 200 and "<v Benedict>" in vtt2.text and "<v Ben>" not in vtt2.text
     # a text edit that leaves the speakers alone changes nothing in the feed
     seg = r.json()["segments"][0]["id"]
     assert (

@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
 
 from tapeworks.errors import ArtifactMissing, NotFound
 from tapeworks.http.deps import DbDep, RuntimeDep, get_runtime, request_db
 from tapeworks.http.ranges import media_type_for, stream_object
+from tapeworks.sessions.models import RecordingSession
 from tapeworks.shows import publishing
 from tapeworks.shows import service as shows
 from tapeworks.shows.chapters import CHAPTERS_MEDIA_TYPE, to_chapters_json
@@ -34,7 +37,6 @@ from tapeworks.shows.feed import FEED_MEDIA_TYPE
 from tapeworks.shows.models import Show
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES, to_podcast_json
 from tapeworks.transcripts.exporters import to_srt, to_vtt
-from tapeworks.transcripts.model import Transcript
 
 if TYPE_CHECKING:
     from tapeworks.runtime import Runtime
@@ -275,19 +277,22 @@ def episode_audio(episode_id: str, version: Annotated[int, Path(ge=0, le=1_000_0
     return resp
 
 
-def _transcript_response(request: Request, rt: Runtime, item: publishing.PublicItem,
-                         fmt: str) -> Response:
+def _transcript_response(request: Request, db: DbSession, rt: Runtime,
+                         item: publishing.PublicItem, fmt: str) -> Response:
     ep = item.episode
     if fmt not in TRANSCRIPT_MEDIA_TYPES or not ep.transcript_key:
         raise NotFound("not found")
-    etag = etag_of(ep.transcript_key, ep.updated_at, fmt)
+    # the speakers are named as in the session now (a rename after the render shows here,
+    # as in the feed's podcast:person); the session's transcript version says when
+    naming = db.scalar(select(RecordingSession.transcript_version)
+                       .where(RecordingSession.id == ep.session_id))
+    etag = etag_of(ep.transcript_key, ep.updated_at, naming, item.publication.title, fmt)
     last = _aware(ep.completed_at or ep.updated_at)
     cache = _cache(item.show.private, 3600)
     early = _answer(request, etag, last, cache, CORS)
     if early is not None:
         return early
-    raw = rt.store.get_bytes(ep.transcript_key)
-    t = Transcript.model_validate_json(raw)
+    t = publishing.served_transcript(db, rt.store, ep)
     title = item.publication.title
     if fmt == "vtt":
         content = to_vtt(t, title).encode("utf-8")
@@ -313,7 +318,7 @@ def episode_transcript(episode_id: str, version: Annotated[int, Path(ge=0, le=1_
     moved = _redirect_to_current(request, item, version)
     if moved is not None:
         return moved
-    return _transcript_response(request, rt, item, fmt)
+    return _transcript_response(request, db, rt, item, fmt)
 
 
 @get_and_head("/media/episodes/{episode_id}/chapters.json",

@@ -120,6 +120,17 @@ def persons_of(store: Store, ep: Episode,
     return [{"name": p.name, "role": p.role} for p in persons_from_transcript(t)]
 
 
+def served_transcript(db: DbSession, store: Store, ep: Episode) -> Transcript:
+    """The episode's re-timed transcript with its speakers named as in the session now."""
+    assert ep.transcript_key is not None
+    t = Transcript.model_validate_json(store.get_bytes(ep.transcript_key))
+    speakers = _current_speakers(db, store, ep)
+    if speakers is None:
+        return t
+    now_named = {sp.id: sp for sp in speakers}
+    return t.model_copy(update={"speakers": [now_named.get(sp.id, sp) for sp in t.speakers]})
+
+
 def speakers_changed(db: DbSession, store: Store, session: RecordingSession,
                      transcript: Transcript, *, now: datetime) -> None:
     """A session's transcript was saved (a speaker renamed, a role set): the
