@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tapeworks.db.base import utcnow
 from tapeworks.episodes.models import Episode
 from tapeworks.errors import ValidationFailed
+from tapeworks.http.ranges import stream_object
 from tapeworks.shows import service as shows
 from tapeworks.shows.categories import APPLE_CATEGORIES
 from tapeworks.shows.models import Publication
@@ -98,10 +99,30 @@ def _show(request: Request, principal: Principal, show_id: str, *,
         return render(request, "show.html", ctx(
             request, show=show, feed_url=shows.feed_url(show, base, feed_token),
             feed_token=feed_token, has_artwork=show.artwork_key is not None,
-            artwork_url=shows.artwork_url(show, base, feed_token), episodes=episodes),
+            episodes=episodes),
             principal=principal)
 
 
 @router.get("/shows/{show_id}", response_class=HTMLResponse)
 def show_page(request: Request, show_id: str) -> Response:
     return _show(request, require_user(request), show_id)
+
+
+@router.get("/shows/{show_id}/artwork")
+def show_artwork(request: Request, show_id: str) -> Response:
+    """The show's artwork for its signed-in owner (a private show's public artwork URL
+    needs the feed token, which the page does not have)."""
+    principal = require_user(request)
+    rt = runtime_of(request)
+    with rt.database.transaction(write=False) as db, page_errors():
+        show = shows.get_show(db, principal.user_id, show_id)
+        key, fmt = show.artwork_key, show.artwork_format
+    if not key:
+        return Response(status_code=404)
+    head = rt.store.head(key)
+    if head is None:
+        return Response(status_code=404)
+    resp = stream_object(rt.store, key, head.size, None)
+    resp.headers["Content-Type"] = "image/png" if fmt == "png" else "image/jpeg"
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
