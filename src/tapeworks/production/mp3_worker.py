@@ -28,28 +28,12 @@ import av
 import lameenc
 import numpy as np
 
+from tapeworks.production.lame import LameError, frame_length
+
 START = struct.Struct("<iiiiI")
 BLOCK = struct.Struct("<I")
 RESPONSE = struct.Struct("<cQ")
 ENCODER_DELAY = 576 + 528 + 1  # LAME's delay plus the decoder's, as FFmpeg counts it
-
-_MPEG1_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-_MPEG2_KBPS = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
-_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-def frame_length(header: int) -> tuple[int, int]:
-    """(bytes, samples) of the MPEG Layer III frame whose 32-bit header is `header`."""
-    if header >> 21 != 0x7FF or (header >> 17) & 3 != 1:
-        raise ValueError("the encoder produced a broken MP3 frame")
-    version = (header >> 19) & 3
-    kbps = (_MPEG1_KBPS if version == 3 else _MPEG2_KBPS)[(header >> 12) & 15]
-    rate = _RATES[version][(header >> 10) & 3]
-    padding = (header >> 9) & 1
-    if version == 3:
-        return 144000 * kbps // rate + padding, 1152
-    return 72000 * kbps // rate + padding, 576
-
 
 _template: av.Packet | None = None
 
@@ -87,20 +71,12 @@ def to_pcm16(block: np.ndarray) -> bytes:
     return x.T.astype("<i2").tobytes()
 
 
-class Mp3Writer:
-    """CBR MP3 of float blocks at `path`; `close()` returns the samples written."""
+class Mp3Muxer:
+    """MP3 frames (in stream order) into a file with the Xing/LAME header: the encoder
+    delay rides on the first packet and the end padding, known at `close`, on the last."""
 
-    def __init__(self, path: str, *, rate: int, channels: int, bitrate: int, quality: int) -> None:
-        if channels not in (1, 2) or bitrate <= 0 or rate <= 0:
-            raise ValueError("unsupported MP3 settings")
+    def __init__(self, path: str, *, rate: int, channels: int, bitrate: int) -> None:
         self.rate = rate
-        self.channels = channels
-        self._enc = lameenc.Encoder()
-        self._enc.set_channels(channels)
-        self._enc.set_in_sample_rate(rate)
-        self._enc.set_out_sample_rate(rate)
-        self._enc.set_bit_rate(bitrate // 1000)
-        self._enc.set_quality(quality)
         self._out = av.open(path, "w", format="mp3")
         stream = self._out.add_stream(
             "libmp3lame", rate=rate, layout="stereo" if channels == 2 else "mono"
@@ -108,12 +84,65 @@ class Mp3Writer:
         assert isinstance(stream, av.audio.stream.AudioStream)
         stream.bit_rate = bitrate
         self._stream = stream
-        self._pending = bytearray()
         self._held: tuple[bytes, int] | None = (
             None  # the last frame, muxed once the next one exists
         )
         self._pts = -ENCODER_DELAY
         self.frames = 0
+
+    def add(self, frames: list[bytes]) -> None:
+        for frame in frames:
+            n = frame_length(int.from_bytes(frame[:4], "big"))[1]
+            if self._held is not None:
+                first = self.frames == 1
+                self._mux(
+                    *self._held, struct.pack("<IIBB", ENCODER_DELAY, 0, 0, 0) if first else None
+                )
+            self._held = (frame, n)
+            self.frames += 1
+
+    def close(self, samples: int) -> None:
+        """Mux the last frame with the end padding that leaves `samples` decoded."""
+        try:
+            if self._held is not None:
+                data, n = self._held
+                padding = max(0, self.frames * n - ENCODER_DELAY - samples)
+                start = ENCODER_DELAY if self.frames == 1 else 0
+                self._mux(data, n, struct.pack("<IIBB", start, padding, 0, 0))
+                self._held = None
+        finally:
+            self._out.close()
+
+    def abort(self) -> None:
+        self._out.close()
+
+    def _mux(self, data: bytes, n: int, skip: bytes | None) -> None:
+        packet = av.Packet(data)
+        if skip is not None:
+            packet.set_sidedata(_skip_samples_packet(skip))
+        packet.stream = self._stream
+        packet.time_base = Fraction(1, self.rate)
+        packet.pts = packet.dts = self._pts
+        packet.duration = n
+        self._pts += n
+        self._out.mux(packet)
+
+
+class Mp3Writer:
+    """CBR MP3 of float blocks at `path` with lameenc's encoder (bit reservoir on);
+    `close()` returns the samples written."""
+
+    def __init__(self, path: str, *, rate: int, channels: int, bitrate: int, quality: int) -> None:
+        if channels not in (1, 2) or bitrate <= 0 or rate <= 0:
+            raise ValueError("unsupported MP3 settings")
+        self._enc = lameenc.Encoder()
+        self._enc.set_channels(channels)
+        self._enc.set_in_sample_rate(rate)
+        self._enc.set_out_sample_rate(rate)
+        self._enc.set_bit_rate(bitrate // 1000)
+        self._enc.set_quality(quality)
+        self._mux = Mp3Muxer(path, rate=rate, channels=channels, bitrate=bitrate)
+        self._pending = bytearray()
         self.samples = 0
 
     def add(self, block: np.ndarray) -> None:
@@ -129,46 +158,26 @@ class Mp3Writer:
                 self._pending += self._enc.flush()
                 self._drain()
                 if self._pending:
-                    raise ValueError("the encoder produced a broken MP3 frame")
-                if self._held is not None:
-                    data, n = self._held
-                    padding = max(0, self.frames * n - ENCODER_DELAY - self.samples)
-                    start = ENCODER_DELAY if self.frames == 1 else 0
-                    self._mux(data, n, struct.pack("<IIBB", start, padding, 0, 0))
-        finally:
-            self._out.close()
+                    raise LameError("the encoder produced a broken MP3 frame")
+        except BaseException:
+            self._mux.abort()
+            raise
+        self._mux.close(self.samples)
         return self.samples
 
     def abort(self) -> None:
-        self._out.close()
+        self._mux.abort()
 
     def _drain(self) -> None:
-        buf, pos = self._pending, 0
+        buf, pos, frames = self._pending, 0, []
         while len(buf) - pos >= 4:
-            size, n = frame_length(int.from_bytes(buf[pos : pos + 4], "big"))
+            size, _ = frame_length(int.from_bytes(buf[pos : pos + 4], "big"))
             if len(buf) - pos < size:
                 break
-            frame = bytes(buf[pos : pos + size])
+            frames.append(bytes(buf[pos : pos + size]))
             pos += size
-            if self._held is not None:
-                first = self.frames == 1
-                self._mux(
-                    *self._held, struct.pack("<IIBB", ENCODER_DELAY, 0, 0, 0) if first else None
-                )
-            self._held = (frame, n)
-            self.frames += 1
         del buf[:pos]
-
-    def _mux(self, data: bytes, n: int, skip: bytes | None) -> None:
-        packet = av.Packet(data)
-        if skip is not None:
-            packet.set_sidedata(_skip_samples_packet(skip))
-        packet.stream = self._stream
-        packet.time_base = Fraction(1, self.rate)
-        packet.pts = packet.dts = self._pts
-        packet.duration = n
-        self._pts += n
-        self._out.mux(packet)
+        self._mux.add(frames)
 
 
 def _read(stream: BinaryIO, n: int) -> bytes | None:

@@ -1,5 +1,6 @@
-"""MP3 encoded by LAME (lameenc) in an encoder process: decodes to exactly the samples sent,
-in sync, close to the input, with the tags; failures are errors and leave no file."""
+"""MP3 encoded by LAME (the one lameenc ships): in segments on encoder threads joined like
+one encoder, or on an encoder process; decodes to exactly the samples sent, in sync, close
+to the input, with the tags; failures are errors and leave no file."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import numpy as np
 import pytest
 
 from tapeworks.audio.decode import decode_blocks, rechunk
-from tapeworks.production import mp3
+from tapeworks.production import lame, mp3
 from tapeworks.production.encode import Tags, encode
-from tapeworks.production.mp3 import EncoderFailed, encode_mp3
-from tapeworks.production.mp3_worker import frame_length, to_pcm16
+from tapeworks.production.lame import LameError, frame_length
+from tapeworks.production.mp3 import (
+    EncoderFailed,
+    encode_mp3_process,
+    encode_mp3_segments,
+)
+from tapeworks.production.mp3_worker import to_pcm16
 from tests.helpers.audio import RATE, speechlike, write_wav
 
 FRAME = 1152
@@ -27,11 +33,21 @@ def _snr(ref: np.ndarray, got: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum(e**2)))
 
 
+ENCODERS = {"segments": encode_mp3_segments, "process": encode_mp3_process}
+
+
+def test_lames_c_api_is_there() -> None:
+    assert lame.available()  # else renders fall back to the slower single encoder process
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
 @pytest.mark.parametrize(("seconds", "channels"), [(31.3, 2), (25.0, 1), (9.0, 2)])  # 9 s: inline
-def test_decodes_to_the_samples_sent_in_sync(tmp_path: Path, seconds: float, channels: int) -> None:
+def test_decodes_to_the_samples_sent_in_sync(
+    tmp_path: Path, seconds: float, channels: int, encoder: str
+) -> None:
     audio = speechlike(seconds, seed=3, channels=channels) * 3
     out = tmp_path / "ep.mp3"
-    n = encode_mp3(rechunk([audio], 5000), out, rate=RATE, channels=channels)
+    n = ENCODERS[encoder](rechunk([audio], 5000), out, rate=RATE, channels=channels)
     assert n == audio.shape[1]
     got = _decode(out, channels)
     assert got.shape == audio.shape  # encoder delay and padding in the LAME tag
@@ -43,15 +59,38 @@ def test_decodes_to_the_samples_sent_in_sync(tmp_path: Path, seconds: float, cha
             assert _snr(audio[:, w], got[:, w]) > 10, k
 
 
+@pytest.mark.parametrize(("seconds", "channels"), [(9.0, 2), (31.3, 2), (25.0, 1)])
+def test_segments_join_like_one_encoder(tmp_path: Path, seconds: float, channels: int) -> None:
+    audio = speechlike(seconds, seed=3, channels=channels) * 3
+    out, one = tmp_path / "par.mp3", tmp_path / "one.mp3"
+    n = encode_mp3_segments(
+        rechunk([audio], 5000), out, rate=RATE, channels=channels, segment_frames=100
+    )  # joins every 2.6 s
+    assert n == audio.shape[1]
+    encode_mp3_segments(
+        rechunk([audio], 4096), one, rate=RATE, channels=channels, segment_frames=10**9
+    )
+    got, ref = _decode(out, channels), _decode(one, channels)
+    assert got.shape == ref.shape == audio.shape
+    assert _snr(audio, got) > 15
+    # around every join the coding error is that of one encoder (within 0.5 dB)
+    for k in range(1, int(seconds * RATE) // (100 * FRAME)):
+        j = k * 100 * FRAME
+        w = slice(j - 2 * FRAME, j + 2 * FRAME)
+        assert _snr(audio[:, w], got[:, w]) == pytest.approx(
+            _snr(audio[:, w], ref[:, w]), abs=0.5
+        ), k
+
+
 def test_long_streams_go_to_the_encoder_process(tmp_path: Path) -> None:
     audio = speechlike(12.0, seed=5, channels=2)
     mp3.last_worker_peak_kib = 0
-    encode_mp3(
+    encode_mp3_process(
         rechunk([audio], 8192), tmp_path / "a.mp3", rate=RATE, channels=2, inline_seconds=5.0
     )
     assert mp3.last_worker_peak_kib > 0  # a worker ran
     mp3.last_worker_peak_kib = 0
-    encode_mp3(
+    encode_mp3_process(
         rechunk([audio], 8192), tmp_path / "b.mp3", rate=RATE, channels=2, inline_seconds=20.0
     )
     assert mp3.last_worker_peak_kib == 0  # encoded in this process
@@ -107,7 +146,7 @@ def test_a_render_that_fails_midway_stops_the_worker_and_leaves_no_file(tmp_path
 def test_frame_lengths_and_pcm() -> None:
     assert frame_length(0xFFFB9064) == (417, 1152)  # MPEG-1 L3 128 kbit/s 44.1 kHz
     assert frame_length(0xFFFB9264) == (418, 1152)  # the same, padded
-    with pytest.raises(ValueError):
+    with pytest.raises(LameError):
         frame_length(0x12345678)
     pcm = np.frombuffer(to_pcm16(np.array([[0.5, -1.5], [1.0, 0.0]], np.float32)), "<i2")
     assert pcm.tolist() == [16384, 32767, -32768, 0]  # interleaved, clipped
@@ -125,9 +164,10 @@ def test_a_wav_source_round_trip_through_produce_stays_in_sync(tmp_path: Path) -
     assert abs(decoded.shape[1] - round(40.0 * RATE)) <= 1
 
 
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
 @pytest.mark.parametrize("samples", [1, 500, FRAME, 3 * FRAME + 7])
-def test_tiny_streams_keep_their_length(tmp_path: Path, samples: int) -> None:
+def test_tiny_streams_keep_their_length(tmp_path: Path, samples: int, encoder: str) -> None:
     audio = speechlike(1.0, seed=2)[:, :samples] * 3
     out = tmp_path / "tiny.mp3"
-    assert encode_mp3(iter([audio]), out, rate=RATE, channels=1) == samples
+    assert ENCODERS[encoder](iter([audio]), out, rate=RATE, channels=1) == samples
     assert _decode(out, 1).shape[1] == samples
