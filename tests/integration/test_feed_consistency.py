@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tapeworks.episodes.models import Episode
 from tapeworks.sessions.models import RecordingSession
@@ -166,8 +166,21 @@ def test_two_processes_serve_the_same_feed_and_see_each_others_changes(
     assert a.client.post(f"/api/v1/episodes/{eps[2]}/unpublish", headers=alice).status_code == 200
     changed_in_b(b"Edited in a", absent=b"Later")
     # deleting an episode through a (the item goes with it; the show row is not touched)
+    with a.runtime.database.transaction() as db:  # the last change a while ago
+        from tapeworks.shows.models import Show
+
+        db.execute(
+            update(Show).where(Show.id == show["id"]).values(updated_at=T0, feed_changed_at=T0)
+        )
+    before_delete = _get(b, feed)
     assert a.client.delete(f"/api/v1/episodes/{eps[0]}", headers=alice).status_code == 204
     changed_in_b(b"<item>", absent=b"Edited in a")
+    # a reader asking with If-Modified-Since alone is not told its copy is current
+    since = b.client.get(
+        feed, headers={"If-Modified-Since": before_delete.headers["last-modified"]}
+    )
+    assert since.status_code == 200 and b"Edited in a" not in since.content
+    assert since.headers["last-modified"] != before_delete.headers["last-modified"]
     # the gzip-coded bytes are the same document in both
     za = a.client.get(feed)
     zb = b.client.get(feed)

@@ -439,6 +439,11 @@ def test_hostile_show_metadata_gets_a_4xx_or_a_well_formed_feed(api, alice, cloc
     r = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice, json={
         "show_id": show["id"], "title": weird, "description": weird * 1000})
     assert r.status_code == 200, r.text
+    # 1 MB of show notes: refused in words, never a 5xx
+    big = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice, json={
+        "show_id": show["id"], "description": "<p>" + "x" * 1_000_000 + "</p>"})
+    assert big.status_code == 422, big.text
+    assert "show notes can be at most 100,000 bytes" in big.json()["error"]["message"]
     # a lone surrogate, as JSON can carry it (\ud800 escaped): refused or dropped, never a 5xx
     lone = api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers={
         **alice, "Content-Type": "application/json"},

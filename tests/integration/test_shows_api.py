@@ -138,6 +138,7 @@ def test_artwork_is_checked_on_the_real_bytes(api: Api, alice) -> None:
         (_image((1400, 1400), mode="CMYK"), "cmyk.jpg", 422, "CMYK"),
         (_image((1400, 1400), fmt="GIF"), "renamed.png", 422, "GIF"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * (11 * 1024 * 1024), "huge.png", 413, "limit"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * (50 * 1024 * 1024), "50mb.jpg", 413, "limit"),
     ]
     for data, name, code, words in cases:
         r = api.client.put(url, headers=alice, files={"file": (name, data, "image/png")})

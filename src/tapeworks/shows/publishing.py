@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, or_, select, update
+from sqlalchemy import Engine, Text, cast, event, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
+from tapeworks.db.base import utcnow
 from tapeworks.episodes import service as episodes
 from tapeworks.episodes.models import Episode
 from tapeworks.errors import Conflict, NotFound, ValidationFailed
@@ -257,6 +258,27 @@ def run_announcements(rt: Any) -> int:
     if n:
         log.info("publication.announced", count=n)
     return n
+
+
+@event.listens_for(DbSession, "before_flush")
+def _deletions_change_feeds(db: DbSession, _context: Any, _instances: Any) -> None:
+    """Deleting a published episode, or the session it was made from, takes its item out
+    of its feed (the publication goes with it, ON DELETE CASCADE): the feed's counter and
+    Last-Modified move in the deleting transaction, so a reader asking with
+    If-Modified-Since alone is not told its copy is current."""
+    if not db.deleted:
+        return
+    episode_ids = [o.id for o in db.deleted if isinstance(o, Episode)]
+    session_ids = [o.id for o in db.deleted if isinstance(o, RecordingSession)]
+    if not episode_ids and not session_ids:
+        return
+    with db.no_autoflush:
+        show_ids = set(db.scalars(
+            select(Publication.show_id).join(Episode, Episode.id == Publication.episode_id)
+            .where(Publication.state == "published", Publication.show_id.is_not(None),
+                   or_(Episode.id.in_(episode_ids), Episode.session_id.in_(session_ids)))))
+        for show_id in show_ids:
+            shows.bump_feed(db, str(show_id), utcnow())
 
 
 def unpublish(db: DbSession, user_id: str, episode_id: str, *, now: datetime,
