@@ -42,7 +42,7 @@ def test_upgrade_from_empty_reaches_head_with_every_model_table(empty_db_url: st
     assert _tables(empty_db_url) - _fts_tables(empty_db_url) == set(metadata.tables)
     expected = ({"search_fts", "search_fts_data", "search_fts_idx", "search_fts_content",
                  "search_fts_docsize", "search_fts_config"}
-                if empty_db_url.startswith("sqlite") else {"search_fts"})
+                if empty_db_url.startswith("sqlite") else {"search_fts", "search_fts_pairs"})
     assert _fts_tables(empty_db_url) == expected
 
 

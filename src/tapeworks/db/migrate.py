@@ -71,7 +71,7 @@ def is_at_head(url: str) -> bool:
 # The one documented exception to "every table has one ORM model": the full-text index of
 # search (tapeworks.search.models), made by the migrations only because it differs per
 # dialect (an FTS5 virtual table and its shadow tables on SQLite; a tsvector table with a
-# GIN index on PostgreSQL). The drift check and autogenerate leave these names alone.
+# GIN index, and search_fts_pairs for phrases, on PostgreSQL). The drift check and autogenerate leave these names alone.
 UNMODELLED_TABLE_PREFIX = "search_fts"
 
 

@@ -11,7 +11,10 @@ it is the one documented exception in the drift test (its rows are keyed by
   (including deletes cascaded from its session);
 * PostgreSQL: ``search_fts(entry_id, user_id, vector tsvector)`` with a GIN index (the
   user id is copied so the candidate scan filters without a join), ``ON DELETE
-  CASCADE`` from the entry; the vector is exact (`tapeworks.search.text.tsvector_literal`).
+  CASCADE`` from the entry; the vector is exact (`tapeworks.search.text.tsvector_literal`);
+  beside it ``search_fts_pairs(entry_id, user_id, pairs tsvector)``, GIN-indexed, the pairs
+  of adjacent words that phrase searches narrow by (`tapeworks.search.text.pairs_literal`),
+  cascading from the entry the same way.
 """
 
 from __future__ import annotations

@@ -22,10 +22,18 @@ is a `ValidationFailed` naming the problem: a 4xx, never a database error.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from tapeworks.errors import ValidationFailed
-from tapeworks.search.text import Token, is_cjk, is_token_char, quote_lexeme, tokenize
+from tapeworks.search.text import (
+    Token,
+    is_cjk,
+    is_token_char,
+    pair_lexeme,
+    quote_lexeme,
+    tokenize,
+)
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
@@ -96,7 +104,7 @@ def _lex(text: str) -> list[_Item]:
         if text[i] == '"':
             close = text.find('"', i + 1)
             end = n if close < 0 else close
-            raw = text[i + 1:end]
+            raw = text[i + 1 : end]
             i = n if close < 0 else close + 1
             prefix = False
             while i < n and text[i] == "*":
@@ -181,8 +189,11 @@ def parse(text: str) -> SearchQuery:
     if pending_or:
         add_positive(or_word)
     if not groups:
-        message = ("a search needs at least one word to find, not only words to leave out"
-                   if excluded else "type a word to search for: the search has no letters or digits")
+        message = (
+            "a search needs at least one word to find, not only words to leave out"
+            if excluded
+            else "type a word to search for: the search has no letters or digits"
+        )
         raise ValidationFailed(message, details={"field": "q"})
     count = sum(len(g) for g in groups) + len(excluded)
     if count > MAX_TERMS:
@@ -241,6 +252,40 @@ def to_tsquery(query: SearchQuery) -> str:
     return " & ".join(parts)
 
 
+@dataclass(frozen=True)
+class PgSearch:
+    """How PostgreSQL runs a query. ``exact`` is the `to_tsquery` form: it decides and it
+    ranks (`ts_rank_cd`). ``pairs``, when set, is implied by the query and is looked up in
+    ``search_fts_pairs`` (see `tapeworks.search.text`): the pair lexemes of the query's
+    wanted phrases, so its candidates come by the pairs' index and statistics."""
+
+    exact: str
+    pairs: str | None
+
+
+def _pg_pairs_term(term: Term) -> str | None:
+    """A phrase as the pairs of its adjacent whole words (a trailing prefix word pairs with
+    nothing); None for a word, or a phrase of one whole word and a prefix."""
+    whole = term.tokens[:-1] if term.prefix else term.tokens
+    if len(whole) < 2:
+        return None
+    lexemes = dict.fromkeys(quote_lexeme(pair_lexeme(a, b)) for a, b in itertools.pairwise(whole))
+    return " & ".join(lexemes) if len(lexemes) == 1 else "(" + " & ".join(lexemes) + ")"
+
+
+def to_pg_search(query: SearchQuery) -> PgSearch:
+    """The forms PostgreSQL runs (see `PgSearch`). A group becomes pairs only when each of
+    its alternatives is a phrase with pairs; unwanted phrases never do (a row holding the
+    pairs of an unwanted phrase may still lack the phrase)."""
+    groups = []
+    for group in query.groups:
+        alts = [_pg_pairs_term(t) for t in group]
+        if all(alts):
+            unique = list(dict.fromkeys(a for a in alts if a))
+            groups.append(unique[0] if len(unique) == 1 else "(" + " | ".join(unique) + ")")
+    return PgSearch(exact=to_tsquery(query), pairs=" & ".join(groups) if groups else None)
+
+
 # ---------------------------------------------------------------- reference semantics
 
 
@@ -252,5 +297,6 @@ def matches(query: SearchQuery, text: str) -> bool:
     """Whether ``text`` matches ``query``: what both compiled forms mean, in plain Python
     (the tests hold the databases to it)."""
     tokens = tokenize(text)
-    return (all(any(_has(t, tokens) for t in g) for g in query.groups)
-            and not any(_has(t, tokens) for t in query.excluded))
+    return all(any(_has(t, tokens) for t in g) for g in query.groups) and not any(
+        _has(t, tokens) for t in query.excluded
+    )

@@ -20,12 +20,21 @@ indexing and when querying; the databases only see the result):
 The index stores the folded tokens joined by single spaces (`index_body`): SQLite's FTS5
 (``unicode61``, diacritics left alone since there are none left) and PostgreSQL (an exact
 ``tsvector`` built from the same tokens, `tsvector_literal`) then agree token for token.
-The original text is kept beside the index for display; `tokenize` gives each token's span
-in it, which is how snippets mark the words that matched.
+
+PostgreSQL's GIN index keeps no word positions, so a phrase is found there by its words and
+then checked row by row, and the planner guesses a phrase as often as its words together:
+far too often for a rare phrase of common words, which then scanned most of the index. So
+PostgreSQL also keeps, per entry, the *pairs* of adjacent tokens (`pairs_literal`: each pair
+as the first four hex digits of the MD5 of the two tokens, no positions) in a table of
+their own, ``search_fts_pairs``, whose rows only phrase searches read: a phrase narrows to
+the rows holding all its pairs (a few false friends per 65,536 buckets, removed by the
+exact test), and the planner's lexeme statistics say how common a pair is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,10 +45,21 @@ MAX_TSVECTOR_POSITION = 16383
 MAX_POSITIONS_PER_LEXEME = 256
 
 # Letters that carry their mark inside them (no Unicode decomposition)
-_EXTRA_FOLDS = str.maketrans({
-    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŀ": "l", "ŧ": "t",
-    "æ": "ae", "œ": "oe", "þ": "th", "ð": "d",
-})
+_EXTRA_FOLDS = str.maketrans(
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ħ": "h",
+        "ı": "i",
+        "ŀ": "l",
+        "ŧ": "t",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+    }
+)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _CHUNK = re.compile(r"\S+")
 
@@ -142,8 +162,9 @@ def tokenize(text: str) -> list[Token]:
                 out.append(Token(chunk.lower()[:MAX_TOKEN_CHARS], base, base + len(chunk)))
             else:
                 for w in _ASCII_WORD.finditer(chunk):
-                    out.append(Token(w.group().lower()[:MAX_TOKEN_CHARS],
-                                     base + w.start(), base + w.end()))
+                    out.append(
+                        Token(w.group().lower()[:MAX_TOKEN_CHARS], base + w.start(), base + w.end())
+                    )
         else:
             _scan(chunk, base, out)
     return out
@@ -176,3 +197,15 @@ def tsvector_literal(tokens: list[str]) -> str:
         f"{quote_lexeme(tok)}:{','.join(map(str, sorted(set(pos))))}"
         for tok, pos in positions.items()
     )
+
+
+def pair_lexeme(first: str, second: str) -> str:
+    """The lexeme standing for ``first`` followed by ``second`` (two folded tokens). The
+    migration that made the pairs computes the same in SQL: ``left(md5(a || ' ' || b), 4)``."""
+    return hashlib.md5(f"{first} {second}".encode(), usedforsecurity=False).hexdigest()[:4]
+
+
+def pairs_literal(tokens: list[str]) -> str:
+    """What ``search_fts_pairs.pairs`` stores for these tokens: the `pair_lexeme` of every
+    pair of adjacent tokens, once each, without positions (empty for fewer than two)."""
+    return " ".join(sorted({pair_lexeme(a, b) for a, b in itertools.pairwise(tokens)}))

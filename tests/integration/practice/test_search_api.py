@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from tapeworks.retention import service as retention
 from tapeworks.search import service as search
+from tapeworks.sessions.models import RecordingSession
 from tests.conftest import Api
 from tests.helpers.api import upload, wait_status
 from tests.helpers.paths import SPEECH_DIR
@@ -85,11 +88,16 @@ def test_a_deleted_session_is_gone_from_results(api: Api, alice, library):
     with api.runtime.database.transaction(write=False) as db:  # no orphaned index rows
         assert db.scalar(text("SELECT COUNT(*) FROM search_entries WHERE session_id = :s"),
                          {"s": library["special"]}) == 0
-        orphans = ("SELECT COUNT(*) FROM search_fts WHERE rowid NOT IN "
-                   "(SELECT id FROM search_entries)" if db.get_bind().dialect.name == "sqlite"
-                   else "SELECT COUNT(*) FROM search_fts WHERE entry_id NOT IN "
-                   "(SELECT id FROM search_entries)")
-        assert db.scalar(text(orphans)) == 0
+        if db.get_bind().dialect.name == "sqlite":
+            orphans = ["SELECT COUNT(*) FROM search_fts WHERE rowid NOT IN "
+                       "(SELECT id FROM search_entries)"]
+        else:
+            orphans = [f"SELECT COUNT(*) FROM {table} WHERE entry_id NOT IN "
+                       "(SELECT id FROM search_entries)"
+                       for table in ("search_fts", "search_fts_pairs")]
+            assert db.scalar(text("SELECT COUNT(*) FROM search_fts_pairs")) > 0
+        for sql in orphans:
+            assert db.scalar(text(sql)) == 0
 
 
 def test_other_users_sessions_never_appear(api: Api, alice, bob, library):
@@ -152,3 +160,15 @@ def test_a_transcribed_upload_is_searchable(db_url: str, make_api: Callable[...,
     found = hits(api, user, word.strip(".,"))
     assert any(h["session_id"] == sid and h["kind"] == "transcript" for h in found)
     assert hits(api, user, "inaugural")[0]["kind"] == "title"
+
+    # retention deletes the audio, never the words: the moments are still found, and a
+    # rebuild of the index from the store finds them again
+    with api.runtime.database.transaction(write=False) as db:
+        completed_at = db.get(RecordingSession, sid).completed_at
+    purged = retention.purge(api.runtime, now=completed_at + timedelta(days=400))
+    assert [i.session_id for i in purged.deleted] == [sid]
+    assert api.client.get(f"/api/v1/sessions/{sid}/audio", headers=user).status_code == 410
+    assert hits(api, user, word.strip(".,")) == found
+    search.reindex(api.runtime)
+    assert [h["segment_id"] for h in hits(api, user, word.strip(".,"))] == [
+        h["segment_id"] for h in found]

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 
 from tapeworks.db.engine import make_engine
 from tapeworks.errors import ValidationFailed
-from tapeworks.search.query import matches, parse, to_fts5, to_tsquery
-from tapeworks.search.text import index_body, tsvector_literal, words
+from tapeworks.search.query import matches, parse, to_fts5, to_pg_search
+from tapeworks.search.text import index_body, pairs_literal, tsvector_literal, words
 from tests.conftest import DIALECTS, _pg_url, create_pg_database, drop_pg_database
 
 CORPUS = [
@@ -48,22 +48,72 @@ CORPUS = [
 CORPUS += [f"filler sentence number {i} about nothing in particular" for i in range(30)]
 
 HAND_QUERIES = [
-    "promotion", "PROMOTION", "promot*", "promotion -salary", '"pay rise"', '"rise pay"',
-    "pay rise", "boss OR manager", "manager OR boss promised", '-"pay rise" pay',
-    "follow-up", '"follow up"', "e-mail", "email", "cafe", "café", "CAFÉ", "αλφα",
-    "Άλφα", "προαγωγή", "ПОВЫШЕНИИ", "йогурт", "иогурт", "升职", "升", "职 老板",
-    "升遷", "lukasiewicz", "Łukasiewicz", "soren", "strasse", "don't", "2024", "mp3",
-    "mp*", "OR", "OR OR", "near", "NEAR(a b)", "NOT", "script", "drop table sessions",
-    "'; DROP TABLE sessions; --", "bonus -scheme", '"bonus scheme" -salary', '"bonus s"*',
-    "sal* rev*", "filler -nothing", "number 17", "a:* & !b", "title:promotion",
-    "{body}: promotion", "promotion)", "(promotion", '"unclosed phrase', "x" * 200,
+    "promotion",
+    "PROMOTION",
+    "promot*",
+    "promotion -salary",
+    '"pay rise"',
+    '"rise pay"',
+    "pay rise",
+    "boss OR manager",
+    "manager OR boss promised",
+    '-"pay rise" pay',
+    "follow-up",
+    '"follow up"',
+    "e-mail",
+    "email",
+    "cafe",
+    "café",
+    "CAFÉ",
+    "αλφα",
+    "Άλφα",
+    "προαγωγή",
+    "ПОВЫШЕНИИ",
+    "йогурт",
+    "иогурт",
+    "升职",
+    "升",
+    "职 老板",
+    "升遷",
+    "lukasiewicz",
+    "Łukasiewicz",
+    "soren",
+    "strasse",
+    "don't",
+    "2024",
+    "mp3",
+    "mp*",
+    "OR",
+    "OR OR",
+    "near",
+    "NEAR(a b)",
+    "NOT",
+    "script",
+    "drop table sessions",
+    "'; DROP TABLE sessions; --",
+    "bonus -scheme",
+    '"bonus scheme" -salary',
+    '"bonus s"*',
+    "sal* rev*",
+    "filler -nothing",
+    "number 17",
+    "a:* & !b",
+    "title:promotion",
+    "{body}: promotion",
+    "promotion)",
+    "(promotion",
+    '"unclosed phrase',
+    "x" * 200,
 ]
 
-FTS5_DDL = ("CREATE VIRTUAL TABLE fts_probe USING fts5(body, "
-            "tokenize = 'unicode61 remove_diacritics 0')")
+FTS5_DDL = (
+    "CREATE VIRTUAL TABLE fts_probe USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')"
+)
 PG_DDL = [
     "CREATE TABLE fts_probe (id integer PRIMARY KEY, vector tsvector NOT NULL)",
     "CREATE INDEX ix_fts_probe_vector ON fts_probe USING gin (vector)",
+    "CREATE TABLE fts_probe_pairs (id integer PRIMARY KEY, pairs tsvector NOT NULL)",
+    "CREATE INDEX ix_fts_probe_pairs ON fts_probe_pairs USING gin (pairs)",
 ]
 
 
@@ -77,40 +127,75 @@ class Probe:
             if self.dialect == "sqlite":
                 conn.execute(text(FTS5_DDL))
                 for i, doc in enumerate(docs):
-                    conn.execute(text("INSERT INTO fts_probe (rowid, body) VALUES (:i, :b)"),
-                                 {"i": i, "b": index_body(doc)})
+                    conn.execute(
+                        text("INSERT INTO fts_probe (rowid, body) VALUES (:i, :b)"),
+                        {"i": i, "b": index_body(doc)},
+                    )
             else:
                 for ddl in PG_DDL:
                     conn.execute(text(ddl))
                 for i, doc in enumerate(docs):
                     conn.execute(
-                        text("INSERT INTO fts_probe (id, vector) VALUES (:i, CAST(:v AS tsvector))"),
-                        {"i": i, "v": tsvector_literal(words(doc))})
+                        text(
+                            "INSERT INTO fts_probe (id, vector) VALUES (:i, CAST(:v AS tsvector))"
+                        ),
+                        {"i": i, "v": tsvector_literal(words(doc))},
+                    )
+                    if len(words(doc)) > 1:
+                        conn.execute(
+                            text("INSERT INTO fts_probe_pairs VALUES (:i, CAST(:p AS tsvector))"),
+                            {"i": i, "p": pairs_literal(words(doc))},
+                        )
 
     def search(self, user_query: str) -> set[int]:
         q = parse(user_query)
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                rows = conn.execute(text("SELECT rowid FROM fts_probe WHERE fts_probe MATCH :q"),
-                                    {"q": to_fts5(q)})
-            else:
                 rows = conn.execute(
-                    text("SELECT id FROM fts_probe WHERE vector @@ CAST(:q AS tsquery)"),
-                    {"q": to_tsquery(q)})
+                    text("SELECT rowid FROM fts_probe WHERE fts_probe MATCH :q"), {"q": to_fts5(q)}
+                )
+            else:  # as the service does: a wanted phrase by its pairs, then the exact test
+                pg = to_pg_search(q)
+                sql = (
+                    "SELECT id FROM fts_probe WHERE vector @@ CAST(:q AS tsquery)"
+                    if pg.pairs is None
+                    else "SELECT f.id FROM fts_probe_pairs p JOIN fts_probe f ON f.id = p.id "
+                    "WHERE p.pairs @@ CAST(:p AS tsquery) AND ts_match_vq(f.vector, CAST(:q AS tsquery))"
+                )
+                rows = conn.execute(text(sql), {"q": pg.exact, "p": pg.pairs})
+            return {int(r[0]) for r in rows}
+
+    def candidates(self, user_query: str) -> set[int] | None:
+        """PostgreSQL's rows for the pairs alone (what their index narrows to), None when the
+        query has no pairs to narrow by."""
+        pairs = to_pg_search(parse(user_query)).pairs
+        if pairs is None:
+            return None
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT id FROM fts_probe_pairs WHERE pairs @@ CAST(:p AS tsquery)"),
+                {"p": pairs},
+            )
             return {int(r[0]) for r in rows}
 
     def ranked(self, user_query: str) -> list[int]:
         q = parse(user_query)
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                rows = conn.execute(text(
-                    "SELECT rowid FROM fts_probe WHERE fts_probe MATCH :q ORDER BY bm25(fts_probe)"),
-                    {"q": to_fts5(q)})
+                rows = conn.execute(
+                    text(
+                        "SELECT rowid FROM fts_probe WHERE fts_probe MATCH :q ORDER BY bm25(fts_probe)"
+                    ),
+                    {"q": to_fts5(q)},
+                )
             else:
-                rows = conn.execute(text(
-                    "SELECT id FROM fts_probe WHERE vector @@ CAST(:q AS tsquery) "
-                    "ORDER BY ts_rank_cd(vector, CAST(:q AS tsquery)) DESC"),
-                    {"q": to_tsquery(q)})
+                rows = conn.execute(
+                    text(
+                        "SELECT id FROM fts_probe WHERE vector @@ CAST(:q AS tsquery) "
+                        "ORDER BY ts_rank_cd(vector, CAST(:q AS tsquery)) DESC"
+                    ),
+                    {"q": to_pg_search(q).exact},
+                )
             return [int(r[0]) for r in rows]
 
     def close(self) -> None:
@@ -161,6 +246,22 @@ def test_the_cases_users_care_about(probe: Probe):
     assert probe.search("follow-up") == {5, 6}
 
 
+def test_phrases_narrow_by_their_pairs_on_postgresql(probe: Probe):
+    # "rise pay" is in no row, though both words are in rows 0 and 4 ("Rise early, pay later")
+    assert probe.search('"pay rise"') == {0} and probe.search('"rise pay"') == set()
+    assert probe.search('"pay r"*') == {0, 2}
+    assert probe.search('pay -"pay rise"') == {2, 4}
+    if probe.dialect == "postgresql":  # FTS5 keeps positions: no pairs there
+        assert probe.candidates('"pay rise"') == {0}
+        assert probe.candidates('"rise pay"') == set()
+        assert probe.candidates("升职") == {13, 14}
+        assert probe.candidates('"pay rise" OR "boss promised"') == {0, 2}
+        # nothing to narrow by: a prefix pairs with nothing; an unwanted phrase's pairs
+        # would promise nothing
+        assert probe.candidates('"pay r"*') is None
+        assert probe.candidates('pay -"pay rise"') is None
+
+
 def test_random_queries_agree_with_the_reference(probe: Probe):
     vocab = sorted({w for doc in CORPUS for w in words(doc)} | {"absent", "nowhere"})
     rng = random.Random(17)
@@ -187,11 +288,51 @@ def test_random_queries_agree_with_the_reference(probe: Probe):
         assert probe.search(user_query) == want, user_query
 
 
-HOSTILE = ['"', "*", "NEAR(", "NEAR(a b, 3)", "OR OR", "OR", "AND", "NOT", "a OR OR b",
-           "x " * 5000, "y" * 10_000, "'; DROP TABLE sessions; --", "1' OR '1'='1",
-           "\") OR 1=1 --", "body:*", "^a", "a:*", "!a", "a & b | c", "a <-> b",
-           "\\", "\x00", "'", "''", "-", "--", "-*", '-"', '""', '" "', "(", ")", "{}",
-           "+", "a + b", "col : val", "%", "_", "%_%", "\u202e", "\ufeff", "😀", "a😀b"]
+HOSTILE = [
+    '"',
+    "*",
+    "NEAR(",
+    "NEAR(a b, 3)",
+    "OR OR",
+    "OR",
+    "AND",
+    "NOT",
+    "a OR OR b",
+    "x " * 5000,
+    "y" * 10_000,
+    "'; DROP TABLE sessions; --",
+    "1' OR '1'='1",
+    '") OR 1=1 --',
+    "body:*",
+    "^a",
+    "a:*",
+    "!a",
+    "a & b | c",
+    "a <-> b",
+    "\\",
+    "\x00",
+    "'",
+    "''",
+    "-",
+    "--",
+    "-*",
+    '-"',
+    '""',
+    '" "',
+    "(",
+    ")",
+    "{}",
+    "+",
+    "a + b",
+    "col : val",
+    "%",
+    "_",
+    "%_%",
+    "\u202e",
+    "\ufeff",
+    "😀",
+    "a😀b",
+]
 
 
 @pytest.mark.parametrize("user_query", HOSTILE)

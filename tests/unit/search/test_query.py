@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 
 import pytest
@@ -17,10 +18,19 @@ from tapeworks.search.query import (
     matches,
     parse,
     to_fts5,
+    to_pg_search,
     to_tsquery,
 )
 from tapeworks.search.snippets import highlight
-from tapeworks.search.text import fold, index_body, tokenize, tsvector_literal, words
+from tapeworks.search.text import (
+    fold,
+    index_body,
+    pair_lexeme,
+    pairs_literal,
+    tokenize,
+    tsvector_literal,
+    words,
+)
 
 
 def terms(q: SearchQuery) -> list[list[tuple[tuple[str, ...], bool]]]:
@@ -47,7 +57,7 @@ def test_each_ideograph_is_a_token_and_spans_point_into_the_original():
     text = "我想升职。OK"
     toks = tokenize(text)
     assert [t.text for t in toks] == ["我", "想", "升", "职", "ok"]
-    assert [text[t.start:t.end] for t in toks] == ["我", "想", "升", "职", "OK"]
+    assert [text[t.start : t.end] for t in toks] == ["我", "想", "升", "职", "OK"]
 
 
 def test_folding_that_creates_a_separator_splits_the_word():
@@ -83,10 +93,13 @@ def test_phrase_prefix_or_and_exclusion():
         [(("manager",), False), (("boss",), False)],
     ]
     assert [t.tokens for t in q.excluded] == [("salary",), ("bonus", "scheme")]
-    assert to_fts5(q) == ('("pay rise" AND "promot" * AND ("manager" OR "boss")) '
-                          'NOT ("salary" OR "bonus scheme")')
-    assert to_tsquery(q) == ("('pay' <-> 'rise') & 'promot':* & ('manager' | 'boss') "
-                             "& !'salary' & !('bonus' <-> 'scheme')")
+    assert to_fts5(q) == (
+        '("pay rise" AND "promot" * AND ("manager" OR "boss")) NOT ("salary" OR "bonus scheme")'
+    )
+    assert to_tsquery(q) == (
+        "('pay' <-> 'rise') & 'promot':* & ('manager' | 'boss') "
+        "& !'salary' & !('bonus' <-> 'scheme')"
+    )
 
 
 def test_unclosed_quote_is_a_phrase_to_the_end():
@@ -100,18 +113,37 @@ def test_hyphenated_word_and_chinese_run_are_phrases():
 
 
 def test_lowercase_or_is_a_word_and_dangling_or_is_the_word_or():
-    assert terms(parse("this or that")) == [[(("this",), False)], [(("or",), False)],
-                                           [(("that",), False)]]
+    assert terms(parse("this or that")) == [
+        [(("this",), False)],
+        [(("or",), False)],
+        [(("that",), False)],
+    ]
     assert terms(parse("OR OR")) == [[(("or",), False)]]
     assert terms(parse("OR a")) == [[(("or",), False)], [(("a",), False)]]
     assert terms(parse("a OR")) == [[(("a",), False), (("or",), False)]]
 
 
-@pytest.mark.parametrize("hostile", [
-    'NEAR(a b)', "a NOT b", "a AND b", "title:secret", "'; DROP TABLE sessions; --",
-    "a) OR (b", "^start", "{col1 col2}: x", "x + y", "a:* & !b", "' OR 1=1 --",
-    "\\'a", "a''b", "a\"b\"c", "a<->b", "\x00a\x01b",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "NEAR(a b)",
+        "a NOT b",
+        "a AND b",
+        "title:secret",
+        "'; DROP TABLE sessions; --",
+        "a) OR (b",
+        "^start",
+        "{col1 col2}: x",
+        "x + y",
+        "a:* & !b",
+        "' OR 1=1 --",
+        "\\'a",
+        "a''b",
+        'a"b"c',
+        "a<->b",
+        "\x00a\x01b",
+    ],
+)
 def test_hostile_queries_become_quoted_words(hostile):
     q = parse(hostile)
     for term in q.positive_terms() + list(q.excluded):
@@ -119,17 +151,20 @@ def test_hostile_queries_become_quoted_words(hostile):
             assert all(ch.isalnum() for ch in tok), tok
 
 
-@pytest.mark.parametrize("query,message", [
-    ('"', "type a word"),
-    ("*", "type a word"),
-    ("-", "type a word"),
-    ("   ", "type a word"),
-    ("()", "type a word"),
-    ("-salary", "not only words to leave out"),
-    ("a*", "at least 2 letters"),
-    ("x" * (MAX_QUERY_CHARS + 1), "too long"),
-    (" ".join(f"w{i}" for i in range(MAX_TERMS + 1)), "too many words"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ('"', "type a word"),
+        ("*", "type a word"),
+        ("-", "type a word"),
+        ("   ", "type a word"),
+        ("()", "type a word"),
+        ("-salary", "not only words to leave out"),
+        ("a*", "at least 2 letters"),
+        ("x" * (MAX_QUERY_CHARS + 1), "too long"),
+        (" ".join(f"w{i}" for i in range(MAX_TERMS + 1)), "too many words"),
+    ],
+)
 def test_queries_with_nothing_to_search_are_validation_errors(query, message):
     with pytest.raises(ValidationFailed) as e:
         parse(query)
@@ -187,8 +222,11 @@ def test_snippet_escapes_html_around_and_inside_marks():
 
 
 def test_snippet_of_a_long_text_is_a_window_around_the_first_match():
-    text = " ".join(f"w{i}" for i in range(100)) + " promotion " + " ".join(
-        f"v{i}" for i in range(100))
+    text = (
+        " ".join(f"w{i}" for i in range(100))
+        + " promotion "
+        + " ".join(f"v{i}" for i in range(100))
+    )
     s = highlight(text, parse("promotion"))
     assert s.startswith("…w92 ") and s.endswith("…")
     assert "<mark>promotion</mark>" in s
@@ -208,3 +246,30 @@ def test_snippet_without_a_match_is_the_escaped_text():
 def test_term_matching_at_the_end_of_the_tokens():
     toks = tokenize("pay")
     assert not Term(("pay", "rise")).matches_at(toks, 0)
+
+
+# ---------------------------------------------------------------- PostgreSQL pair lexemes
+
+
+def test_pairs_literal_has_each_pair_of_adjacent_tokens_once_without_positions():
+    assert pair_lexeme("pay", "rise") == hashlib.md5(b"pay rise").hexdigest()[:4]
+    assert pairs_literal(["pay", "rise", "pay", "rise"]) == " ".join(
+        sorted({pair_lexeme("pay", "rise"), pair_lexeme("rise", "pay")})
+    )
+    assert pairs_literal(["solo"]) == ""
+
+
+def test_pg_search_narrows_by_pairs_only_where_the_query_implies_them():
+    words_only = to_pg_search(parse("promot* manager OR boss -salary"))
+    assert words_only.pairs is None
+    assert words_only.exact == to_tsquery(parse("promot* manager OR boss -salary"))
+    q = '"pay rise review" promot* "a b" OR "c d" -"pay cut"'
+    s = to_pg_search(parse(q))
+    assert s.exact == to_tsquery(parse(q))
+    ab, cd = pair_lexeme("a", "b"), pair_lexeme("c", "d")
+    pr, rr = pair_lexeme("pay", "rise"), pair_lexeme("rise", "review")
+    assert s.pairs == f"('{pr}' & '{rr}') & ('{ab}' | '{cd}')"
+    # a phrase OR a word, a phrase of a word and a prefix: nothing the pairs could promise
+    assert to_pg_search(parse('"a b" OR c')).pairs is None
+    assert to_pg_search(parse('"pay r"*')).pairs is None
+    assert to_pg_search(parse('"pay rise r"*')).pairs == f"'{pr}'"
