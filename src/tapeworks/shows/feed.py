@@ -234,6 +234,19 @@ def _person(x: _Xml, p: Person) -> None:
     x.leaf("podcast:person", _text(p.name), **attrs)
 
 
+def _person_xml(pad: str, person: Person) -> str:
+    """`_person` as text (the same XML), for an item written straight as text."""
+    role = person.role if person.role in PERSON_ROLES else "guest"
+    attrs = f'role="{role}" group="cast"'
+    if person.href:
+        attrs += f' href="{_attr(person.href)}"'
+    if person.img:
+        attrs += f' img="{_attr(person.img)}"'
+    name = _escape(_text(person.name))
+    tag = "podcast:person"
+    return f"{pad}<{tag} {attrs}>{name}</{tag}>\n" if name else f"{pad}<{tag} {attrs}/>\n"
+
+
 def _channel(x: _Xml, show: FeedShow, newest: datetime | None) -> None:
     x.leaf("atom:link", href=show.feed_url, rel="self", type=FEED_MEDIA_TYPE)
     x.leaf("title", _text(show.title))
@@ -323,10 +336,7 @@ def item_xml(item: FeedItem, language: str) -> str:
         out.append(f'{p}<podcast:chapters url="{_attr(item.chapters_url)}" '
                    f'type="{CHAPTERS_MEDIA_TYPE}"/>\n')
     for person in item.persons:
-        x = _Xml()
-        x.depth = 3
-        _person(x, person)
-        out.append(x.parts[0])
+        out.append(_person_xml(p, person))
     out.append("    </item>\n")
     return "".join(out)
 

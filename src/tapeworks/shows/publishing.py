@@ -20,6 +20,7 @@ its media, without login).
 from __future__ import annotations
 
 import gzip
+import json
 import secrets
 import uuid
 from collections.abc import MutableMapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, event, or_, select, update
+from sqlalchemy import Engine, event, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
@@ -448,16 +449,19 @@ class FeedDocument:
 GZIP_LEVEL = 1
 
 
-# Only whether the episode has chapters, read from its settings as text (a JSON path on
-# SQLite and PostgreSQL alike): a thousand items decode no settings documents.
-CHAPTERS_COLUMN = cast(Episode.settings["render"]["chapters"], Text).label("chapters")
-
-_ITEM_COLUMNS = (Publication.id.label("pub_id"), Publication.guid, Publication.title,
-                 Publication.description, Publication.published_at, Publication.created_at,
-                 Publication.explicit, Publication.season, Publication.number,
-                 Publication.episode_type, Episode.id, Episode.format, Episode.audio_key,
-                 Episode.size_bytes, Episode.duration_seconds, Episode.transcript_key,
-                 CHAPTERS_COLUMN, Publication.persons, Episode.version)
+def _items_sql(dialect: str, paramstyle: str, n: int) -> str:
+    """The rows the items of ``n`` publications are written from, in the order
+    `_feed_item` reads them. Only whether the episode has chapters is read from its
+    settings (as JSON text, by a JSON path): a thousand items decode no settings."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    p, e = Publication.__table__.name, Episode.__table__.name
+    chapters = ("json_extract(e.settings, '$.render.chapters')" if dialect == "sqlite"
+                else "(e.settings -> 'render' ->> 'chapters')")
+    return (f"SELECT p.id, p.guid, p.title, p.description, p.published_at, p.created_at, "
+            f"p.explicit, p.season, p.number, p.episode_type, e.id, e.format, e.audio_key, "
+            f"e.size_bytes, e.duration_seconds, e.transcript_key, {chapters}, p.persons, "
+            f"e.version FROM {p} p JOIN {e} e ON e.id = p.episode_id "
+            f"WHERE p.id IN ({', '.join([mark] * n)})")
 
 
 def _stamps_sql(paramstyle: str) -> str:
@@ -482,7 +486,9 @@ def _feed_item(row: Any, base_url: str, token: str | None) -> FeedItem:
     scratch: the row is unpacked once)."""
     (_pid, guid, title, notes, published_at, created_at, explicit, season, number,
      episode_type, episode_id, fmt, audio_key, size, duration, transcript_key, chapters,
-     persons, version) = tuple(row)
+     persons, version) = row
+    if isinstance(persons, str):  # SQLite hands JSON over as text
+        persons = json.loads(persons)
     ext = fmt or (audio_key or "").rsplit(".", 1)[-1]
     base = base_url.rstrip("/")
     query = f"?token={token}" if token else ""
@@ -498,8 +504,9 @@ def _feed_item(row: Any, base_url: str, token: str | None) -> FeedItem:
         guid=guid, title=title, notes_html=notes,
         enclosure=Enclosure(f"{current}/audio.{ext}{query}", int(size or 0),
                             media_type_for(f"audio.{ext}")),
-        published_at=published_at or created_at,
-        duration_seconds=float(duration or 0.0), explicit=explicit,
+        published_at=_as_time(published_at or created_at),  # type: ignore[arg-type]
+        duration_seconds=float(duration or 0.0),
+        explicit=None if explicit is None else bool(explicit),
         season=season, number=number, episode_type=episode_type,
         transcripts=transcripts,
         chapters_url=f"{media}/chapters.json{query}"
@@ -529,19 +536,25 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         stamps = cur.fetchall()
     finally:
         cur.close()
-    keys = {row[0]: (row[0], _stamp(row[1]), _stamp(row[2]), row[3], base_url, token,
-                     show.language) for row in stamps}
+    # the stored values as they come (text on SQLite): the same on every read here
+    keys = {row[0]: (row[0], row[1], row[2], row[3], base_url, token, show.language)
+            for row in stamps}
     missing = [pid for pid, key in keys.items() if key not in fragments]
+    dialect, paramstyle = conn.dialect.name, conn.dialect.paramstyle
     for i in range(0, len(missing), 500):
         chunk = missing[i:i + 500]
-        for pub in db.execute(select(*_ITEM_COLUMNS)
-                              .join(Episode, Episode.id == Publication.episode_id)
-                              .where(Publication.id.in_(chunk))):
-            if pub.pub_id not in keys:
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(_items_sql(dialect, paramstyle, len(chunk)), chunk)
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        for row in rows:
+            if row[0] not in keys:
                 continue
-            item = _feed_item(pub, base_url, token)
-            fragments[keys[pub.pub_id]] = ((_aware(item.published_at), item.guid),
-                                           item_xml(item, show.language))
+            item = _feed_item(row, base_url, token)
+            fragments[keys[row[0]]] = ((item.published_at, item.guid),
+                                       item_xml(item, show.language))
     entries = sorted((fragments[k] for k in keys.values() if k in fragments), reverse=True)
     doc = FeedShow(
         title=show.title, description=show.description, language=show.language,
