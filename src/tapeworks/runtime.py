@@ -35,7 +35,8 @@ from tapeworks.storage.base import Store
 def usage_meters() -> UsageMeters:
     """What counts against a user's plan, measured by the domains that hold it."""
     return UsageMeters(pending_seconds=(sessions.pending_seconds,),
-                       storage_bytes=(sessions.storage_bytes, episodes.asset_storage_bytes))
+                       storage_bytes=(sessions.storage_bytes, episodes.asset_storage_bytes,
+                                      episodes.episode_storage_bytes))
 
 
 class Runtime:

@@ -149,7 +149,9 @@ class EpisodeVersion(IdMixin, TimestampMixin, Base):
     transcript_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     edit_list_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the audio file
+    # what the version keeps in the store (audio, re-timed transcript, edit list): storage
+    stored_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     loudness: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cuts_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -80,6 +80,17 @@ def asset_storage_bytes(db: DbSession, user_id: str) -> int:
     return int(total or 0)
 
 
+def episode_storage_bytes(db: DbSession, user_id: str) -> int:
+    """Bytes of this user's rendered episodes in the store: every completed version keeps
+    its audio, re-timed transcript and edit list (a usage meter: they count towards storage)."""
+    total = db.scalar(
+        select(func.coalesce(func.sum(func.coalesce(EpisodeVersion.stored_bytes,
+                                                    EpisodeVersion.size_bytes, 0)), 0))
+        .join(Episode, Episode.id == EpisodeVersion.episode_id)
+        .where(Episode.user_id == user_id, EpisodeVersion.completed.is_(True)))
+    return int(total or 0)
+
+
 def asset_upload_limit(rt: Runtime, principal: Principal) -> int:
     """Bytes an asset upload may have (assets need a plan with episodes)."""
     with rt.database.transaction(write=False) as db:
@@ -417,7 +428,9 @@ def create_episode(db: DbSession, rt: Runtime, principal: Principal, *, session_
 
 def start_version(db: DbSession, rt: Runtime, ep: Episode) -> Job:
     """A render job for the episode's next version (the previous completed version stays
-    served until this one completes)."""
+    served until this one completes). Refused when the plan's storage is used up: every
+    version keeps its files."""
+    enforcement.check_storage_room(db, rt, ep.user_id)
     job = jobs.create_job(db, rt, kind="render_episode", user_id=ep.user_id,
                           owner_kind=OWNER_KIND, owner_id=ep.id)
     ep.current_job_id = job.id

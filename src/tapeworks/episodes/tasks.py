@@ -76,6 +76,7 @@ class RenderResult:
     cuts: dict[str, Any]
     source_seconds: float
     store: Any = field(default=None, repr=False, compare=False)  # to drop superseded files
+    stored_bytes: int = 0  # the three files together (counted towards storage)
 
 
 class RenderEpisodeHandler:
@@ -156,19 +157,21 @@ class RenderEpisodeHandler:
                                                      attempt, v)
             edit_key = keys.episode_edit_list(p.user_id, p.session_id, p.episode_id, attempt, v)
             rt.store.put_file(audio_key, out)
-            rt.store.put_bytes(transcript_key, result.transcript.model_dump_json().encode(),
-                               content_type="application/json")
+            transcript_doc = result.transcript.model_dump_json().encode()
+            rt.store.put_bytes(transcript_key, transcript_doc, content_type="application/json")
             edit_doc = {"edit_list": result.edit_list.to_dict(),
                         "programme_offset_seconds": result.programme_offset_seconds,
                         "layout": result.layout,
                         "bleeps": [b.to_dict() for b in result.bleeps],
                         "chapters": [list(c) for c in result.chapters],  # as in the file
                         **({"multitrack": multi} if multi else {})}
-            rt.store.put_bytes(edit_key, json.dumps(edit_doc).encode(),
-                               content_type="application/json")
+            edit_bytes = json.dumps(edit_doc).encode()
+            rt.store.put_bytes(edit_key, edit_bytes, content_type="application/json")
+            audio_bytes = out.stat().st_size
             return RenderResult(audio_key, transcript_key, edit_key, render.format,
-                                result.duration_seconds, out.stat().st_size, result.loudness,
-                                result.cuts, transcript.duration or 0.0, store=rt.store)
+                                result.duration_seconds, audio_bytes, result.loudness,
+                                result.cuts, transcript.duration or 0.0, store=rt.store,
+                                stored_bytes=audio_bytes + len(transcript_doc) + len(edit_bytes))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -197,6 +200,7 @@ class RenderEpisodeHandler:
         version.completed, version.completed_at = True, utcnow()
         version.format, version.duration_seconds = r.format, r.duration_seconds
         version.size_bytes, version.loudness, version.cuts_summary = r.size_bytes, r.loudness, r.cuts
+        version.stored_bytes = r.stored_bytes or r.size_bytes
         job.audio_seconds = r.duration_seconds
         usage.charge_for_job(db, job, kind="episode_render", seconds=r.duration_seconds,
                              session_id=p.session_id, episode_id=p.episode_id)

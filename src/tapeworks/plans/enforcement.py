@@ -226,6 +226,18 @@ def decide_storage_bytes(plan: Plan, snap: UsageSnapshot, size_bytes: int) -> De
     return allow(lim)
 
 
+def decide_storage_room(plan: Plan, snap: UsageSnapshot) -> Decision:
+    """Something new is about to be stored whose size is not known yet (an episode's
+    render, a generated asset): refused only when the plan's storage is already used up."""
+    cap = plan.max_storage_bytes
+    lim = Limit("max_storage_bytes", snap.storage_bytes, cap)
+    if cap is not None and snap.storage_bytes >= cap:
+        return refuse(f"the {plan.name} plan's {cap} bytes of storage are used up "
+                      f"({snap.storage_bytes} used by recordings, episodes and assets); "
+                      "delete old sessions or episodes to make room", lim)
+    return allow(lim)
+
+
 def decide_export(plan: Plan, fmt: str) -> Decision:
     lim = Limit("export_formats", fmt, list(plan.export_formats))
     if fmt not in plan.export_formats:
@@ -359,8 +371,20 @@ def check_export(db: DbSession, rt: Runtime, principal: Principal, fmt: str) -> 
 
 
 def check_episode(db: DbSession, rt: Runtime, principal: Principal) -> None:
+    """A plan with episodes, and room left in its storage for what the request makes."""
     with failing_closed("episode creation"):
-        decide_episode(plan_for(db, rt, principal.user_id, lock=True)).enforce()
+        plan = plan_for(db, rt, principal.user_id, lock=True)
+        decide_episode(plan).enforce()
+        if plan.max_storage_bytes is not None:
+            decide_storage_room(plan, snapshot(db, rt, principal.user_id)).enforce()
+
+
+def check_storage_room(db: DbSession, rt: Runtime, user_id: str) -> None:
+    """Room left in the plan's storage for a new render of an existing episode."""
+    with failing_closed("a new version"):
+        plan = plan_for(db, rt, user_id)
+        if plan.max_storage_bytes is not None:
+            decide_storage_room(plan, snapshot(db, rt, user_id)).enforce()
 
 
 def may_start_job(db: DbSession, rt: Runtime, job: Job) -> bool:
@@ -384,7 +408,8 @@ def queue_priorities(db: DbSession, rt: Runtime, user_ids: list[str]) -> dict[st
 
 __all__ = [
     "ACTIONS", "Decision", "Limit", "UsageMeters", "UsageSnapshot", "check_asset", "check_episode",
-    "check_export", "check_more_audio", "check_transcribe", "check_upload", "decide_action",
+    "check_export", "check_more_audio", "check_storage_room", "check_transcribe", "check_upload",
+    "decide_action",
     "may_start_job",
     "precheck_upload", "recording_seconds_limit", "snapshot", "upload_byte_limit",
 ]
