@@ -132,6 +132,32 @@ def test_clients_their_sessions_the_library_filter_and_the_coaching_log(
     page.goto(site.url + "/?q=" + "-nothing")
     assert page.locator("#search-error").is_visible()
 
+    # the search's From and To are session dates, both included
+    def search_between(q: str, start: str, end: str) -> list[str]:
+        page.goto(site.url + "/")
+        page.get_by_label("Search what was said, titles and notes").fill(q)
+        page.get_by_label("From", exact=True).fill(start)
+        page.get_by_label("To", exact=True).fill(end)
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_load_state()
+        found: list[str] = page.eval_on_selector_all(
+            ".session-row", "rs => rs.map(r => r.dataset.sessionId)")
+        return found
+
+    assert search_between("goals", "2026-10-21", "2026-10-21") == [nobody]
+    assert search_between("goals", "2026-10-01", "2026-10-20") == [second]
+    assert sorted(search_between("goals", "2026-10-20", "2026-10-21")) == sorted([second, nobody])
+    assert search_between("promotion", "2026-10-07", "2026-10-31") == []
+    assert page.get_by_label("From", exact=True).input_value() == "2026-10-07"  # kept
+    assert "2026-10-07" in page.url and "2026-10-31" in page.url
+    # a range that ends before it starts is a message, not an error page
+    search_between("goals", "2026-10-21", "2026-10-20")
+    assert "after the to date" in page.locator("#search-error").inner_text()
+    # without words, the dates filter the recordings themselves
+    page.goto(site.url + "/?from=2026-10-20&to=2026-10-20")
+    shown = page.eval_on_selector_all(".session-row", "rs => rs.map(r => r.dataset.sessionId)")
+    assert shown == [second]
+
     # the coaching log: every session, totals per client and overall, filters and exports
     page.goto(site.url + "/coaching-log")
     dates = [r[0] for r in cells(page, "#log-entries tbody tr")]

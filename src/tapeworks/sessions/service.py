@@ -222,10 +222,16 @@ def validate_options(language: str | None, speakers: str | None) -> tuple[str | 
 def list_sessions(
     db: DbSession, user_id: str, *, status: str | None = None, q: str | None = None,
     limit: int = 20, offset: int = 0, client_id: str | None = None,
+    date_from: date | None = None, date_to: date | None = None,
 ) -> tuple[list[RecordingSession], int]:
+    """The user's sessions, newest first; ``date_from``/``date_to``: inclusive session dates."""
     stmt = select(RecordingSession).where(RecordingSession.user_id == user_id)
     if client_id:
         stmt = stmt.where(RecordingSession.client_id == client_id)
+    if date_from:
+        stmt = stmt.where(RecordingSession.session_date >= date_from)
+    if date_to:
+        stmt = stmt.where(RecordingSession.session_date <= date_to)
     if status:
         wanted = [s.strip() for s in status.split(",") if s.strip()]
         bad = [s for s in wanted if s not in SESSION_STATUSES]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
-from tapeworks.errors import NotFound, TapeworksError, Unauthorized
+from tapeworks.errors import NotFound, TapeworksError, Unauthorized, ValidationFailed
 from tapeworks.logging import get_logger
 from tapeworks.plans import service as plans_service
 from tapeworks.plans.catalogue import Plan
@@ -157,6 +157,18 @@ def redirect(url: str, request: Request | None = None, **flash: Any) -> Redirect
 
 
 # --- formatting helpers (also used by templates) -----------------------------------------
+def parse_date(value: str, what: str) -> date | None:
+    """A form's or a query's date (YYYY-MM-DD, what a date input sends); blank is none."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"the {what} must be a date such as 2025-03-31",
+                               details={"field": what}) from None
+
+
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or seconds < 0 or math.isnan(seconds):
         return "–"

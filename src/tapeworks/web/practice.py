@@ -22,6 +22,7 @@ from tapeworks.users.service import Principal
 from tapeworks.web.common import (
     ctx,
     page_errors,
+    parse_date,
     pop_flash,
     redirect,
     render,
@@ -37,18 +38,6 @@ TYPE_WORDS = {"individual": "Individual", "group": "Group", "team": "Team"}
 def _flash(request: Request, principal: Principal) -> dict[str, Any]:
     flash = pop_flash(request)
     return flash if flash.get("user_id") == principal.user_id else {}
-
-
-def parse_date(value: str, what: str) -> date | None:
-    """A form's or a query's date (YYYY-MM-DD, what a date input sends); blank is none."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"the {what} must be a date such as 2025-03-31",
-                               details={"field": what}) from None
 
 
 def parse_minutes(value: str) -> float:

@@ -35,6 +35,7 @@ from tapeworks.web.common import (
     PAGE_SIZE,
     ctx,
     page_errors,
+    parse_date,
     plain_failure,
     plan_summary,
     render,
@@ -61,33 +62,45 @@ def library(
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=100)] = "",
     client_id: Annotated[str, Query(max_length=40)] = "",
+    date_from: Annotated[str, Query(alias="from", max_length=40)] = "",
+    date_to: Annotated[str, Query(alias="to", max_length=40)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
     """The recordings, newest first; with a search, the moments it finds (full-text search
-    of transcripts, titles and notes), grouped by recording, best first."""
+    of transcripts, titles and notes), grouped by recording, best first. ``from``/``to``:
+    inclusive session dates (dates in the user's time zone, as the sessions carry them)."""
     principal = require_user(request)
     rt = runtime_of(request)
     status = status if status in SESSION_STATUSES else ""
     q = q.strip()
     search_error: str | None = None
     moments: dict[str, list[search.Hit]] = {}
+    try:
+        start, end = parse_date(date_from, "from date"), parse_date(date_to, "to date")
+        if start and end and start > end:
+            raise ValidationFailed("the from date is after the to date", details={"field": "from"})
+    except ValidationFailed as exc:
+        search_error, start, end = exc.message, None, None
     with rt.database.transaction(write=False) as db, page_errors():
         client_rows, _ = clients.list_clients(db, principal.user_id, limit=1000)
         if client_id not in {c.id for c in client_rows}:
             client_id = ""
-        if q:
-            try:
-                found = search.search(
-                    db,
-                    principal.user_id,
-                    q,
-                    client_id=client_id or None,
-                    limit=HITS_PER_PAGE,
-                    offset=(page - 1) * HITS_PER_PAGE,
-                )
-            except ValidationFailed as exc:
-                search_error = exc.message
-                found = None
+        if q or search_error:  # a bad date shows its message and no recordings
+            found = None
+            if not search_error:
+                try:
+                    found = search.search(
+                        db,
+                        principal.user_id,
+                        q,
+                        client_id=client_id or None,
+                        date_from=start,
+                        date_to=end,
+                        limit=HITS_PER_PAGE,
+                        offset=(page - 1) * HITS_PER_PAGE,
+                    )
+                except ValidationFailed as exc:
+                    search_error = exc.message
             for hit in found.hits if found else []:
                 moments.setdefault(hit.session_id, []).append(hit)
             rows = [sessions.get_session(db, principal.user_id, sid) for sid in moments]
@@ -102,6 +115,8 @@ def library(
                 limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
                 client_id=client_id or None,
+                date_from=start,
+                date_to=end,
             )
             pages = max(1, math.ceil(total / PAGE_SIZE))
         items = [SessionOut.of(s) for s in rows]
@@ -113,7 +128,14 @@ def library(
     def page_url(n: int) -> str:
         params = {
             k: v
-            for k, v in (("q", q), ("status", status), ("client_id", client_id), ("page", str(n)))
+            for k, v in (
+                ("q", q),
+                ("status", status),
+                ("client_id", client_id),
+                ("from", date_from),
+                ("to", date_to),
+                ("page", str(n)),
+            )
             if v
         }
         return "/?" + urlencode(params)
@@ -136,6 +158,9 @@ def library(
             q=q,
             status=status,
             statuses=SESSION_STATUSES,
+            date_from=date_from,
+            date_to=date_to,
+            filtered=bool(q or status or client_id or date_from or date_to),
             page=page,
             pages=pages,
             failures=failures,

@@ -89,3 +89,33 @@ def test_other_users_practice_is_out_of_reach_of_the_pages(api: Api) -> None:
     assert r.status_code == 403
     names = [c["name"] for c in api.client.get("/api/v1/clients", headers=alice).json()["items"]]
     assert names == ["Ana Secret"]
+
+
+def test_the_library_searches_and_lists_between_two_session_dates(api: Api) -> None:
+    alice = api.create_user("alice@example.com", PASSWORD, plan="pro")
+    uid = user_id_of(api, alice)
+    early = transcribed_session(api, uid, "Early", SPOKEN, session_date=date(2026, 10, 6))
+    late = transcribed_session(api, uid, "Late", SPOKEN, session_date=date(2026, 10, 20))
+    a = page_client(api, "alice@example.com")
+
+    def shown(query: str) -> set[str]:
+        r = a.get("/?" + query)
+        assert r.status_code == 200, r.text
+        return set(re.findall(r'class="session-row" data-session-id="([^"]+)"', r.text)) & {
+            early, late}
+
+    assert shown("q=promotion") == {early, late}
+    assert shown("q=promotion&from=2026-10-06&to=2026-10-06") == {early}  # both ends included
+    assert shown("q=promotion&from=2026-10-07") == {late}
+    assert shown("q=promotion&to=2026-10-19") == {early}
+    assert shown("from=2026-10-20") == {late}  # the list without words, too
+    assert shown("from=2026-10-07&to=2026-10-19") == set()
+    # bad dates are a message on the page, in words, and list nothing
+    for query, message in (("q=promotion&from=2026-10-21&to=2026-10-20", "after the to date"),
+                           ("q=promotion&from=yesterday", "must be a date"),
+                           ("to=2026-13-01", "must be a date")):
+        r = a.get("/?" + query)
+        assert r.status_code == 200 and message in r.text, query
+        assert shown(query) == set()
+    # the form keeps the dates
+    assert 'value="2026-10-07"' in a.get("/?q=promotion&from=2026-10-07").text
