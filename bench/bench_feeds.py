@@ -1,6 +1,6 @@
 """Issue 13 benchmark: the feed of a show with 1,000 published episodes.
 
-    .venv/bin/python bench/bench_feeds.py [--episodes 1000] [--requests 200]
+    .venv/bin/python bench/bench_feeds.py [--episodes 1000] [--requests 200] [--postgres URL]
 
 Prints, side by side in the same run:
 1. render: median and p99 of building the feed document (`render_feed`) for the episodes,
@@ -203,7 +203,29 @@ def bench_database(episodes: int, repeats: int) -> None:
         database.dispose()
 
 
-def bench_http(episodes: int, repeats: int) -> None:
+def _throwaway_pg(server_url: str) -> tuple[str, Callable[[], None]]:
+    """A new, empty PostgreSQL database on ``server_url``'s server (its URL) and the
+    function that drops it."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    name = f"tapeworks_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin.render_as_string(hide_password=False),
+                             autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False), drop
+
+
+def bench_http(episodes: int, repeats: int, postgres: str = "") -> None:
     import socket
     import threading
 
@@ -215,8 +237,13 @@ def bench_http(episodes: int, repeats: int) -> None:
     from tapeworks.db import migrate
     from tapeworks.runtime import Runtime
 
+    def drop() -> None:
+        return None
+
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/http.db"
+        if postgres:
+            url, drop = _throwaway_pg(postgres)
         migrate.upgrade(url)
         settings = Settings(environment="test", data_dir=Path(tmp) / "data", database_url=url,
                             secret_key="bench-" + "x" * 32, workers=0, short_workers=0,
@@ -245,7 +272,8 @@ def bench_http(episodes: int, repeats: int) -> None:
                 etag = first.headers["etag"]
                 assert client.get(feed, headers={"If-None-Match": etag}).status_code == 304
                 print(f"HTTP feed: {first.content.count(b'<item>')} items, "
-                      f"{len(first.content) / 1e6:.2f} MB, over loopback")
+                      f"{len(first.content) / 1e6:.2f} MB, over loopback, "
+                      f"{'PostgreSQL' if postgres else 'SQLite'}")
                 for _ in range(20):  # warm up every path
                     client.get("/healthz")
                     client.get(feed, headers={"If-None-Match": etag})
@@ -284,16 +312,23 @@ def bench_http(episodes: int, repeats: int) -> None:
             server.should_exit = True
             thread.join(timeout=15)
             rt.close()
+            drop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--postgres", default="", metavar="URL",
+                        help="also run the HTTP part on PostgreSQL: a server URL (e.g. "
+                             "postgresql://postgres@127.0.0.1:5432/test); a throwaway "
+                             "database is made on it and dropped afterwards")
     args = parser.parse_args()
     bench_render(args.episodes, max(5, args.requests // 10))
     bench_database(args.episodes, max(5, args.requests // 10))
     bench_http(args.episodes, args.requests)
+    if args.postgres:
+        bench_http(args.episodes, args.requests, args.postgres)
 
 
 if __name__ == "__main__":

@@ -352,3 +352,29 @@ def test_episode_published_fires_when_a_scheduled_item_becomes_visible_once(
     clock.now = at + timedelta(days=3, seconds=1)
     assert run_announcements(b.runtime) == 1
     assert len(_published_events(a, later)) == 2
+
+
+def test_polls_are_answered_without_the_thread_pool_path(
+    db_url, make_api, tmp_path, monkeypatch
+) -> None:
+    """The 304 and a held document come from the one state query run in the event loop
+    (inline on SQLite, the pollers' async pool on PostgreSQL)."""
+    from tapeworks.shows import public
+
+    a, _b, _clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    feed = f"/feeds/{show['id']}.xml"
+    ep = _episode(a, alice, tmp_path)
+    a.client.post(f"/api/v1/episodes/{ep}/publish", headers=alice, json={"show_id": show["id"]})
+    first = _get(a, feed)
+    assert first.status_code == 200
+
+    def no_build(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the thread-pool path was taken")
+
+    monkeypatch.setattr(public, "_build_feed", no_build)
+    assert _get(a, feed, first.headers["etag"]).status_code == 304
+    again = _get(a, feed)
+    assert again.status_code == 200 and again.content == first.content
+    assert a.client.get(f"/feeds/{'0' * 32}.xml").status_code == 404

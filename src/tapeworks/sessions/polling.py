@@ -66,27 +66,34 @@ class AsyncStatusReader:
 
     async def poll(self, token_hash: str, session_id: str,
                    now: datetime | None = None) -> JobStatusOut | None:
+        answered, row = await self.fetchone(self._sql, (token_hash, session_id))
+        return poll_answer(row, now) if answered else None
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[bool, Any]:
+        """(True, the first row or None) of one small read (``%s`` parameters); (False,
+        None) when this path cannot answer now: the caller takes its ordinary path. Other
+        pollers' queries (a feed's state) share the pool."""
         loop = asyncio.get_running_loop()
         if loop.time() < self._broken_until:
-            return None  # the database refused us a moment ago: the ordinary path for now
+            return False, None  # the database refused us a moment ago: the ordinary path
         from psycopg_pool import PoolTimeout
 
         try:
             pool = await self._ready_pool()
             async with pool.connection() as conn:
-                cur = await conn.execute(self._sql, (token_hash, session_id))
+                cur = await conn.execute(sql, params)
                 row = await cur.fetchone()
         except PoolTimeout:
             # every connection busy under a burst: this request takes the ordinary path;
             # nothing answered for a while: the database is unreachable, stop for a moment
             if loop.time() - self._last_answer > 5.0:
                 self._trip(loop, "no connection to the database")
-            return None
+            return False, None
         except Exception as exc:  # any other failure falls back to the ordinary path
             self._trip(loop, type(exc).__name__)
-            return None
+            return False, None
         self._last_answer = loop.time()
-        return poll_answer(row, now)
+        return True, row
 
     def _trip(self, loop: asyncio.AbstractEventLoop, why: str) -> None:
         self._broken_until = loop.time() + 1.0

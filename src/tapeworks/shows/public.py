@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from tapeworks.errors import ArtifactMissing, NotFound
 from tapeworks.http.deps import DbDep, RuntimeDep, get_runtime, request_db
 from tapeworks.http.ranges import media_type_for, stream_object
+from tapeworks.sessions.endpoints import status_reader
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.shows import publishing
 from tapeworks.shows import service as shows
@@ -216,7 +217,8 @@ async def feed(show_id: str, request: Request, token: Token = None) -> Response:
     small query of the feed's state (`publishing.FeedState`) and, when nothing changed, is
     a 304 or the document this process already holds. On SQLite that query reads a local
     file (tens of microseconds), cheaper than the hop to the thread pool, so it runs right
-    here; a networked database, or building the document, takes one hop."""
+    here; on PostgreSQL it runs in the event loop on the pollers' async pool
+    (`sessions.polling`, one round trip). Building the document takes one hop."""
     rt = get_runtime(request)
     now = rt.clock()
     engine = rt.database.engine
@@ -225,6 +227,15 @@ async def feed(show_id: str, request: Request, token: Token = None) -> Response:
                              publishing.feed_state(engine, show_id, now))
         if early is not None:
             return early
+    else:  # the pollers' async pool: one round trip in the event loop, no thread hop
+        sql, params = publishing.feed_state_query(engine.dialect.name, "pyformat", show_id,
+                                                  now)
+        answered, row = await status_reader(request).fetchone(sql, params)
+        if answered:
+            early = _feed_answer(request, rt, show_id, token,
+                                 publishing.feed_state_of(show_id, row, now))
+            if early is not None:
+                return early
     return await run_in_threadpool(_build_feed, request, rt, show_id, token, now)
 
 

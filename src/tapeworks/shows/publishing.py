@@ -387,7 +387,17 @@ def read_feed_state(cursor: Any, dialect: str, paramstyle: str, show_id: str,
     on a pooled connection: the ORM would cost several times the query); None when the
     show does not exist."""
     cursor.execute(_state_sql(paramstyle), (_db_time(dialect, now), show_id))
-    row = cursor.fetchone()
+    return feed_state_of(show_id, cursor.fetchone(), now)
+
+
+def feed_state_query(dialect: str, paramstyle: str, show_id: str,
+                     now: datetime) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and parameters of `read_feed_state`, for a caller with its own connection
+    (the event loop's pool on PostgreSQL); `feed_state_of` reads its row."""
+    return _state_sql(paramstyle), (_db_time(dialect, now), show_id)
+
+
+def feed_state_of(show_id: str, row: Any, now: datetime) -> FeedState | None:
     if row is None:
         return None
     private, token_hash, version, updated, changed, language, count, passed = row
