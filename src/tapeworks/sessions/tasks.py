@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
+from tapeworks.db.uow import after_commit
 from tapeworks.errors import Gone, NotFound
 from tapeworks.http.intake import clean_filename
 from tapeworks.logging import get_logger
@@ -162,7 +163,8 @@ class TranscribeHandler:
         mix = render_mixdown(specs, scratch / f"mixdown.{MIXDOWN_FORMAT}", progress=lambda f: ctx.progress(
             mixing_at + MIXING_SHARE * f, None, STAGE_MESSAGES["mixing"]))
         ctx.check()
-        mix_key = keys.session_mixdown(p.user_id, p.session_id, mix.format)
+        mix_key = keys.session_mixdown(p.user_id, p.session_id, mix.format,
+                                       f"{ctx.ref.id}-{ctx.ref.attempt}")  # this attempt's own
         rt.store.put_file(mix_key, mix.path)  # in the store before the row names it (rule 4)
         ctx.progress(DOWNLOAD_SHARE + SPEECH_SHARE, "saving", "saving the transcript")
         merged = merged.model_copy(update={"version": 1, "vocabulary": list(p.vocabulary)})
@@ -236,6 +238,11 @@ class TranscribeHandler:
         session.detected_language = r.language
         session.model_name = r.model_name
         if r.mixdown is not None and r.mixdown_key:  # the player's audio, already in the store
+            superseded = session.source_key
+            if superseded and superseded != r.mixdown_key and r.store is not None \
+                    and session.track_count > 0:  # an earlier attempt's mix (never a track)
+                store = r.store
+                after_commit(db, lambda: store.delete(superseded))
             session.source_key = r.mixdown_key
             session.source_format = session.codec = r.mixdown.format
             session.source_filename = clean_filename(f"{session.title} (mix).{r.mixdown.format}")

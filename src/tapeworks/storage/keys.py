@@ -8,7 +8,7 @@ any machine finds it again from the ids alone::
     users/{user_id}/sessions/{session_id}/transcript.v{N}.json     (version N)
     users/{user_id}/sessions/{session_id}/waveform.json            (peaks of the source)
     users/{user_id}/sessions/{session_id}/tracks/{track_id}.{ext}  (a multitrack session's tracks)
-    users/{user_id}/sessions/{session_id}/mixdown.{ext}            (their mix: the player's audio)
+    users/{user_id}/sessions/{session_id}/mixdowns/{job}-{attempt}.{ext}  (their mix: the player's audio)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/audio.{ext}
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/transcript.json  (re-timed)
     users/{user_id}/sessions/{session_id}/episodes/{episode_id}/editlist.json
@@ -160,9 +160,16 @@ def session_track(user_id: int | str, session_id: int | str, track_id: int | str
             f".{validate_ext(ext)}")
 
 
-def session_mixdown(user_id: int | str, session_id: int | str, ext: str) -> str:
-    """The mix of a multitrack session's tracks: the audio its player plays."""
-    return f"{session_prefix(user_id, session_id)}mixdown.{validate_ext(ext)}"
+def session_mixdown(user_id: int | str, session_id: int | str, ext: str,
+                    render: str | None = None) -> str:
+    """The mix of a multitrack session's tracks: the audio its player plays. `render` is
+    the job attempt that made it (``<job id>-<attempt>``): each attempt writes its own
+    file and the session row names the one whose save passed the lease check, so a stale
+    worker never writes over the mix a newer attempt saved."""
+    prefix = session_prefix(user_id, session_id)
+    if render is None:
+        return f"{prefix}mixdown.{validate_ext(ext)}"
+    return f"{prefix}mixdowns/{validate_id(render, 'render id')}.{validate_ext(ext)}"
 
 
 def episode_prefix(user_id: int | str, session_id: int | str, episode_id: int | str) -> str:

@@ -153,7 +153,9 @@ def test_two_tracks_then_a_third_each_word_its_tracks_speaker_and_the_mixdown_pl
     keys = [o.key for o in rt.store.list("")]
     prefix = f"users/{_user_id(mt_api, sid)}/sessions/{sid}/"
     assert all(k.startswith(prefix) for k in keys)
-    assert sum(k.startswith(f"{prefix}tracks/") for k in keys) == 3 and f"{prefix}mixdown.mp3" in keys
+    assert sum(k.startswith(f"{prefix}tracks/") for k in keys) == 3
+    mixes = [k for k in keys if k.startswith(f"{prefix}mixdowns/")]  # this attempt's own mix
+    assert len(mixes) == 1 and mixes[0].endswith(".mp3")
     wave = c.get(f"/api/v1/sessions/{sid}/waveform", headers=pro)
     assert wave.status_code == 200 and wave.json()["duration_seconds"] == pytest.approx(12.5, abs=0.01)
 
