@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +176,43 @@ def test_a_transcribed_upload_is_searchable(db_url: str, make_api: Callable[...,
     search.reindex(api.runtime)
     assert [h["segment_id"] for h in hits(api, user, word.strip(".,"))] == [
         h["segment_id"] for h in found]
+
+
+def test_reindex_from_the_command_line(api: Api, alice, db_url: str, tmp_path: Path):
+    """`tapeworks search reindex [--user e-mail]` rebuilds the index from the store."""
+    bob = api.create_user("bob@example.com")
+    mine = transcribed_session(api, user_id_of(api, alice), "Career talk",
+                               [("S1", "The promotion came through at last.")])
+    theirs = transcribed_session(api, user_id_of(api, bob), "Other talk",
+                                 [("S1", "No promotion this year.")])
+    with api.runtime.database.transaction() as db:
+        db.execute(text("DELETE FROM search_entries"))
+    assert hits(api, alice, "promotion") == [] and hits(api, bob, "promotion") == []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPEWORKS_")}
+    env.update({"TAPEWORKS_DATA_DIR": str(tmp_path / "data"), "TAPEWORKS_DATABASE_URL": db_url,
+                "TAPEWORKS_LOG_LEVEL": "WARNING"})
+    tapeworks = str(Path(sys.executable).with_name("tapeworks"))
+
+    def reindex(*args: str) -> str:
+        r = subprocess.run([tapeworks, "search", "reindex", *args], env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    assert "reindexed 1 sessions" in reindex("--user", "alice@example.com")
+    assert [h["session_id"] for h in hits(api, alice, "promotion")] == [mine]
+    assert hits(api, bob, "promotion") == []  # only alice's were rebuilt
+    assert "reindexed 2 sessions" in reindex()
+    assert [h["session_id"] for h in hits(api, bob, "promotion")] == [theirs]
+    assert [h["session_id"] for h in hits(api, alice, '"promotion came"')] == [mine]
+
+
+def test_search_by_client(api: Api, alice, library):
+    ana = api.client.post("/api/v1/clients", headers=alice, json={"name": "Ana"}).json()
+    theirs = transcribed_session(api, library["uid"], "With Ana",
+                                 [("S1", "Her promotion is next.")], client_id=ana["id"])
+    assert {h["session_id"] for h in hits(api, alice, "promotion")} == {library["special"], theirs}
+    assert {h["session_id"] for h in hits(api, alice, "promotion", client_id=ana["id"])} == {theirs}
+    assert {h["session_id"] for h in hits(api, alice, '"her promotion"', client_id=ana["id"])} == {
+        theirs}
+    assert hits(api, alice, "promotion", client_id="nobody-of-hers") == []
