@@ -203,6 +203,9 @@ def test_feed_with_several_episodes_reads_back_in_two_feed_readers(api, alice, c
     vtt = api.client.get(_path(vtt_url["text/vtt"]))
     assert vtt.status_code == 200 and vtt.headers["access-control-allow-origin"] == "*"
     assert vtt.text.startswith("WEBVTT") and "<v Anna>" in vtt.text and "<v Ben>" in vtt.text
+    head = api.client.get(_path(vtt_url["text/vtt"]), headers={"Range": "bytes=0-5"})
+    assert head.status_code == 206 and head.content == b"WEBVTT"
+    assert head.headers["access-control-allow-origin"] == "*"
     js = api.client.get(_path(vtt_url["application/json"])).json()
     assert js["version"] == "1.0.0" and {s["speaker"] for s in js["segments"]} == {"Anna", "Ben"}
     srt = api.client.get(_path(vtt_url["application/x-subrip"]))
@@ -241,6 +244,15 @@ def test_conditional_get_head_and_byte_ranges(api, alice, clock, tmp_path) -> No
     for tag in (etag, plain.headers["etag"]):
         assert api.client.get(feed, headers={"If-None-Match": tag,
                                              "Accept-Encoding": "identity"}).status_code == 304
+    # byte ranges of the document as sent
+    part = api.client.get(feed, headers={"Range": "bytes=0-37", "Accept-Encoding": "identity"})
+    assert part.status_code == 206 and part.content == plain.content[:38]
+    assert part.headers["content-range"] == f"bytes 0-37/{len(plain.content)}"
+    stale = api.client.get(feed, headers={"Range": "bytes=0-37", "If-Range": '"old"',
+                                          "Accept-Encoding": "identity"})
+    assert stale.status_code == 200 and stale.content == plain.content
+    assert api.client.get(feed, headers={"Range": "bytes=99999999-",
+                                         "Accept-Encoding": "identity"}).status_code == 416
     # an edit changes the ETag: the old one no longer gives 304
     assert api.client.post(f"/api/v1/episodes/{ep_id}/publish", headers=alice,
                            json={"show_id": show["id"], "title": "Renamed"}).status_code == 200

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tapeworks.errors import ArtifactMissing, NotFound
 from tapeworks.http.deps import DbDep, RuntimeDep, get_runtime, request_db
-from tapeworks.http.ranges import media_type_for, stream_object
+from tapeworks.http.ranges import media_type_for, parse_range, stream_object
 from tapeworks.sessions.endpoints import status_reader
 from tapeworks.sessions.models import RecordingSession
 from tapeworks.shows import publishing
@@ -85,9 +85,21 @@ def _answer(request: Request, etag: str, last: datetime | None, cache: str,
 
 
 def _body(request: Request, content: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    """A document built here (feed, transcript, chapters): HEAD, and one byte range when
+    asked (of the bytes as sent: the gzip-coded ones when coded), as the media files."""
+    headers = {**headers, "Accept-Ranges": "bytes"}
     if request.method == "HEAD":
         return Response(status_code=200, media_type=media_type,
                         headers={**headers, "Content-Length": str(len(content))})
+    rng = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if rng and if_range and if_range.strip() != headers.get("ETag"):
+        rng = None  # the client's partial copy is of other bytes: send them all
+    span = parse_range(rng, len(content)) if rng else None
+    if span is not None:
+        start, end = span
+        return Response(content[start:end + 1], status_code=206, media_type=media_type,
+                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{len(content)}"})
     return Response(content, media_type=media_type, headers=headers)
 
 
