@@ -109,3 +109,37 @@ def test_webhooks_page_and_notification_choices(
     assert "episode.published" in r.json()["mail_events"]
     assert "session.completed" not in r.json()["mail_events"]
     check_page(page, out, "account-notifications", width)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_unsubscribe_link_asks_then_stops_that_mail(
+        site: Site, new_page: Callable[..., Any], artifacts: Path, width: int) -> None:
+    """The link from a mail, opened signed out: a page that asks (a GET changes nothing),
+    the button stops that one kind of mail, a broken link says so; axe, no sideways
+    scrolling, screenshots."""
+    from tapeworks.notifications import service as mail
+    from tapeworks.notifications.unsubscribe import url_for
+
+    out = artifacts / "pages"
+    out.mkdir(exist_ok=True)
+    user_id = site.add_user(EMAIL)
+    rt = site.server.runtime
+    link = url_for(site.url, rt.settings.resolved_secret_key(), user_id, "episode.completed")
+    assert link is not None
+    page = new_page(width, HEIGHT[width])
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Stop these mails?"
+    assert "an episode is ready" in page.locator("#unsub-message").inner_text()
+    check_page(page, out, "unsubscribe-ask", width)
+    with rt.database.transaction() as db:
+        assert "episode.completed" in mail.mail_events(db, user_id)
+    page.get_by_role("button", name="Stop these mails").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "You will no longer get these mails"
+    check_page(page, out, "unsubscribe-done", width)
+    with rt.database.transaction() as db:
+        chosen = mail.mail_events(db, user_id)
+    assert "episode.completed" not in chosen and "session.completed" in chosen
+    page.goto(link[:-4] + "xxxx")
+    assert page.locator("h1").inner_text() == "This link does not work"
+    check_page(page, out, "unsubscribe-invalid", width)

@@ -147,11 +147,14 @@ def build_message(
     mail_from: str,
     public_url: str,
     now: datetime | None = None,
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
-    """The complete message: headers, a plain-text part and an HTML alternative."""
+    """The complete message: headers, a plain-text part and an HTML alternative. With
+    `unsubscribe_url`, the one-click headers of RFC 8058 and a line in the footer."""
     content = content_for(event_type, data, public_url=public_url)
     account_url = f"{public_url.rstrip('/')}/account"
-    values = {**content.__dict__, "footer": FOOTER, "account_url": account_url}
+    values = {**content.__dict__, "footer": FOOTER, "account_url": account_url,
+              "unsubscribe_url": unsubscribe_url}
     msg = EmailMessage()
     msg["Subject"] = content.subject
     msg["From"] = mail_from
@@ -160,6 +163,9 @@ def build_message(
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=_safe_domain(domain))
     msg["Auto-Submitted"] = "auto-generated"
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(_ENV.get_template("event.txt.j2").render(values))
     msg.add_alternative(_ENV.get_template("event.html.j2").render(values), subtype="html")
     return msg

@@ -77,6 +77,7 @@ class MailPayload:
     to: str | None  # None: nothing to send
     event_type: str
     data: dict[str, Any]
+    user_id: str = ""  # for the mail's unsubscribe link
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def prepare_send(db: DbSession, delivery_id: str) -> MailPayload:
     if event is None or user is None:
         raise NotFound("the account no longer exists")
     to = user.email if delivery.status == "pending" and user.is_active else None
-    return MailPayload(delivery.id, delivery.attempts + 1, to, event.type, dict(event.data))
+    return MailPayload(delivery.id, delivery.attempts + 1, to, event.type, dict(event.data),
+                       user.id)
 
 
 def record_send(db: DbSession, rt: Runtime, payload: MailPayload, result: MailResult) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session as DbSession
 
-from tapeworks.notifications import service
+from tapeworks.notifications import service, unsubscribe
 from tapeworks.notifications.messages import build_message
 from tapeworks.notifications.smtp import MailError, SmtpConfig, send_message
 from tapeworks.queue.jobs import JobContext
@@ -27,8 +27,11 @@ class SendMailHandler:
         s = ctx.rt.settings
         if p.to is None or not s.smtp_url.strip():
             return service.MailResult("mail is not configured" if p.to else None, False, ctx.rt)
-        message = build_message(p.event_type, p.data, to=p.to, mail_from=s.mail_from,
-                                public_url=s.effective_public_url)
+        message = build_message(
+            p.event_type, p.data, to=p.to, mail_from=s.mail_from,
+            public_url=s.effective_public_url,
+            unsubscribe_url=unsubscribe.url_for(s.effective_public_url, s.resolved_secret_key(),
+                                                p.user_id, p.event_type) if p.user_id else None)
         try:
             send_message(SmtpConfig.parse(s.smtp_url), message)
         except MailError as exc:

@@ -26,6 +26,7 @@ from tapeworks.web import (
     sessions,
     shares,
     shows,
+    unsubscribe,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,7 +34,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install_web(app: FastAPI) -> None:
     app.state.cookie_reader = security.cookie_reader
-    for module in (auth, sessions, episodes, shows, shares, practice, integrations, account):
+    for module in (auth, sessions, episodes, shows, shares, practice, integrations, account,
+                   unsubscribe):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

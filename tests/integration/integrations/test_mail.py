@@ -103,3 +103,67 @@ def jobs_left(api: Api) -> bool:
     from tapeworks.queue.models import Job
     with api.runtime.database.transaction() as db:
         return db.scalar(select(Job.id).where(Job.status.in_(("queued", "running")))) is not None
+
+
+def test_one_click_unsubscribe_stops_that_mail_only(
+        db_url: str, make_api: Callable[..., Api], mail_server: MailServer) -> None:
+    """Each chosen mail carries RFC 8058's headers; the mail client's one-click POST (no
+    login, no CSRF token, no Origin) stops that kind of mail and no other; a GET only asks;
+    a forged or altered link is refused; the webhook notice, not a choice, has no link."""
+    import httpx
+
+    api = make_api(db_url, smtp_url=mail_server.url, public_url="https://tw.example.com",
+                   webhook_retry_schedule=SCHEDULE)
+    alice = api.create_user("alice@example.com")
+    upload_ok(api.client, alice, JFK, title="Monday call")
+    run_jobs(api, lambda: len(mail_server.received) >= 1)
+    msg = mail_server.received[0].message
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header = msg["List-Unsubscribe"]
+    assert header.startswith("<https://tw.example.com/unsubscribe/") and header.endswith(">")
+    url = header[1:-1]
+    assert url in msg.get_body(("plain",)).get_content()
+    assert url in msg.get_body(("html",)).get_content()
+    path = httpx.URL(url).path
+    before = api.client.get("/api/v1/auth/me/notifications", headers=alice).json()["mail_events"]
+    assert "session.completed" in before
+
+    page = api.client.get(path)  # a scanner or a person opening the link: nothing changes
+    assert page.status_code == 200 and "Stop these mails" in page.text
+    assert "a transcript is ready" in page.text
+    assert api.client.get("/api/v1/auth/me/notifications",
+                          headers=alice).json()["mail_events"] == before
+
+    tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
+    assert api.client.post(tampered, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert api.client.get("/unsubscribe/not-a-token").status_code == 404
+
+    api.client.cookies.clear()  # a mail client: no login, no CSRF token, no Origin
+    r = api.client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200 and "no longer get these mails" in r.text
+    after = api.client.get("/api/v1/auth/me/notifications", headers=alice).json()["mail_events"]
+    assert after == [e for e in before if e != "session.completed"]
+    assert api.client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    # the next transcription sends no mail
+    sid = upload_ok(api.client, alice, JFK, title="Tuesday call")
+    run_jobs(api, lambda: api.client.get(f"/api/v1/sessions/{sid}/status",
+                                         headers=alice).json()["status"] == "completed")
+    for _ in range(20):  # whatever the outbox still had to do
+        jobs.execute_next(api.runtime, "short")
+    assert len(mail_server.received) == 1 and len(mails(api)) == 1
+
+
+def test_a_notice_that_is_not_a_choice_has_no_unsubscribe_link() -> None:
+    from tapeworks.notifications.messages import build_message
+    from tapeworks.notifications.unsubscribe import make_token, read_token, url_for
+
+    assert url_for("https://tw.example.com", "k", "u1", "webhook.disabled") is None
+    msg = build_message("webhook.disabled", {"url": "https://hooks.example.com"},
+                        to="a@example.com", mail_from="tw@example.com",
+                        public_url="https://tw.example.com")
+    assert msg["List-Unsubscribe"] is None and "Stop mails" not in msg.as_string()
+    token = make_token("secret-one", "u1", "episode.failed")
+    assert read_token("secret-one", token) is not None
+    assert read_token("secret-two", token) is None  # another deployment's key
+    assert read_token("secret-one", make_token("secret-one", "u1", "not.an.event")) is None
