@@ -112,11 +112,28 @@ FTS_PG_WORDS = FTS_PG.format(
     key_user="f.user_id",
     key="f.entry_id",
 )
-FTS_PG_PAIRS = FTS_PG.format(
-    source="search_fts_pairs p JOIN search_fts f ON f.entry_id = p.entry_id",
-    where="p.pairs @@ CAST(%(p)s AS tsquery) AND ts_match_vq(f.vector, CAST(%(q)s AS tsquery))",
-    key_user="p.user_id",
-    key="p.entry_id",
+# the newest PAIR_CANDIDATES rows with the phrase's pairs are tested first, the older rest
+# only when too few of them pass (the service's `_statement` explains)
+PAIR_CANDIDATES = 1100
+_EXACT = "ts_match_vq(f.vector, CAST(%(q)s AS tsquery))"
+_PAIRS_WHERE = "p.pairs @@ CAST(%(p)s AS tsquery) AND p.user_id = %(u)s"
+FTS_PG_PAIRS = (
+    "WITH pc AS MATERIALIZED ("
+    f" SELECT p.entry_id FROM search_fts_pairs p WHERE {_PAIRS_WHERE}"
+    f" ORDER BY p.entry_id DESC LIMIT {PAIR_CANDIDATES}),"
+    " fast AS MATERIALIZED ("
+    " SELECT f.entry_id, f.vector FROM pc JOIN search_fts f ON f.entry_id = pc.entry_id"
+    f" WHERE {_EXACT} ORDER BY f.entry_id DESC LIMIT {CANDIDATES}),"
+    " c AS (SELECT entry_id, vector FROM fast UNION ALL ("
+    " SELECT f.entry_id, f.vector FROM search_fts_pairs p JOIN search_fts f ON f.entry_id = p.entry_id"
+    f" WHERE {_PAIRS_WHERE} AND {_EXACT} AND p.entry_id < (SELECT min(entry_id) FROM pc)"
+    f" AND (SELECT count(*) FROM pc) = {PAIR_CANDIDATES}"
+    f" AND (SELECT count(*) FROM fast) < {CANDIDATES}"
+    f" ORDER BY p.entry_id DESC LIMIT (SELECT {CANDIDATES} - count(*) FROM fast))),"
+    " r AS (SELECT entry_id, ts_rank_cd(vector, CAST(%(q)s AS tsquery)) AS score FROM c"
+    " ORDER BY score DESC, entry_id DESC LIMIT 20)"
+    " SELECT e.session_id, e.segment_id, e.start, e.text, r.score"
+    " FROM r JOIN search_entries e ON e.id = r.entry_id ORDER BY r.score DESC, r.entry_id DESC"
 )
 LIKE_SQL = (
     "SELECT id FROM sessions WHERE user_id = {p} AND (lower(title) LIKE {p} OR "
@@ -393,6 +410,10 @@ def main() -> None:
             def fts_pg(q: str) -> int:
                 s = to_pg_search(parse(q))
                 sql = FTS_PG_WORDS if s.pairs is None else FTS_PG_PAIRS
+                # as the service does for pairs (SET LOCAL there)
+                pg.execute(
+                    "RESET random_page_cost" if s.pairs is None else "SET random_page_cost = 1.1"
+                )
                 return len(pg.execute(sql, {"q": s.exact, "p": s.pairs, "u": USER}).fetchall())
 
             def like_pg(q: str) -> int:

@@ -245,6 +245,9 @@ class HitPage:
 # queries; for a word found in very many segments, its most recent ones. This keeps a query
 # within tens of milliseconds however common its words are (bench/bench_search.py).
 CANDIDATES = 1000
+# A phrase tests this many of the newest rows holding its pairs before reading further
+# (a few hold the pairs but not the phrase: see `_statement`)
+PAIR_CANDIDATES = 1100
 _COLUMNS = (
     'e.session_id, s.title, e.segment_id, e.kind, e.start, e."end", e.speaker, e.text, r.score'
 )
@@ -285,36 +288,55 @@ def _statement(dialect: str, query: SearchQuery, filters: str, params: dict[str,
         )
     pg = to_pg_search(query)
     params["q"] = pg.exact
-    if pg.pairs is None:
-        source = "search_fts f"
-        where = "f.vector @@ CAST(:q AS tsquery) AND f.user_id = :user_id"
-        key = "f.entry_id"
-    else:
-        # A wanted phrase: candidates by its pairs (`to_pg_search`), then the exact test. The
-        # test is a function call, which the planner leaves unestimated, so it plans by how
-        # common the pairs are; its guess for a phrase itself is how often its words meet
-        # anywhere, far too high for a rare phrase of common words (a scan of the index).
-        params["p"] = pg.pairs
-        source = "search_fts_pairs p JOIN search_fts f ON f.entry_id = p.entry_id"
-        where = (
-            "p.pairs @@ CAST(:p AS tsquery) AND p.user_id = :user_id"
-            " AND ts_match_vq(f.vector, CAST(:q AS tsquery))"
-        )
-        key = "p.entry_id"
-    join = (
-        f" JOIN search_entries e ON e.id = {key} JOIN sessions s ON s.id = e.session_id"
-        if filters
-        else ""
-    )
-    return (
-        "WITH c AS ("
-        f" SELECT f.entry_id, f.vector FROM {source}{join}"
-        f" WHERE {where}{filters}"
-        f" ORDER BY {key} DESC LIMIT :candidates),"
+    rank = (
         " r AS (SELECT entry_id AS id, -ts_rank_cd(vector, CAST(:q AS tsquery)) AS score"
         " FROM c ORDER BY score, entry_id DESC LIMIT :limit OFFSET :offset)"
         f" SELECT {_COLUMNS} FROM r JOIN search_entries e ON e.id = r.id"
         " JOIN sessions s ON s.id = e.session_id ORDER BY r.score, r.id DESC"
+    )
+    if pg.pairs is None:
+        join = (
+            " JOIN search_entries e ON e.id = f.entry_id JOIN sessions s ON s.id = e.session_id"
+            if filters
+            else ""
+        )
+        return (
+            "WITH c AS ("
+            f" SELECT f.entry_id, f.vector FROM search_fts f{join}"
+            f" WHERE f.vector @@ CAST(:q AS tsquery) AND f.user_id = :user_id{filters}"
+            " ORDER BY f.entry_id DESC LIMIT :candidates),"
+            f"{rank}"
+        )
+    # A wanted phrase: candidates by its pairs (`to_pg_search`), then the exact test, a
+    # function call, which the planner leaves unestimated: it plans by how common the pairs
+    # are (its guess for a phrase itself is how often its words meet anywhere, far too high
+    # for a rare phrase of common words, which then scanned the whole index). The newest
+    # PAIR_CANDIDATES rows with the pairs (pc) are tested first; only if they were that many
+    # and fewer than CANDIDATES of them pass does the older rest get read (the one-time
+    # filter of the second half of c), so c is always the newest CANDIDATES matches.
+    params["pairs"], params["pair_candidates"] = pg.pairs, PAIR_CANDIDATES
+    pairs = "search_fts_pairs p" + (
+        " JOIN search_entries e ON e.id = p.entry_id JOIN sessions s ON s.id = e.session_id"
+        if filters
+        else ""
+    )
+    pairs_where = f"p.pairs @@ CAST(:pairs AS tsquery) AND p.user_id = :user_id{filters}"
+    exact = "ts_match_vq(f.vector, CAST(:q AS tsquery))"
+    return (
+        "WITH pc AS MATERIALIZED ("
+        f" SELECT p.entry_id FROM {pairs} WHERE {pairs_where}"
+        " ORDER BY p.entry_id DESC LIMIT :pair_candidates),"
+        " fast AS MATERIALIZED ("
+        " SELECT f.entry_id, f.vector FROM pc JOIN search_fts f ON f.entry_id = pc.entry_id"
+        f" WHERE {exact} ORDER BY f.entry_id DESC LIMIT :candidates),"
+        " c AS (SELECT entry_id, vector FROM fast UNION ALL ("
+        f" SELECT f.entry_id, f.vector FROM {pairs} JOIN search_fts f ON f.entry_id = p.entry_id"
+        f" WHERE {pairs_where} AND {exact}"
+        " AND p.entry_id < (SELECT min(entry_id) FROM pc)"
+        " AND (SELECT count(*) FROM pc) = :pair_candidates"
+        " AND (SELECT count(*) FROM fast) < :candidates"
+        " ORDER BY p.entry_id DESC LIMIT (SELECT :candidates - count(*) FROM fast))),"
+        f"{rank}"
     )
 
 
@@ -353,6 +375,13 @@ def search(
         # times on a connection, and PostgreSQL may then keep one generic plan for every
         # query (in the benchmark: 300 ms instead of 12 ms for a phrase of common words).
         db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        if "pairs" in params:
+            # the pairs' statistics are close to exact, so the cost model decides between the
+            # newest rows first and the GIN index; with the default random_page_cost (disks)
+            # it scanned 100,000 rows for a pair in 1 % of them rather than fetch those 1 %
+            # (index pages are in memory; for words, whose prefix estimates are rough, the
+            # default chooses better: bench/bench_search.py)
+            db.execute(text("SET LOCAL random_page_cost = 1.1"))
     try:
         rows = db.execute(text(sql), params).all()
     except DBAPIError as exc:

@@ -216,3 +216,26 @@ def test_search_by_client(api: Api, alice, library):
     assert {h["session_id"] for h in hits(api, alice, '"her promotion"', client_id=ana["id"])} == {
         theirs}
     assert hits(api, alice, "promotion", client_id="nobody-of-hers") == []
+
+
+def test_a_phrase_behind_many_rows_with_only_its_pairs_is_still_found(api: Api, alice, monkeypatch):
+    """Rows can hold a phrase's pairs without the phrase ("pay rise, then rise review"); on
+    PostgreSQL the newest rows with the pairs are tested first and, when too few pass, the
+    older ones. Both dialects rank the same newest CANDIDATES matches."""
+    uid = user_id_of(api, alice)
+    spoken = [("S1" if n % 2 else "S2", f"Take {n}: the pay rise review is in May.")
+              for n in range(3)]
+    old = transcribed_session(api, uid, "Old", spoken)
+    decoys = [("S1" if n % 2 else "S2", f"Take {n}: a pay rise, then a rise review.")
+              for n in range(6)]
+    transcribed_session(api, uid, "Decoys", decoys)
+    t = api.client.get(f"/api/v1/sessions/{old}/transcript", headers=alice).json()
+    segments = [s["id"] for s in t["segments"]]
+    assert len(segments) == 3
+    monkeypatch.setattr(search, "CANDIDATES", 2)
+    monkeypatch.setattr(search, "PAIR_CANDIDATES", 3)
+    found = hits(api, alice, '"pay rise review"')
+    assert {h["session_id"] for h in found} == {old}
+    assert {h["segment_id"] for h in found} == set(segments[1:])  # the newest two
+    monkeypatch.setattr(search, "PAIR_CANDIDATES", 50)  # all of them tested at once
+    assert {h["segment_id"] for h in hits(api, alice, '"pay rise review"')} == set(segments[1:])
