@@ -9,9 +9,12 @@ decoder.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -19,6 +22,7 @@ import numpy as np
 from tapeworks.errors import InvalidAudio
 
 Block = np.ndarray  # float32, shape (channels, samples)
+T = TypeVar("T")
 
 SPEECH_RATE = 16_000  # what the speech engines, VAD and speaker embeddings take
 DEFAULT_CHUNK_SECONDS = 10.0
@@ -59,16 +63,28 @@ def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
         resampler: av.AudioResampler | None = None
         try:
             for frame in container.decode(stream):
-                if resampler is None and frame.sample_rate == rate and frame.layout.nb_channels <= 2:
+                if (
+                    resampler is None
+                    and frame.sample_rate == rate
+                    and frame.layout.nb_channels <= 2
+                ):
                     yield _match_channels(frame_to_float(frame), channels)
                     continue
                 if resampler is None:
-                    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+                    # up to two channels are resampled as they are and then matched like
+                    # the frames at the right rate (FFmpeg's upmix would lower a mono
+                    # source by 3 dB in stereo); more are downmixed by FFmpeg
+                    own = frame.layout.nb_channels
+                    resampler = av.AudioResampler(
+                        format="fltp",
+                        layout=layout if own > 2 else ("stereo" if own == 2 else "mono"),
+                        rate=rate,
+                    )
                 for out in resampler.resample(frame):
-                    yield frame_to_float(out)
+                    yield _match_channels(frame_to_float(out), channels)
             if resampler is not None:
                 for out in resampler.resample(None):
-                    yield frame_to_float(out)
+                    yield _match_channels(frame_to_float(out), channels)
         except av.FFmpegError as exc:
             raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
 
@@ -204,8 +220,9 @@ class AudioChunk:
         return self.start + self.duration
 
 
-def iter_chunks(path: str | Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                rate: int = SPEECH_RATE) -> Iterator[AudioChunk]:
+def iter_chunks(
+    path: str | Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS, rate: int = SPEECH_RATE
+) -> Iterator[AudioChunk]:
     """Consecutive mono chunks of `chunk_seconds` (the last one may be shorter).
 
     Raises InvalidAudio when the file cannot be opened or holds no decodable audio.
@@ -238,7 +255,9 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = SPEECH_RATE) ->
         out.writeframes(pcm.tobytes())
 
 
-def decode_excerpts(path: str | Path, zones: Sequence[tuple[float, float]]) -> Iterator[tuple[float, np.ndarray]]:
+def decode_excerpts(
+    path: str | Path, zones: Sequence[tuple[float, float]]
+) -> Iterator[tuple[float, np.ndarray]]:
     """(start seconds, 16 kHz mono float32 samples) of each zone (sorted, disjoint): the
     parts of a recording that production checks against voice activity before cutting.
 
@@ -304,3 +323,53 @@ def _finish(excerpt: _Excerpt | None, z0: float, z1: float) -> tuple[float, np.n
     data = excerpt.samples()
     a = max(0, round((z0 - excerpt.start) * SPEECH_RATE))
     return z0, data[a : a + round((z1 - z0) * SPEECH_RATE)].astype(np.float32, copy=False)
+
+
+_END = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """`items` produced on a thread of their own, at most `depth` ahead of the consumer:
+    decoding (FFmpeg runs without the interpreter lock) overlaps the work done on what it
+    decoded. An error on the thread is raised here; a consumer that stops early stops it."""
+    q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            failure.append(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if stop.is_set() and close is not None:
+                close()
+            while not stop.is_set():
+                try:
+                    q.put(_END, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    thread = threading.Thread(target=run, name="tapeworks-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        thread.join()

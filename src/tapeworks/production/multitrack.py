@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +37,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tapeworks.audio.decode import Block, BlockReader, decode_blocks
+from tapeworks.audio.decode import Block, BlockReader, decode_blocks, prefetched
 from tapeworks.audio.probe import AudioInfo, read_info
 from tapeworks.errors import InvalidAudio, ValidationFailed
 from tapeworks.production.bleep import BleepMode, BleepSpan, bleep_blocks
@@ -78,13 +79,21 @@ def place_tracks(specs: Sequence[TrackSpec], rate: int) -> list[PlacedTrack]:
     placed: list[PlacedTrack] = []
     for k, spec in enumerate(specs):
         if not math.isfinite(spec.offset_seconds) or spec.offset_seconds < 0:
-            raise ValidationFailed(f"track {k + 1} ({spec.name}): the offset must be 0 or more seconds")
+            raise ValidationFailed(
+                f"track {k + 1} ({spec.name}): the offset must be 0 or more seconds"
+            )
         try:
             info = read_info(spec.path)
         except InvalidAudio as exc:
             raise InvalidAudio(f"track {k + 1} ({spec.name}) is not audio we can read") from exc
-        placed.append(PlacedTrack(spec, info, round(spec.offset_seconds * rate),
-                                  max(0, round(info.duration_seconds * rate))))
+        placed.append(
+            PlacedTrack(
+                spec,
+                info,
+                round(spec.offset_seconds * rate),
+                max(0, round(info.duration_seconds * rate)),
+            )
+        )
     return placed
 
 
@@ -101,14 +110,23 @@ def mix_channels(placed: Sequence[PlacedTrack], wanted: int | None = None) -> in
 
 # --- levelling ------------------------------------------------------------------------------
 def track_loudness(placed: Sequence[PlacedTrack], rate: int, block: int) -> list[float]:
-    """Integrated loudness (LUFS) of each track on its own, mono-summed; -inf when silent."""
-    out: list[float] = []
-    for p in placed:
-        meter = LoudnessMeter(rate, 1)
-        for b in decode_blocks(p.spec.path, rate, 1, block):
+    """Integrated loudness (LUFS) of each track on its own, mono-summed; -inf when silent.
+    Measured at the track's own rate (the K-weighting is made for it; no resampling) and
+    the tracks at once, each on a thread (decoding and filtering run without the lock)."""
+
+    def one(p: PlacedTrack) -> float:
+        own = p.info.sample_rate or rate
+        meter = LoudnessMeter(own, 1)
+        for b in decode_blocks(p.spec.path, own, 1, round(block * own / rate)):
             meter.add(b)
-        out.append(meter.integrated())
-    return out
+        return meter.integrated()
+
+    if len(placed) < 2:
+        return [one(p) for p in placed]
+    with ThreadPoolExecutor(
+        max_workers=min(len(placed), 2), thread_name_prefix="tapeworks-level"
+    ) as pool:
+        return list(pool.map(one, placed))
 
 
 def levelling_gains_db(loudness: Sequence[float], reference: float | None = None) -> list[float]:
@@ -120,8 +138,7 @@ def levelling_gains_db(loudness: Sequence[float], reference: float | None = None
         return [0.0 for _ in loudness]
     ref = reference if reference is not None else sum(finite) / len(finite)
     return [
-        min(MAX_BOOST_DB, max(-MAX_CUT_DB, ref - v)) if math.isfinite(v) else 0.0
-        for v in loudness
+        min(MAX_BOOST_DB, max(-MAX_CUT_DB, ref - v)) if math.isfinite(v) else 0.0 for v in loudness
     ]
 
 
@@ -178,14 +195,24 @@ def mixdown_blocks(
     fade = max(1, round(MUTE_FADE_SECONDS * rate))
     tracks: list[Track] = []
     for p, e in zip(placed, edits, strict=True):
-        blocks: Iterable[Block] = decode_blocks(p.spec.path, rate, channels, block)
+        # each track decoded (and resampled) on its own thread, beside the mixing
+        blocks: Iterable[Block] = prefetched(decode_blocks(p.spec.path, rate, channels, block))
         offset = p.spec.offset_seconds
         if e.bleeps:
-            local = [BleepSpan(s.start - offset, s.end - offset, s.word_index, s.text) for s in e.bleeps]
+            local = [
+                BleepSpan(s.start - offset, s.end - offset, s.word_index, s.text) for s in e.bleeps
+            ]
             blocks = bleep_blocks(blocks, local, rate, bleep_mode)
         mutes = [(round((a - offset) * rate), round((b - offset) * rate)) for a, b in e.mutes]
-        tracks.append(Track(blocks, p.start, p.length, gain=db_to_gain(e.gain_db),
-                            envelope=mute_envelope(mutes, fade) if mutes else None))
+        tracks.append(
+            Track(
+                blocks,
+                p.start,
+                p.length,
+                gain=db_to_gain(e.gain_db),
+                envelope=mute_envelope(mutes, fade) if mutes else None,
+            )
+        )
     return mix_tracks(tracks, timeline_samples(placed), channels, block)
 
 
@@ -221,7 +248,9 @@ def union_intervals(*lists: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
-def common_silence(speech_by_track: Sequence[Iterable[Interval]], duration: float) -> list[Interval]:
+def common_silence(
+    speech_by_track: Sequence[Iterable[Interval]], duration: float
+) -> list[Interval]:
     """The stretches of [0, duration] where no track has speech."""
     out: list[Interval] = []
     t = 0.0
@@ -332,7 +361,10 @@ def dedupe_words(
                     break
                 if not kept[a][i]:
                     break
-    return [[w for w, k in zip(ws, ks, strict=True) if k] for ws, ks in zip(words_by_track, kept, strict=True)]
+    return [
+        [w for w, k in zip(ws, ks, strict=True) if k]
+        for ws, ks in zip(words_by_track, kept, strict=True)
+    ]
 
 
 def merge_track_transcripts(
@@ -359,8 +391,13 @@ def merge_track_transcripts(
         speaker = f"S{k + 1}"
         for seg in t.segments:
             words = [
-                w.model_copy(update={"start": round(w.start + off, 6), "end": round(w.end + off, 6),
-                                     "speaker": speaker})
+                w.model_copy(
+                    update={
+                        "start": round(w.start + off, 6),
+                        "end": round(w.end + off, 6),
+                        "speaker": speaker,
+                    }
+                )
                 for w in seg.words
             ]
             if keep is not None:
@@ -370,8 +407,20 @@ def merge_track_transcripts(
             text = " ".join(w.text for w in words) if keep is not None else seg.text
             start = words[0].start if words else round(seg.start + off, 6)
             end = words[-1].end if words else round(seg.end + off, 6)
-            segments.append((start, k, Segment(id=f"t{k + 1}-{seg.id}", speaker=speaker,
-                                               start=start, end=end, text=text, words=words)))
+            segments.append(
+                (
+                    start,
+                    k,
+                    Segment(
+                        id=f"t{k + 1}-{seg.id}",
+                        speaker=speaker,
+                        start=start,
+                        end=end,
+                        text=text,
+                        words=words,
+                    ),
+                )
+            )
     segments.sort(key=lambda item: (item[0], item[1]))
     first = next((t for t in transcripts if t.model is not None), None)
     ends = [seg.end for _, _, seg in segments]
@@ -379,8 +428,9 @@ def merge_track_transcripts(
         language=next((t.language for t in transcripts if t.language), None),
         duration=duration if duration is not None else (max(ends) if ends else 0.0),
         model=first.model if first is not None else None,
-        diarization=Diarization(status="disabled", reason="one track per speaker",
-                                num_speakers=len(names)),
+        diarization=Diarization(
+            status="disabled", reason="one track per speaker", num_speakers=len(names)
+        ),
         speakers=[Speaker(id=f"S{k + 1}", name=name, role=None) for k, name in enumerate(names)],
         segments=[seg for _, _, seg in segments],
     )

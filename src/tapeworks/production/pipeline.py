@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tapeworks.audio.decode import Block, decode_blocks
+from tapeworks.audio.decode import Block, decode_blocks, prefetched
 from tapeworks.audio.probe import read_info
 from tapeworks.production.bleep import (
     BleepMode,
@@ -77,7 +77,12 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str, float], None]
-_STAGES = {"analysing": (0.0, 0.05), "measuring": (0.05, 0.35), "rendering": (0.35, 0.97), "encoding": (0.97, 1.0)}
+_STAGES = {
+    "analysing": (0.0, 0.05),
+    "measuring": (0.05, 0.35),
+    "rendering": (0.35, 0.97),
+    "encoding": (0.97, 1.0),
+}
 _ASSET_FADE_GUARD = 0.010  # seconds of fade on an asset edge that does not overlap
 
 
@@ -104,14 +109,26 @@ class ChapterBase:
     programme_offset_seconds: float = 0.0
 
 
-def _chapters(render: RenderSettings, base: ChapterBase | None, edit_list: EditList,
-              offset: float, duration: float) -> tuple[tuple[float, str], ...]:
+def _chapters(
+    render: RenderSettings,
+    base: ChapterBase | None,
+    edit_list: EditList,
+    offset: float,
+    duration: float,
+) -> tuple[tuple[float, str], ...]:
     chapters = list(render.chapters or ())
     if base is None or not chapters:
         return tuple(chapters)
-    return tuple(retime_points(chapters, old_edit=base.edit_list,
-                               old_offset=base.programme_offset_seconds, new_edit=edit_list,
-                               new_offset=offset, new_duration=duration))
+    return tuple(
+        retime_points(
+            chapters,
+            old_edit=base.edit_list,
+            old_offset=base.programme_offset_seconds,
+            new_edit=edit_list,
+            new_offset=offset,
+            new_duration=duration,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,9 @@ class _Source:
     bleep_mode: BleepMode = "beep"
 
     def blocks(self, rate: int, channels: int, block: int) -> Iterator[Block]:
-        blocks = decode_blocks(self.path, rate, channels, block)
+        blocks = prefetched(
+            decode_blocks(self.path, rate, channels, block)
+        )  # decoding on its own thread
         if not self.bleeps:
             return blocks
         return bleep_blocks(blocks, self.bleeps, rate, self.bleep_mode)
@@ -187,20 +206,38 @@ def produce(
     channels = render.channels or min(info.channels, 2)
     block = round(render.block_seconds * rate)
     # planned from the words, then checked against the source audio (rule 12)
-    edit_list = verified_edit_list(source, transcript, info.duration_seconds, speech_regions, cleaning,
-                                   verify).edit_list
-    src, transcript, spans = _bleeped_source(source, transcript, cleaning, info.duration_seconds, bleeps)
+    edit_list = verified_edit_list(
+        source, transcript, info.duration_seconds, speech_regions, cleaning, verify
+    ).edit_list
+    src, transcript, spans = _bleeped_source(
+        source, transcript, cleaning, info.duration_seconds, bleeps
+    )
     assets = {
         name: _measure_asset(path, rate, channels, block)
-        for name, path in (("intro", template.intro), ("outro", template.outro), ("music", template.music))
+        for name, path in (
+            ("intro", template.intro),
+            ("outro", template.outro),
+            ("music", template.music),
+        )
         if path is not None
     }
     report("analysing", 1.0)
 
     if not loudness.enabled and not assets:
-        single = _produce_single_pass(src, transcript, out_path, edit_list, render, loudness,
-                                      rate, channels, block, report, hidden_words,
-                                      chapters_from)
+        single = _produce_single_pass(
+            src,
+            transcript,
+            out_path,
+            edit_list,
+            render,
+            loudness,
+            rate,
+            channels,
+            block,
+            report,
+            hidden_words,
+            chapters_from,
+        )
         single.bleeps = spans
         return single
     edit_list, main_samples, input_lufs = _measure_programme(
@@ -215,8 +252,20 @@ def produce(
     retimed = retimed.model_copy(update={"duration": layout["total"] / rate})
     speech = _speech_map(retimed, edit_list, speech_regions, offset)
 
-    tracks = _tracks(src, edit_list, assets, layout, template, render, rate, channels, block,
-                     main_gain_db, target, speech)
+    tracks = _tracks(
+        src,
+        edit_list,
+        assets,
+        layout,
+        template,
+        render,
+        rate,
+        channels,
+        block,
+        main_gain_db,
+        target,
+        speech,
+    )
     stream: Iterable[Block] = mix_tracks(tracks, layout["total"], channels, block)
     limiter: TruePeakLimiter | None = None
     if loudness.enabled:
@@ -226,8 +275,16 @@ def produce(
     stream = _metered(stream, out_meter, peak_meter, layout["total"], report)
     chapters = _chapters(render, chapters_from, edit_list, offset, layout["total"] / rate)
     tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
-    result = encode(stream, out_path, fmt=render.format, rate=rate, channels=channels,
-                    bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
+    result = encode(
+        stream,
+        out_path,
+        fmt=render.format,
+        rate=rate,
+        channels=channels,
+        bitrate=render.bitrate,
+        mp3_quality=render.mp3_quality,
+        tags=tags,
+    )
     report("encoding", 1.0)
 
     return ProduceResult(
@@ -272,8 +329,11 @@ def _bleeped_source(
     if not indices:
         return _Source(source), transcript, []
     spans = bleep_spans(source, words, indices, duration=duration)
-    return (_Source(source, tuple(spans), cleaning.bleep_mode), bleep_transcript(transcript, indices),
-            spans)
+    return (
+        _Source(source, tuple(spans), cleaning.bleep_mode),
+        bleep_transcript(transcript, indices),
+        spans,
+    )
 
 
 def _produce_single_pass(
@@ -291,20 +351,40 @@ def _produce_single_pass(
     chapters_from: ChapterBase | None = None,
 ) -> ProduceResult:
     """No loudness pass and nothing to mix: cut (snapping) straight into the encoder."""
-    renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
-                            crossfade_seconds=render.crossfade_seconds, snap_seconds=render.snap_seconds)
+    renderer = EditRenderer(
+        edit_list,
+        rate,
+        channels,
+        block_samples=block,
+        crossfade_seconds=render.crossfade_seconds,
+        snap_seconds=render.snap_seconds,
+    )
     out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
     expected = round(edit_list.episode_duration * rate)
-    stream = _metered(renderer.render(source.blocks(rate, channels, block)),
-                      out_meter, peak_meter, expected, report)
+    stream = _metered(
+        renderer.render(source.blocks(rate, channels, block)),
+        out_meter,
+        peak_meter,
+        expected,
+        report,
+    )
     chapters = _chapters(render, chapters_from, edit_list, 0.0, edit_list.episode_duration)
     tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
-    result = encode(stream, out_path, fmt=render.format, rate=rate, channels=channels,
-                    bitrate=render.bitrate, mp3_quality=render.mp3_quality, tags=tags)
+    result = encode(
+        stream,
+        out_path,
+        fmt=render.format,
+        rate=rate,
+        channels=channels,
+        bitrate=render.bitrate,
+        mp3_quality=render.mp3_quality,
+        tags=tags,
+    )
     report("encoding", 1.0)
     final = renderer.snapped_edit_list()
     retimed = retime_transcript(transcript, final, hidden=hidden_words).model_copy(
-        update={"duration": result.duration_seconds})
+        update={"duration": result.duration_seconds}
+    )
     output_lufs = out_meter.integrated()
     return ProduceResult(
         chapters=list(chapters),
@@ -323,8 +403,14 @@ def _produce_single_pass(
             "limiter_max_reduction_db": 0.0,
         },
         cuts=final.summary(),
-        layout={"intro": 0.0, "main_start": 0.0, "main": result.duration_seconds,
-                "outro_start": result.duration_seconds, "outro": 0.0, "total": result.duration_seconds},
+        layout={
+            "intro": 0.0,
+            "main_start": 0.0,
+            "main": result.duration_seconds,
+            "outro_start": result.duration_seconds,
+            "outro": 0.0,
+            "total": result.duration_seconds,
+        },
     )
 
 
@@ -350,8 +436,12 @@ def _measure_programme(
 ) -> tuple[EditList, int, float]:
     """Pass 1: cut (snapping boundaries) and meter; returns the snapped edit list."""
     renderer = EditRenderer(
-        edit_list, rate, channels, block_samples=block,
-        crossfade_seconds=render.crossfade_seconds, snap_seconds=render.snap_seconds,
+        edit_list,
+        rate,
+        channels,
+        block_samples=block,
+        crossfade_seconds=render.crossfade_seconds,
+        snap_seconds=render.snap_seconds,
     )
     meter = LoudnessMeter(rate, channels)
     expected = max(1.0, edit_list.episode_duration * rate)
@@ -369,8 +459,14 @@ def _layout(assets: dict[str, _Asset], main: int, overlap: int) -> dict[str, int
     main_end = main_start + main
     outro_start = max(main_start, main_end - overlap) if outro else main_end
     total = max(main_end, outro_start + outro)
-    return {"intro": intro, "main_start": main_start, "main": main, "outro_start": outro_start,
-            "outro": outro, "total": total}
+    return {
+        "intro": intro,
+        "main_start": main_start,
+        "main": main,
+        "outro_start": outro_start,
+        "outro": outro,
+        "total": total,
+    }
 
 
 def _speech_map(
@@ -409,27 +505,41 @@ def _tracks(
     target: float,
     speech: list[tuple[float, float]],
 ) -> list[Track]:
-    renderer = EditRenderer(edit_list, rate, channels, block_samples=block,
-                            crossfade_seconds=render.crossfade_seconds, snap_seconds=0.0)
+    renderer = EditRenderer(
+        edit_list,
+        rate,
+        channels,
+        block_samples=block,
+        crossfade_seconds=render.crossfade_seconds,
+        snap_seconds=0.0,
+    )
     main_blocks = renderer.render(source.blocks(rate, channels, block))
     if main_gain_db != 0.0:
         main_blocks = apply_gain(main_blocks, main_gain_db)
     tracks = [Track(main_blocks, layout["main_start"], layout["main"])]
     overlap = round(template.overlap_seconds * rate)
     guard = round(_ASSET_FADE_GUARD * rate)
-    for name, start_key, fades in (("intro", None, (0, max(overlap, guard))),
-                                   ("outro", "outro_start", (max(overlap, guard), guard))):
+    for name, start_key, fades in (
+        ("intro", None, (0, max(overlap, guard))),
+        ("outro", "outro_start", (max(overlap, guard), guard)),
+    ):
         if name not in assets:
             continue
         asset = assets[name]
         start = layout[start_key] if start_key else 0
-        tracks.append(Track(
-            decode_blocks(asset.path, rate, channels, block), start, asset.samples,
-            gain=_gain_to(asset.lufs, target),
-            envelope=fade_envelope(asset.samples, fades[0], fades[1]),
-        ))
+        tracks.append(
+            Track(
+                decode_blocks(asset.path, rate, channels, block),
+                start,
+                asset.samples,
+                gain=_gain_to(asset.lufs, target),
+                envelope=fade_envelope(asset.samples, fades[0], fades[1]),
+            )
+        )
     if "music" in assets:
-        tracks.append(_music_track(assets["music"], layout, template, rate, channels, block, target, speech))
+        tracks.append(
+            _music_track(assets["music"], layout, template, rate, channels, block, target, speech)
+        )
     return tracks
 
 
@@ -450,10 +560,15 @@ def _music_track(
         round(template.duck_attack_seconds * rate),
         round(template.duck_release_seconds * rate),
     )
-    fades = fade_envelope(length, round(template.music_fade_in_seconds * rate),
-                          round(template.music_fade_out_seconds * rate))
+    fades = fade_envelope(
+        length,
+        round(template.music_fade_in_seconds * rate),
+        round(template.music_fade_out_seconds * rate),
+    )
     return Track(
-        looped_blocks(music.path, rate, channels, block), start, length,
+        looped_blocks(music.path, rate, channels, block),
+        start,
+        length,
         gain=_gain_to(music.lufs, target + template.music_gain_db),
         envelope=combine(fades, shifted(duck, start)),
     )

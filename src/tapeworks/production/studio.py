@@ -115,8 +115,10 @@ def produce_multitrack(
     words = transcript.words()
     speakers = [f"S{k + 1}" for k in range(len(placed))]
     own_words = [[(w.start, w.end) for w in words if w.speaker == s] for s in speakers]
-    speech = [union_intervals(own_words[k], (speech_by_track or [[]] * len(placed))[k])
-              for k in range(len(placed))]
+    speech = [
+        union_intervals(own_words[k], (speech_by_track or [[]] * len(placed))[k])
+        for k in range(len(placed))
+    ]
     fillers = filler_indices(words, cleaning)
     cut, mutes = split_fillers(words, fillers, speakers, speech)
     hidden = set(fillers) - set(cut)
@@ -148,23 +150,40 @@ def produce_multitrack(
     report("mixing", _MIX_SHARE * 0.4)
 
     with contextlib.ExitStack() as stack:
-        scratch = scratch_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tapeworks-mix-")))
+        scratch = scratch_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tapeworks-mix-"))
+        )
         mix_path = scratch / "mixdown.wav"
         stack.callback(mix_path.unlink, missing_ok=True)
-        write_mixdown(mixdown_blocks(placed, rate, channels, block, edits,
-                                     bleep_mode=cleaning.bleep_mode),
-                      mix_path, rate, channels)
+        # mono tracks mix into a mono scratch file (half the work and the bytes); the
+        # render reads it as the episode's channels (the same samples in both)
+        scratch_channels = min(channels, mix_channels(placed))
+        write_mixdown(
+            mixdown_blocks(
+                placed, rate, scratch_channels, block, edits, bleep_mode=cleaning.bleep_mode
+            ),
+            mix_path,
+            rate,
+            scratch_channels,
+        )
         report("mixing", _MIX_SHARE)
 
         def inner(stage: str, fraction: float) -> None:
             report(stage, _MIX_SHARE + (1 - _MIX_SHARE) * fraction)
 
         result = produce(
-            mix_path, transcript, out_path,
+            mix_path,
+            transcript,
+            out_path,
             cleaning=replace(cleaning, protected_words=protected),
-            loudness=loudness, template=template, render=replace(render, channels=channels),
-            speech_regions=regions, progress=inner, hidden_words=protected,
-            bleeps=sorted(spans, key=lambda b: b.start), chapters_from=chapters_from,
+            loudness=loudness,
+            template=template,
+            render=replace(render, channels=channels),
+            speech_regions=regions,
+            progress=inner,
+            hidden_words=protected,
+            bleeps=sorted(spans, key=lambda b: b.start),
+            chapters_from=chapters_from,
         )
     return MultitrackResult(
         result=result,
@@ -191,8 +210,13 @@ class Mixdown:
     track_gains_db: list[float]
 
 
-def render_mixdown(tracks: Sequence[TrackSpec], out_path: Path, *, block_seconds: float = 2.0,
-                   progress: Callable[[float], None] | None = None) -> Mixdown:
+def render_mixdown(
+    tracks: Sequence[TrackSpec],
+    out_path: Path,
+    *,
+    block_seconds: float = 2.0,
+    progress: Callable[[float], None] | None = None,
+) -> Mixdown:
     """The tracks levelled to a common speech loudness, mixed on the timeline, kept under
     -1 dBTP and encoded as MP3 128 kbit/s: the audio a multitrack session's player plays
     (and its waveform is drawn from). Streaming, a few blocks per track."""
@@ -213,10 +237,23 @@ def render_mixdown(tracks: Sequence[TrackSpec], out_path: Path, *, block_seconds
             yield b
 
     stream = mixdown_blocks(placed, rate, channels, block, [TrackEdits(gain_db=g) for g in gains])
-    result = encode(reported(limiter.process(stream)), out_path, fmt=MIXDOWN_FORMAT, rate=rate,
-                    channels=channels, bitrate=128000, mp3_quality=7)
-    return Mixdown(out_path, MIXDOWN_FORMAT, rate, channels, result.duration_seconds,
-                   [round(g, 3) for g in gains])
+    result = encode(
+        reported(limiter.process(stream)),
+        out_path,
+        fmt=MIXDOWN_FORMAT,
+        rate=rate,
+        channels=channels,
+        bitrate=128000,
+        mp3_quality=7,
+    )
+    return Mixdown(
+        out_path,
+        MIXDOWN_FORMAT,
+        rate,
+        channels,
+        result.duration_seconds,
+        [round(g, 3) for g in gains],
+    )
 
 
 def merge_tracks(
@@ -230,12 +267,22 @@ def merge_tracks(
     words_by_track = []
     levels_by_track = []
     for t, spec in zip(transcripts, tracks, strict=True):
-        words = [w.model_copy(update={"start": round(w.start + spec.offset_seconds, 6),
-                                      "end": round(w.end + spec.offset_seconds, 6)})
-                 for w in t.words()]
+        words = [
+            w.model_copy(
+                update={
+                    "start": round(w.start + spec.offset_seconds, 6),
+                    "end": round(w.end + spec.offset_seconds, 6),
+                }
+            )
+            for w in t.words()
+        ]
         words_by_track.append(words)
         levels_by_track.append(word_levels(spec.path, words, offset=spec.offset_seconds))
     kept = dedupe_words(words_by_track, levels_by_track)
-    return merge_track_transcripts(transcripts, [s.name for s in tracks],
-                                   [s.offset_seconds for s in tracks], words_by_track=kept,
-                                   duration=duration)
+    return merge_track_transcripts(
+        transcripts,
+        [s.name for s in tracks],
+        [s.offset_seconds for s in tracks],
+        words_by_track=kept,
+        duration=duration,
+    )

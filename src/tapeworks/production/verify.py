@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tapeworks.audio.decode import decode_excerpts
+from tapeworks.audio.decode import decode_excerpts, prefetched
 from tapeworks.audio.energy import (
     FRAME_SECONDS,
     QUIET_ABOVE_FLOOR,
@@ -119,8 +119,12 @@ def _vad_spans(samples: np.ndarray, start: float, settings: VerifySettings) -> l
     live = rms > max(QUIET_ABSOLUTE, floor * QUIET_ABOVE_FLOOR)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], live.astype(np.int8), [0]))))
     ctx = settings.context_seconds
-    wanted = merge_spans([(max(0.0, s * FRAME_SECONDS - ctx), e * FRAME_SECONDS + ctx)
-                          for s, e in zip(edges[::2], edges[1::2], strict=True)])
+    wanted = merge_spans(
+        [
+            (max(0.0, s * FRAME_SECONDS - ctx), e * FRAME_SECONDS + ctx)
+            for s, e in zip(edges[::2], edges[1::2], strict=True)
+        ]
+    )
     vad = SileroVad(min_silence_ms=settings.vad_min_silence_ms)
     out: list[Span] = []
     for a, b in wanted:
@@ -137,7 +141,7 @@ def analyse_source(
     settings = settings or VerifySettings()
     zones = _zones(cuts, duration, settings.context_seconds)
     excerpts: list[tuple[float, np.ndarray, list[Span]]] = []
-    for start, samples in decode_excerpts(path, zones):
+    for start, samples in prefetched(decode_excerpts(path, zones)):  # decoding beside the VAD
         vad = _vad_spans(samples, start, settings) if settings.vad and len(samples) else []
         excerpts.append((start, frame_rms(samples, FRAME), vad))
     all_rms = np.concatenate([e[1] for e in excerpts]) if excerpts else np.zeros(0, np.float32)
@@ -149,10 +153,15 @@ def analyse_source(
         if vad:
             active = np.zeros(len(rms), bool)
             for a, b in vad:
-                active[max(0, int((a - start) / step)) : max(0, int(np.ceil((b - start) / step)))] = True
+                active[
+                    max(0, int((a - start) / step)) : max(0, int(np.ceil((b - start) / step)))
+                ] = True
             voiced |= active & (rms > quiet_level)
         edges = np.flatnonzero(np.diff(np.concatenate(([0], voiced.astype(np.int8), [0]))))
-        found += [(start + s * step, start + e * step) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+        found += [
+            (start + s * step, start + e * step)
+            for s, e in zip(edges[::2], edges[1::2], strict=True)
+        ]
     speech = merge_spans(found, settings.bridge_seconds)
     return SourceSpeech(tuple(zones), tuple(speech), loud_level)
 
@@ -170,7 +179,9 @@ def _check_filler(cut: Cut, speech: SourceSpeech, guard: float, words: Sequence[
             a = max(a, e + guard)
         if e > cut.end:  # kept audio after the cut
             b = min(b, s - guard)
-    own = [(words[i].start - guard, words[i].end + guard) for i in cut.word_indices if i < len(words)]
+    own = [
+        (words[i].start - guard, words[i].end + guard) for i in cut.word_indices if i < len(words)
+    ]
 
     def is_filler(span: Span) -> bool:  # mostly where a filler was timed
         inside = sum(max(0.0, min(span[1], w1) - max(span[0], w0)) for w0, w1 in own)
@@ -180,29 +191,47 @@ def _check_filler(cut: Cut, speech: SourceSpeech, guard: float, words: Sequence[
     inside = [sp for sp in speech.overlapping(a, b) if sp[0] >= a - tol and sp[1] <= b + tol]
     foreign = [(s - guard, e + guard) for s, e in inside if not is_filler((s, e))]
     pieces = [p for p in subtract_spans((a, b), foreign) if p[1] > p[0]] if b > a else []
-    pieces = [p for p in pieces
-              if any(p[0] - tol <= s and e <= p[1] + tol and is_filler((s, e)) for s, e in inside)]
+    pieces = [
+        p
+        for p in pieces
+        if any(p[0] - tol <= s and e <= p[1] + tol and is_filler((s, e)) for s, e in inside)
+    ]
     if not pieces:
         return [replace(cut, applied=False, reason=f"{KEPT_SPEECH} ({cut.reason})")]
     if pieces == [(cut.start, cut.end)]:
         return [cut]
     return [
-        replace(cut, start=p0, end=p1, planned=(cut.start, cut.end),
-                id=cut.id if len(pieces) == 1 else f"{cut.id}.{n + 1}")
+        replace(
+            cut,
+            start=p0,
+            end=p1,
+            planned=(cut.start, cut.end),
+            id=cut.id if len(pieces) == 1 else f"{cut.id}.{n + 1}",
+        )
         for n, (p0, p1) in enumerate(pieces)
     ]
 
 
 def _check_pause(cut: Cut, speech: SourceSpeech, s: VerifySettings) -> list[Cut]:
-    holes = [(a - s.guard_seconds, b + s.guard_seconds) for a, b in speech.overlapping(cut.start, cut.end)]
+    holes = [
+        (a - s.guard_seconds, b + s.guard_seconds)
+        for a, b in speech.overlapping(cut.start, cut.end)
+    ]
     if not holes:
         return [cut]
-    pieces = [p for p in subtract_spans((cut.start, cut.end), holes) if p[1] - p[0] >= s.min_cut_seconds]
+    pieces = [
+        p for p in subtract_spans((cut.start, cut.end), holes) if p[1] - p[0] >= s.min_cut_seconds
+    ]
     if not pieces:
         return [replace(cut, applied=False, reason=f"{KEPT_SPEECH} ({cut.reason})")]
     return [
-        replace(cut, start=a, end=b, planned=(cut.start, cut.end),
-                id=cut.id if len(pieces) == 1 else f"{cut.id}.{n + 1}")
+        replace(
+            cut,
+            start=a,
+            end=b,
+            planned=(cut.start, cut.end),
+            id=cut.id if len(pieces) == 1 else f"{cut.id}.{n + 1}",
+        )
         for n, (a, b) in enumerate(pieces)
     ]
 
@@ -222,8 +251,13 @@ def _word_safe(cut: Cut, words: Sequence[Word]) -> Cut:
     if b <= a:
         return replace(cut, start=cut.start, end=cut.start)
     removed = tuple(i for i, w in enumerate(words) if w.start >= a - 1e-9 and w.end <= b + 1e-9)
-    return replace(cut, start=a, end=b, word_indices=tuple(sorted(set(cut.word_indices) | set(removed))),
-                   planned=(cut.start, cut.end) if (a, b) != (cut.start, cut.end) else None)
+    return replace(
+        cut,
+        start=a,
+        end=b,
+        word_indices=tuple(sorted(set(cut.word_indices) | set(removed))),
+        planned=(cut.start, cut.end) if (a, b) != (cut.start, cut.end) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -246,7 +280,9 @@ def verified_edit_list(
     verify = verify or VerifySettings()
     planned = plan_cuts(transcript, duration, speech_regions, settings)
     if not verify.enabled:
-        return Verified(EditList.build(duration, planned, join_gap=JOIN_GAP_SECONDS), None, tuple(planned))
+        return Verified(
+            EditList.build(duration, planned, join_gap=JOIN_GAP_SECONDS), None, tuple(planned)
+        )
     speech = analyse_source(source, planned, duration, verify)
     words = transcript.words()
     g = verify.guard_seconds
@@ -271,8 +307,11 @@ def verified_edit_list(
             if piece.end > piece.start:
                 cuts.append(piece)
     kept += _dropped_pauses(planned, cuts, kept)
-    return Verified(EditList.build(duration, cuts, join_gap=JOIN_GAP_SECONDS,
-                                   kept=_unique(kept)), speech, tuple(planned))
+    return Verified(
+        EditList.build(duration, cuts, join_gap=JOIN_GAP_SECONDS, kept=_unique(kept)),
+        speech,
+        tuple(planned),
+    )
 
 
 def _dropped_pauses(planned: Sequence[Cut], cuts: Sequence[Cut], kept: Sequence[Cut]) -> list[Cut]:
