@@ -164,6 +164,11 @@ def _attr(text: str) -> str:
     return text
 
 
+def feed_attr(text: str) -> str:
+    """``text`` escaped for an attribute value, as every link in the feed is."""
+    return _attr(text)
+
+
 class _Xml:
     """A streaming XML writer: every text and attribute value goes through `_escape` or
     `_attr`, tags are our own constants. (Five times faster than building an lxml tree
@@ -234,15 +239,14 @@ def _person(x: _Xml, p: Person) -> None:
     x.leaf("podcast:person", _text(p.name), **attrs)
 
 
-def _person_xml(pad: str, person: Person) -> str:
+def _person_text(pad: str, name: str, role: str, href: str | None, img: str | None) -> str:
     """`_person` as text (the same XML), for an item written straight as text."""
-    role = person.role if person.role in PERSON_ROLES else "guest"
-    attrs = f'role="{role}" group="cast"'
-    if person.href:
-        attrs += f' href="{_attr(person.href)}"'
-    if person.img:
-        attrs += f' img="{_attr(person.img)}"'
-    name = _escape(_text(person.name))
+    attrs = f'role="{role if role in PERSON_ROLES else "guest"}" group="cast"'
+    if href:
+        attrs += f' href="{_attr(href)}"'
+    if img:
+        attrs += f' img="{_attr(img)}"'
+    name = _escape(_text(name))
     tag = "podcast:person"
     return f"{pad}<{tag} {attrs}>{name}</{tag}>\n" if name else f"{pad}<{tag} {attrs}/>\n"
 
@@ -299,44 +303,67 @@ def _leaf(pad: str, tag: str, content: str | None) -> str:
 def item_xml(item: FeedItem, language: str) -> str:
     """One ``<item>`` (indented for its place in the channel): the same XML the streaming
     writer would give, written straight as text (a thousand items are most of a feed)."""
+    enc = item.enclosure
+    return item_text(
+        guid=item.guid, title=item.title, notes_html=item.notes_html, link=item.link,
+        enclosure_url=_attr(enc.url), length=enc.length, media_type=enc.media_type,
+        published_at=item.published_at, duration_seconds=item.duration_seconds,
+        explicit=item.explicit,
+        image_url=_attr(item.image_url) if item.image_url else None,
+        season=item.season, number=item.number, episode_type=item.episode_type,
+        transcripts=[(_attr(tr.url), tr.media_type, tr.language or language, tr.captions)
+                     for tr in item.transcripts],
+        chapters_url=_attr(item.chapters_url) if item.chapters_url else None,
+        persons=[(p.name, p.role, p.href, p.img) for p in item.persons])
+
+
+def item_text(*, guid: str, title: str, notes_html: str, link: str | None,
+              enclosure_url: str, length: int, media_type: str, published_at: datetime,
+              duration_seconds: float, explicit: bool | None, image_url: str | None,
+              season: int | None, number: int | None, episode_type: str,
+              transcripts: Iterable[tuple[str, str, str | None, bool]],
+              chapters_url: str | None,
+              persons: Iterable[tuple[str, str, str | None, str | None]]) -> str:
+    """`item_xml` from plain values, the URLs already escaped for an attribute (`_attr`;
+    a feed built from the database escapes its base URL and token once, not per link).
+    ``transcripts``: (url, media type, language, captions); ``persons``: (name, role,
+    href, img)."""
     p = "      "
-    title = _escape(_text(item.title))
+    title = _escape(_text(title))
     t = f"{p}<title>{title}</title>\n{p}<itunes:title>{title}</itunes:title>\n" if title \
         else f"{p}<title/>\n{p}<itunes:title/>\n"
-    out = ["    <item>\n", t, _leaf(p, "description", item.notes_html),
-           _leaf(p, "content:encoded", item.notes_html)]
-    if item.link:
-        out.append(_leaf(p, "link", item.link))
-    enc = item.enclosure
-    out.append(f'{p}<guid isPermaLink="false">{_escape(item.guid)}</guid>\n' if item.guid
+    out = ["    <item>\n", t, _leaf(p, "description", notes_html),
+           _leaf(p, "content:encoded", notes_html)]
+    if link:
+        out.append(_leaf(p, "link", link))
+    out.append(f'{p}<guid isPermaLink="false">{_escape(guid)}</guid>\n' if guid
                else f'{p}<guid isPermaLink="false"/>\n')
-    out.append(f'{p}<enclosure url="{_attr(enc.url)}" length="{int(enc.length)}" '
-               f'type="{_attr(enc.media_type)}"/>\n')
-    out.append(f"{p}<pubDate>{rfc2822(item.published_at)}</pubDate>\n")
-    out.append(f"{p}<itunes:duration>{_duration(item.duration_seconds)}</itunes:duration>\n")
-    if item.explicit is not None:
-        out.append(f"{p}<itunes:explicit>{_bool(item.explicit)}</itunes:explicit>\n")
-    if item.image_url:
-        out.append(f'{p}<itunes:image href="{_attr(item.image_url)}"/>\n')
-    if item.season is not None:
-        out.append(f"{p}<itunes:season>{int(item.season)}</itunes:season>\n")
-    if item.number is not None:
-        out.append(f"{p}<itunes:episode>{int(item.number)}</itunes:episode>\n")
-    kind = item.episode_type if item.episode_type in EPISODE_TYPES else "full"
+    out.append(f'{p}<enclosure url="{enclosure_url}" length="{int(length)}" '
+               f'type="{_attr(media_type)}"/>\n')
+    out.append(f"{p}<pubDate>{rfc2822(published_at)}</pubDate>\n")
+    out.append(f"{p}<itunes:duration>{_duration(duration_seconds)}</itunes:duration>\n")
+    if explicit is not None:
+        out.append(f"{p}<itunes:explicit>{_bool(explicit)}</itunes:explicit>\n")
+    if image_url:
+        out.append(f'{p}<itunes:image href="{image_url}"/>\n')
+    if season is not None:
+        out.append(f"{p}<itunes:season>{int(season)}</itunes:season>\n")
+    if number is not None:
+        out.append(f"{p}<itunes:episode>{int(number)}</itunes:episode>\n")
+    kind = episode_type if episode_type in EPISODE_TYPES else "full"
     out.append(f"{p}<itunes:episodeType>{kind}</itunes:episodeType>\n")
-    for tr in item.transcripts:
-        lang = tr.language or language
-        attrs = f'url="{_attr(tr.url)}" type="{_attr(tr.media_type)}"'
+    for url, mt, lang, captions in transcripts:
+        attrs = f'url="{url}" type="{_attr(mt)}"'
         if lang:
             attrs += f' language="{_attr(_text(lang))}"'
-        if tr.captions:
+        if captions:
             attrs += ' rel="captions"'
         out.append(f"{p}<podcast:transcript {attrs}/>\n")
-    if item.chapters_url:
-        out.append(f'{p}<podcast:chapters url="{_attr(item.chapters_url)}" '
+    if chapters_url:
+        out.append(f'{p}<podcast:chapters url="{chapters_url}" '
                    f'type="{CHAPTERS_MEDIA_TYPE}"/>\n')
-    for person in item.persons:
-        out.append(_person_xml(p, person))
+    for name, role, href, img in persons:
+        out.append(_person_text(p, name, role, href, img))
     out.append("    </item>\n")
     return "".join(out)
 
