@@ -42,6 +42,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from tapeworks.search import rank  # noqa: E402
 from tapeworks.search.query import parse, to_fts5, to_pg_search  # noqa: E402
 from tapeworks.search.text import index_body, pairs_literal, tsvector_literal, words  # noqa: E402
 
@@ -93,6 +94,12 @@ FTS_SQLITE = (
     f"  ORDER BY search_fts.rowid DESC LIMIT {CANDIDATES}) AS c"
     " ORDER BY c.score, c.id DESC LIMIT 20) AS r"
     " JOIN search_entries e ON e.id = r.id ORDER BY r.score, r.id DESC"
+)
+FTS_SQLITE_CANDIDATES = (
+    "SELECT search_fts.rowid, search_fts.body FROM search_fts"
+    " JOIN search_entries e ON e.id = search_fts.rowid"
+    " WHERE search_fts MATCH ? AND e.user_id = ?"
+    f" ORDER BY search_fts.rowid DESC LIMIT {CANDIDATES}"
 )
 FTS_PG = (
     "WITH c AS ("
@@ -382,7 +389,19 @@ def main() -> None:
             load_s = time.perf_counter() - t0
 
             def fts_sqlite(q: str) -> int:
-                return len(conn.execute(FTS_SQLITE, (to_fts5(parse(q)), USER)).fetchall())
+                query = parse(q)
+                if not any(len(t.tokens) > 1 for t in query.positive_terms()):
+                    return len(conn.execute(FTS_SQLITE, (to_fts5(query), USER)).fetchall())
+                # a phrase, as the service does: the candidates, ranked by `rank.bm25`
+                c = conn.execute(FTS_SQLITE_CANDIDATES, (to_fts5(query), USER)).fetchall()
+                scores = rank.bm25(query, [r[1] for r in c])
+                best = sorted(
+                    zip(scores, (r[0] for r in c), strict=True), key=lambda p: (-p[0], -p[1])
+                )
+                ids = [i for _, i in best[:20]]
+                marks = ",".join("?" * len(ids))
+                sql = f"SELECT session_id, segment_id, start, text FROM search_entries WHERE id IN ({marks})"
+                return len(conn.execute(sql, ids).fetchall()) if ids else 0
 
             def like_sqlite(q: str) -> int:
                 p = like_pattern(q)

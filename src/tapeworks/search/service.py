@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.errors import ValidationFailed
 from tapeworks.logging import get_logger
+from tapeworks.search import rank
 from tapeworks.search.models import SearchEntry
 from tapeworks.search.query import SearchQuery, parse, to_fts5, to_pg_search
 from tapeworks.search.snippets import highlight
@@ -229,7 +230,7 @@ class Hit:
     end: float | None
     speaker: str | None
     snippet: str
-    score: float  # higher is better (bm25 on SQLite, ts_rank_cd on PostgreSQL)
+    score: float  # higher is better (`rank.bm25` on SQLite, ts_rank_cd on PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -275,14 +276,19 @@ def _statement(dialect: str, query: SearchQuery, filters: str, params: dict[str,
     join_sessions = " JOIN sessions s ON s.id = e.session_id" if filters else ""
     if dialect == "sqlite":
         params["q"] = to_fts5(query)
+        candidates = (
+            f"SELECT search_fts.rowid AS id, {{score}} FROM search_fts"
+            f" JOIN search_entries e ON e.id = search_fts.rowid{join_sessions}"
+            f" WHERE search_fts MATCH :q AND e.user_id = :user_id{filters}"
+            " ORDER BY search_fts.rowid DESC LIMIT :candidates"
+        )
+        if _has_phrase(query):  # the candidates only: `search` ranks them (`rank.bm25`)
+            return candidates.format(score="search_fts.body")
         return (
             f"SELECT {_COLUMNS} FROM ("
             " SELECT c.id, c.score FROM ("
-            "  SELECT search_fts.rowid AS id, bm25(search_fts) AS score FROM search_fts"
-            f"  JOIN search_entries e ON e.id = search_fts.rowid{join_sessions}"
-            f"  WHERE search_fts MATCH :q AND e.user_id = :user_id{filters}"
-            "  ORDER BY search_fts.rowid DESC LIMIT :candidates) AS c"
-            " ORDER BY c.score, c.id DESC LIMIT :limit OFFSET :offset) AS r"
+            + candidates.format(score="bm25(search_fts) AS score")
+            + ") AS c ORDER BY c.score, c.id DESC LIMIT :limit OFFSET :offset) AS r"
             " JOIN search_entries e ON e.id = r.id JOIN sessions s ON s.id = e.session_id"
             " ORDER BY r.score, r.id DESC"
         )
@@ -340,6 +346,34 @@ def _statement(dialect: str, query: SearchQuery, filters: str, params: dict[str,
     )
 
 
+def _has_phrase(query: SearchQuery) -> bool:
+    """FTS5's bm25() counts the rows holding each phrase by reading all their positions (100
+    ms for a phrase of common words in the benchmark): such queries are ranked by
+    `rank.bm25` over the candidates instead; words keep bm25(), which reads only doclists."""
+    return any(len(t.tokens) > 1 for t in query.positive_terms())
+
+
+_ENTRIES = text(
+    'SELECT e.id, e.session_id, s.title, e.segment_id, e.kind, e.start, e."end", e.speaker,'
+    " e.text FROM search_entries e JOIN sessions s ON s.id = e.session_id WHERE e.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def _ranked_sqlite(
+    db: DbSession, query: SearchQuery, candidates: Sequence[Any], *, limit: int, offset: int
+) -> list[tuple[Any, ...]]:
+    """SQLite's page of hits (one more than ``limit``), best first, in the row shape the
+    PostgreSQL statement returns (its last column the negated score)."""
+    scores = rank.bm25(query, [c[1] for c in candidates])
+    best = sorted(
+        zip(scores, (int(c[0]) for c in candidates), strict=True), key=lambda p: (-p[0], -p[1])
+    )[offset : offset + limit + 1]
+    if not best:
+        return []
+    found = {r[0]: r for r in db.execute(_ENTRIES, {"ids": [i for _, i in best]})}
+    return [(*found[i][1:], -score) for score, i in best if i in found]
+
+
 def search(
     db: DbSession,
     user_id: str,
@@ -394,6 +428,8 @@ def search(
         raise ValidationFailed(
             "this search could not be run; try fewer or simpler words", details={"field": "q"}
         ) from exc
+    if dialect == "sqlite" and _has_phrase(query):
+        rows = _ranked_sqlite(db, query, rows, limit=limit, offset=offset)
     hits = [
         Hit(
             session_id=r[0],

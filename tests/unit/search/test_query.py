@@ -21,6 +21,7 @@ from tapeworks.search.query import (
     to_pg_search,
     to_tsquery,
 )
+from tapeworks.search.rank import bm25
 from tapeworks.search.snippets import highlight
 from tapeworks.search.text import (
     fold,
@@ -273,3 +274,23 @@ def test_pg_search_narrows_by_pairs_only_where_the_query_implies_them():
     assert to_pg_search(parse('"a b" OR c')).pairs is None
     assert to_pg_search(parse('"pay r"*')).pairs is None
     assert to_pg_search(parse('"pay rise r"*')).pairs == f"'{pr}'"
+
+
+# ---------------------------------------------------------------- ranking SQLite's phrases
+
+
+def test_bm25_over_candidates_ranks_more_and_rarer_matches_higher():
+    q = parse('"pay rise" review')
+    bodies = [
+        "pay rise pay rise review",
+        "pay rise review",
+        "pay rise review and more words here",
+        "rise pay review",
+    ]
+    scores = bm25(q, bodies)
+    assert scores[0] > scores[1] > scores[2] > scores[3] > 0  # the last: "review" only
+    # a term in fewer candidates weighs more
+    rare = bm25(parse('"pay rise" OR bonus'), ["pay rise", "bonus", "pay rise", "pay rise"])
+    assert rare[1] > rare[0] == rare[2]
+    prefix = bm25(parse('"pay r"*'), ["pay rise", "pay review pay rate", "rise pay"])
+    assert prefix[1] > prefix[0] > prefix[2] == 0
