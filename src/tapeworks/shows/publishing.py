@@ -325,7 +325,7 @@ _PUBLISHED = "'published'"
 
 def _state_sql(paramstyle: str) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
-    p, s = Publication.__table__.name, Show.__table__.name
+    p, s = Publication.__tablename__, Show.__tablename__
     return (f"SELECT s.private, s.feed_token_hash, s.feed_version, s.updated_at, "
             f"s.feed_changed_at, s.language, "
             f"(SELECT count(*) FROM {p} p WHERE p.show_id = s.id AND p.state = {_PUBLISHED}), "
@@ -465,7 +465,7 @@ def _items_sql(dialect: str, paramstyle: str, n: int) -> str:
     `_feed_item` reads them. Only whether the episode has chapters is read from its
     settings (as JSON text, by a JSON path): a thousand items decode no settings."""
     mark = "?" if paramstyle == "qmark" else "%s"
-    p, e = Publication.__table__.name, Episode.__table__.name
+    p, e = Publication.__tablename__, Episode.__tablename__
     chapters = ("json_extract(e.settings, '$.render.chapters')" if dialect == "sqlite"
                 else "(e.settings -> 'render' ->> 'chapters')")
     return (f"SELECT p.id, p.guid, p.title, p.description, p.published_at, p.created_at, "
@@ -477,7 +477,7 @@ def _items_sql(dialect: str, paramstyle: str, n: int) -> str:
 
 def _stamps_sql(paramstyle: str) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
-    p, e = Publication.__table__.name, Episode.__table__.name
+    p, e = Publication.__tablename__, Episode.__tablename__
     return (f"SELECT p.id, p.updated_at, e.updated_at, e.version FROM {p} p "
             f"JOIN {e} e ON e.id = p.episode_id WHERE p.show_id = {mark} "
             f"AND p.state = {_PUBLISHED} AND e.audio_key IS NOT NULL "
