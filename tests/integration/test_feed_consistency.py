@@ -378,3 +378,32 @@ def test_polls_are_answered_without_the_thread_pool_path(
     again = _get(a, feed)
     assert again.status_code == 200 and again.content == first.content
     assert a.client.get(f"/feeds/{'0' * 32}.xml").status_code == 404
+
+
+def test_the_periodic_job_announces_a_scheduled_item_in_a_running_server(
+    db_url, make_api, tmp_path
+) -> None:
+    import time
+
+    api = make_api(db_url, workers=1, publish_check_interval_seconds=0.2)
+    clock = Clock(T0)
+    api.runtime.clock = clock
+    alice = api.create_user("alice@example.com")
+    show = api.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    ep = _episode(api, alice, tmp_path)
+    at = T0 + timedelta(hours=1)
+    r = api.client.post(
+        f"/api/v1/episodes/{ep}/publish",
+        headers=alice,
+        json={"show_id": show["id"], "publish_at": at.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    time.sleep(0.6)  # a few rounds of the job: nothing is due yet
+    assert _published_events(api, ep) == []
+    clock.now = at
+    deadline = time.monotonic() + 10
+    while not _published_events(api, ep) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_published_events(api, ep)) == 1
+    time.sleep(0.6)
+    assert len(_published_events(api, ep)) == 1
