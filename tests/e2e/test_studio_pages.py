@@ -146,9 +146,10 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
     wait_status(client, headers, sid, timeout=90, fail=True)
     t = client.get(f"/api/v1/sessions/{sid}/transcript", headers=headers).json()
     segs = t["segments"]
-    # the fake engine writes one "speech" per half second of voice, a segment between pauses:
-    # the second segment's third word becomes the marker, the last segment's second a word to bleep
-    assert len(segs) == 3 and all(len(s["words"]) >= 4 for s in segs), segs
+    # the fake engine writes one "speech" per half second of voice, a segment between pauses
+    # (4, 2 and 12 words here): the first segment's third word becomes the marker, the last
+    # segment's second a word to bleep
+    assert len(segs) == 3 and len(segs[0]["words"]) >= 4 and len(segs[2]["words"]) >= 4, segs
     r = client.post(
         f"/api/v1/sessions/{sid}/transcript/edits",
         headers=headers,
@@ -156,7 +157,7 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
             "ops": [
                 {
                     "op": "edit_word",
-                    "segment_id": segs[1]["id"],
+                    "segment_id": segs[0]["id"],
                     "word_index": 2,
                     "text": "flubber",
                 },
@@ -165,7 +166,7 @@ def test_the_episode_page_lists_the_marker_cut_and_the_bleep_with_their_reasons(
         },
     )
     assert r.status_code == 200, r.text
-    flubber = segs[1]["words"][2]
+    flubber = segs[0]["words"][2]
     r = client.post(
         f"/api/v1/sessions/{sid}/episodes",
         headers=headers,
