@@ -182,9 +182,10 @@ def _encode_from_queue(
             stream.bit_rate = bitrate
         if fmt == "m4a" and tags.chapters:
             out.set_chapters(_mp4_chapters(tags.chapters))  # type: ignore[arg-type]
-        frame_size = 1152 if fmt == "mp3" else 1024 if fmt == "m4a" else 4096
+        # PCM takes frames of any size: whole blocks (a frame costs as much as its samples)
+        chunks = _items(q, stop) if fmt == "wav" else rechunk(_items(q, stop), _FRAME_SIZE[fmt])
         samples = 0
-        for chunk in rechunk(_items(q, stop), frame_size):
+        for chunk in chunks:
             frame = _frame(chunk, fmt, layout, rate)
             frame.pts = samples
             frame.time_base = Fraction(1, rate)
@@ -194,6 +195,9 @@ def _encode_from_queue(
         for packet in stream.encode(None):
             out.mux(packet)
     return samples
+
+
+_FRAME_SIZE = {"mp3": 1152, "m4a": 1024}
 
 
 def _frame(chunk: Block, fmt: str, layout: str, rate: int) -> av.AudioFrame:
