@@ -407,3 +407,72 @@ def test_the_periodic_job_announces_a_scheduled_item_in_a_running_server(
     assert len(_published_events(api, ep)) == 1
     time.sleep(0.6)
     assert len(_published_events(api, ep)) == 1
+
+
+def _stored_items(api: Api) -> dict[str, tuple[str, str]]:
+    from tapeworks.shows.models import FeedItemXml
+
+    with api.runtime.database.transaction(write=False) as db:
+        return {r.publication_id: (r.key, r.xml) for r in db.scalars(select(FeedItemXml))}
+
+
+def test_a_process_that_never_built_the_feed_takes_the_items_xml_another_wrote(
+    db_url, make_api, tmp_path
+) -> None:
+    """Items' XML is kept in the database after a build (with placeholders for the base
+    URL and the token): a second process serves the same bytes without writing an item
+    (its builder is made to fail if asked), a private show's token and another base URL
+    go into the links, and a row that is no longer current is written again."""
+    from tapeworks.shows import publishing
+
+    a, b, clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    feed = f"/feeds/{show['id']}.xml"
+    eps = [_episode(a, alice, tmp_path) for _ in range(2)]
+    for n, ep in enumerate(eps):
+        clock.now = T0 + timedelta(minutes=n)
+        r = a.client.post(f"/api/v1/episodes/{ep}/publish", headers=alice,
+                          json={"show_id": show["id"], "title": f"E{n} <&>"})
+        assert r.status_code == 200, r.text
+    first = _get(a, feed)
+    assert first.status_code == 200
+    stored = _stored_items(a)
+    assert len(stored) == 2
+    assert all(PUBLIC not in xml and publishing.BASE_MARK in xml for _k, xml in stored.values())
+
+    real = publishing._row_fragment
+    try:
+        def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise AssertionError("an item was written again")
+
+        publishing._row_fragment = refuse
+        rb = _get(b, feed)
+        assert rb.status_code == 200 and rb.content == first.content
+        assert rb.headers["etag"] == first.headers["etag"]
+        # the same stored rows, with a private show's token in every link
+        r = a.client.patch(f"/api/v1/shows/{show['id']}", headers=alice, json={"private": True})
+        assert r.status_code == 200, r.text
+        token = a.client.post(f"/api/v1/shows/{show['id']}/feed-token",
+                              headers=alice).json()["feed_token"]
+        private = _get(b, f"{feed}?token={token}")
+        assert private.status_code == 200
+        enclosures = [e.get("url") for e in
+                      etree.fromstring(private.content).iter("enclosure")]
+        assert len(enclosures) == 2
+        assert all(u.startswith(PUBLIC) and u.endswith(f"?token={token}") for u in enclosures)
+        assert b"\x01" not in private.content
+    finally:
+        publishing._row_fragment = real
+
+    # an edit: the stored row of that item is stale, ignored and written again
+    clock.now = T0 + timedelta(minutes=5)
+    r = a.client.post(f"/api/v1/episodes/{eps[0]}/publish", headers=alice,
+                      json={"show_id": show["id"], "title": "Edited"})
+    assert r.status_code == 200, r.text
+    rb = _get(b, f"{feed}?token={token}")
+    assert b"Edited" in rb.content and b"E0 &lt;&amp;&gt;" not in rb.content
+    fresh = _stored_items(b)
+    pub = next(pid for pid, (_k, xml) in fresh.items() if "Edited" in xml)
+    assert fresh[pub][0] != stored[pub][0]
+    assert _get(a, f"{feed}?token={token}").content == rb.content

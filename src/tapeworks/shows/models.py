@@ -7,6 +7,7 @@
   for good (unpublishing and publishing again keeps it; a guid is never reused, since
   it is random). `state` is `published` or `unpublished`; a future `publish_at` keeps a
   published item out of the feed until then.
+* `FeedItemXml`: each item's XML as last written, for other processes (a cache).
 * `ShareLink`: a read-only link to one session's transcript and audio; the token is long,
   random and only its SHA-256 is stored.
 """
@@ -108,6 +109,24 @@ class Publication(IdMixin, TimestampMixin, Base):
     # item visible at once, by `announce_due` once a scheduled `publish_at` has passed;
     # cleared when an unpublished item is published again.
     announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FeedItemXml(Base):
+    """Each published item's XML as the feed last wrote it, shared by every process: a
+    process that has never built a show's feed (a new or another API process) reads these
+    instead of writing every item again. `key` is what the XML was written from (the
+    publication's and its episode's `updated_at`, the episode's version, the show's
+    language); a row whose key is not the current one is ignored and written again. The
+    links hold placeholders for the base URL and the token (`publishing.BASE_MARK`,
+    `TOKEN_MARK`), which differ per request. Only a cache: losing it costs time, never
+    a wrong feed."""
+
+    __tablename__ = "feed_item_xml"
+
+    publication_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("publications.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    xml: Mapped[str] = mapped_column(Text)
 
 
 class ShareLink(IdMixin, TimestampMixin, Base):

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from tapeworks.errors import ArtifactMissing, NotFound
@@ -215,7 +216,12 @@ def _build_feed(request: Request, rt: Runtime, show_id: str, token: str | None,
                                 token=token if state.private else None, now=now,
                                 fragments=cache.item_fragments())
     cache.put(doc)
-    return _feed_response(request, doc, state.private)
+    response = _feed_response(request, doc, state.private)
+    if doc.written:  # for the other processes: after the answer, in a transaction of its own
+        response.background = BackgroundTask(publishing.store_item_xml, rt.database,
+                                              doc.written)
+        doc.written = []
+    return response
 
 
 @get_and_head("/feeds/{show_id}.xml", response_class=Response,

@@ -23,12 +23,13 @@ import gzip
 import json
 import secrets
 import uuid
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, event, or_, select, update
+from sqlalchemy import Engine, delete, event, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
 from tapeworks.db.base import utcnow
@@ -60,7 +61,7 @@ from tapeworks.shows.hooks import (
     PublicationEvent,
     PublicationHooks,
 )
-from tapeworks.shows.models import EPISODE_TYPES, Publication, Show
+from tapeworks.shows.models import EPISODE_TYPES, FeedItemXml, Publication, Show
 from tapeworks.shows.notes import sanitise_notes
 from tapeworks.shows.transcript_json import TRANSCRIPT_MEDIA_TYPES
 from tapeworks.storage import keys
@@ -447,6 +448,9 @@ class FeedDocument:
     etag: str
     last_modified: datetime
     _gzip: bytes | None = None
+    # the items this build wrote (publication id, key, XML with placeholders), for
+    # `store_item_xml`
+    written: list[tuple[str, str, str]] = field(default_factory=list)
 
     def gzipped(self) -> bytes:
         """The document gzip-compressed (made once, on the first request that accepts it)."""
@@ -478,7 +482,8 @@ def _items_sql(dialect: str, paramstyle: str, n: int) -> str:
 def _stamps_sql(paramstyle: str) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
     p, e = Publication.__tablename__, Episode.__tablename__
-    return (f"SELECT p.id, p.updated_at, e.updated_at, e.version FROM {p} p "
+    return (f"SELECT p.id, p.updated_at, e.updated_at, e.version, p.guid, p.published_at, "
+            f"p.created_at FROM {p} p "
             f"JOIN {e} e ON e.id = p.episode_id WHERE p.show_id = {mark} "
             f"AND p.state = {_PUBLISHED} AND e.audio_key IS NOT NULL "
             f"AND (p.publish_at IS NULL OR p.publish_at <= {mark})")
@@ -487,6 +492,74 @@ def _stamps_sql(paramstyle: str) -> str:
 # (publication id, its row's and its episode's updated_at and version, base URL, token,
 # language) -> (sort key, the item's XML)
 Fragments = MutableMapping[tuple[Any, ...], tuple[tuple[datetime, str], str]]
+
+# Where the base URL and the token go in an item's XML kept in `feed_item_xml` (they
+# differ per request): control characters, which no escaped user text can hold.
+BASE_MARK = "\x01base\x01"
+TOKEN_MARK = "\x01token\x01"
+
+
+def _xml_key(key: tuple[Any, ...]) -> str:
+    """What a `feed_item_xml` row was written from: a process cache key without the base
+    URL and the token (the stored XML has placeholders for them)."""
+    _pid, p_updated, e_updated, version, _base, _token, language = key
+    return f"{_stamp_text(p_updated)}|{_stamp_text(e_updated)}|{version}|{language}"[:200]
+
+
+def _stamp_text(value: Any) -> str:
+    # PostgreSQL hands over datetimes (their timestamp is 20x cheaper than str()),
+    # SQLite the stored text
+    return repr(value.timestamp()) if isinstance(value, datetime) else str(value)
+
+
+def _with_links(template: str, base_attr: str, query_attr: str) -> str:
+    return template.replace(BASE_MARK, base_attr).replace(TOKEN_MARK, query_attr)
+
+
+def _stored_xml(cur_of: Any, pids: Sequence[str], paramstyle: str,
+                show_id: str) -> dict[str, tuple[str, str]]:
+    """publication id -> (key, XML) of the `feed_item_xml` rows of ``pids`` (of the show's
+    items: many are read by the show, a query with one parameter)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    found: dict[str, tuple[str, str]] = {}
+    if len(pids) > 50:
+        cur = cur_of()
+        try:
+            cur.execute(f"SELECT x.publication_id, x.key, x.xml FROM "
+                        f"{FeedItemXml.__tablename__} x JOIN {Publication.__tablename__} p "
+                        f"ON p.id = x.publication_id WHERE p.show_id = {mark}", (show_id,))
+            found.update((pid, (key, xml)) for pid, key, xml in cur.fetchall())
+        finally:
+            cur.close()
+        return found
+    for i in range(0, len(pids), 500):
+        chunk = list(pids[i:i + 500])
+        cur = cur_of()
+        try:
+            cur.execute(f"SELECT publication_id, key, xml FROM {FeedItemXml.__tablename__} "
+                        f"WHERE publication_id IN ({', '.join([mark] * len(chunk))})", chunk)
+            found.update((pid, (key, xml)) for pid, key, xml in cur.fetchall())
+        finally:
+            cur.close()
+    return found
+
+
+def store_item_xml(database: Any, written: Sequence[tuple[str, str, str]]) -> None:
+    """Keep the items a feed build wrote (`FeedDocument.written`) for the other processes,
+    in a transaction of its own after the answer was made. Only a cache: a failure (two
+    processes storing the same item at once, say) is logged and forgotten."""
+    if not written:
+        return
+    try:
+        with database.transaction() as db:
+            for i in range(0, len(written), 500):
+                chunk = written[i:i + 500]
+                db.execute(delete(FeedItemXml).where(
+                    FeedItemXml.publication_id.in_([pid for pid, _k, _x in chunk])))
+                db.execute(insert(FeedItemXml), [
+                    {"publication_id": pid, "key": key, "xml": xml} for pid, key, xml in chunk])
+    except SQLAlchemyError as exc:
+        log.warning("feed.item_xml_not_kept", items=len(written), error=type(exc).__name__)
 
 
 _TRANSCRIPTS = tuple((fmt, mt, fmt in ("vtt", "srt")) for fmt, mt in TRANSCRIPT_MEDIA_TYPES.items())
@@ -587,9 +660,22 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
     dialect, paramstyle = conn.dialect.name, conn.dialect.paramstyle
     base_attr = feed_attr(base_url.rstrip("/"))
     query_attr = feed_attr(f"?token={token}") if token else ""
+    cursor = conn.connection.dbapi_connection.cursor  # type: ignore[union-attr]
+    written: list[tuple[str, str, str]] = []
+    if missing:  # what another process (or this one, earlier) wrote, where still current
+        stored = _stored_xml(cursor, missing, paramstyle, show.id)
+        sorts = {row[0]: (_as_time(row[5] or row[6]), row[4]) for row in stamps}
+        still: list[str] = []
+        for pid in missing:
+            hit = stored.get(pid)
+            if hit is not None and hit[0] == _xml_key(keys[pid]):
+                fragments[keys[pid]] = (sorts[pid], _with_links(hit[1], base_attr, query_attr))
+            else:
+                still.append(pid)
+        missing = still
     for i in range(0, len(missing), 500):
         chunk = missing[i:i + 500]
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur = cursor()
         try:
             cur.execute(_items_sql(dialect, paramstyle, len(chunk)), chunk)
             rows = cur.fetchall()
@@ -597,8 +683,9 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
             cur.close()
         for row in rows:
             if row[0] in keys:
-                fragments[keys[row[0]]] = _row_fragment(row, base_attr, query_attr,
-                                                        show.language)
+                sort, template = _row_fragment(row, BASE_MARK, TOKEN_MARK, show.language)
+                fragments[keys[row[0]]] = (sort, _with_links(template, base_attr, query_attr))
+                written.append((row[0], _xml_key(keys[row[0]]), template))
     entries = sorted((fragments[k] for k in keys.values() if k in fragments), reverse=True)
     doc = FeedShow(
         title=show.title, description=show.description, language=show.language,
@@ -611,7 +698,8 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         built_at=state.last_modified,
     )
     content = render_document(doc, [xml for _sort, xml in entries])
-    return FeedDocument(content, state.etag(base_url, token), state.last_modified)
+    return FeedDocument(content, state.etag(base_url, token), state.last_modified,
+                        written=written)
 
 
 # --- what the public routes serve -------------------------------------------------------------
