@@ -70,6 +70,19 @@ def _episode(api: Api, headers: dict[str, str], tmp_path: Path) -> str:
         return ep.id
 
 
+def _one_published(db_url, make_api, tmp_path):  # type: ignore[no-untyped-def]
+    """Two API processes on one database, and one episode of Alice's published in her show:
+    (a, b, alice's headers, the show, its feed path, the episode id)."""
+    a, b, _clock = _two_apps(db_url, make_api)
+    alice = a.create_user("alice@example.com")
+    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
+    ep = _episode(a, alice, tmp_path)
+    r = a.client.post(f"/api/v1/episodes/{ep}/publish", headers=alice,
+                      json={"show_id": show["id"]})
+    assert r.status_code == 200, r.text
+    return a, b, alice, show, f"/feeds/{show['id']}.xml", ep
+
+
 def _get(api: Api, path: str, etag: str | None = None):  # type: ignore[no-untyped-def]
     headers = {"If-None-Match": etag} if etag else {}
     return api.client.get(path, headers=headers)
@@ -191,17 +204,7 @@ def test_two_processes_serve_the_same_feed_and_see_each_others_changes(
 def test_a_speaker_renamed_after_publishing_is_in_the_feed_at_once(
     db_url, make_api, tmp_path
 ) -> None:
-    a, b, _clock = _two_apps(db_url, make_api)
-    alice = a.create_user("alice@example.com")
-    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
-    feed = f"/feeds/{show['id']}.xml"
-    ep = _episode(a, alice, tmp_path)
-    assert (
-        a.client.post(
-            f"/api/v1/episodes/{ep}/publish", headers=alice, json={"show_id": show["id"]}
-        ).status_code
-        == 200
-    )
+    a, b, alice, show, feed, ep = _one_published(db_url, make_api, tmp_path)
     first = _get(b, feed)
     assert _persons(first.content) == [[("Anna", "host"), ("Ben", "guest")]]
     vtt_url = (
@@ -255,17 +258,7 @@ def test_a_speaker_renamed_after_publishing_is_in_the_feed_at_once(
 def test_a_new_render_of_a_published_episode_changes_its_feed(db_url, make_api, tmp_path) -> None:
     from tapeworks.background import episode_finished
 
-    a, b, _clock = _two_apps(db_url, make_api)
-    alice = a.create_user("alice@example.com")
-    show = a.client.post("/api/v1/shows", json=SHOW, headers=alice).json()
-    feed = f"/feeds/{show['id']}.xml"
-    ep = _episode(a, alice, tmp_path)
-    assert (
-        a.client.post(
-            f"/api/v1/episodes/{ep}/publish", headers=alice, json={"show_id": show["id"]}
-        ).status_code
-        == 200
-    )
+    a, b, _alice, _show, feed, ep = _one_published(db_url, make_api, tmp_path)
     before = _get(b, feed)
     assert b"/v1/audio.mp3" in before.content
     with a.runtime.database.transaction() as db:  # what the render's save phase does

@@ -70,6 +70,20 @@ def _minutes(seconds: object) -> str | None:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def _failed(subject: str, heading: str, error_message: str, link_url: str,
+            link_text: str) -> MailContent:
+    """A job that failed: what happened (when known) and where to try again."""
+    return MailContent(
+        subject=subject,
+        heading=heading,
+        lines=tuple(x for x in (
+            error_message and f"What happened: {error_message}",
+            "You can try again from its page.",
+        ) if x),
+        link_url=link_url, link_text=link_text,
+    )
+
+
 def content_for(event_type: str, data: Mapping[str, Any], *, public_url: str) -> MailContent:
     """Subject, text and page link for one event, from the event's data."""
     base = public_url.rstrip("/")
@@ -88,15 +102,8 @@ def content_for(event_type: str, data: Mapping[str, Any], *, public_url: str) ->
             link_url=f"{base}/sessions/{data['id']}", link_text="Open the transcript",
         )
     if event_type == "session.failed":
-        return MailContent(
-            subject=f"Transcription failed: {title}",
-            heading=f"“{title}” could not be transcribed",
-            lines=tuple(x for x in (
-                error_message and f"What happened: {error_message}",
-                "You can try again from its page.",
-            ) if x),
-            link_url=f"{base}/sessions/{data['id']}", link_text="Open the recording",
-        )
+        return _failed(f"Transcription failed: {title}", f"“{title}” could not be transcribed",
+                       error_message, f"{base}/sessions/{data['id']}", "Open the recording")
     if event_type == "episode.completed":
         version = data.get("version")
         return MailContent(
@@ -107,15 +114,8 @@ def content_for(event_type: str, data: Mapping[str, Any], *, public_url: str) ->
             link_url=f"{base}/episodes/{data['id']}", link_text="Open the episode",
         )
     if event_type == "episode.failed":
-        return MailContent(
-            subject=f"Episode failed: {title}",
-            heading=f"The episode “{title}” could not be produced",
-            lines=tuple(x for x in (
-                error_message and f"What happened: {error_message}",
-                "You can try again from its page.",
-            ) if x),
-            link_url=f"{base}/episodes/{data['id']}", link_text="Open the episode",
-        )
+        return _failed(f"Episode failed: {title}", f"The episode “{title}” could not be produced",
+                       error_message, f"{base}/episodes/{data['id']}", "Open the episode")
     if event_type == "episode.published":
         return MailContent(
             subject=f"Published: {title}",

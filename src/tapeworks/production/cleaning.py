@@ -20,6 +20,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
+from tapeworks.audio.energy import subtract_spans
 from tapeworks.errors import ValidationFailed
 from tapeworks.production.editlist import Cut, CutKind, EditList, merge_cuts
 from tapeworks.production.markers import MarkerEdit, marker_edits
@@ -238,7 +239,7 @@ def _anchors(
     gone = [(words[i].start - margin, words[i].end + margin) for i in removed]
     speech: list[Interval] = []
     for region in speech_regions:
-        speech += _subtract(region, gone)
+        speech += subtract_spans(region, gone)
     spans = sorted(kept + speech)
     merged: list[list[float]] = []
     for a, b in spans:
@@ -247,22 +248,6 @@ def _anchors(
         else:
             merged.append([a, b])
     return [(a, b) for a, b in merged]
-
-
-def _subtract(region: Interval, holes: Sequence[Interval]) -> list[Interval]:
-    pieces = [region]
-    for h0, h1 in holes:
-        nxt: list[Interval] = []
-        for a, b in pieces:
-            if h1 <= a or h0 >= b:
-                nxt.append((a, b))
-                continue
-            if h0 > a:
-                nxt.append((a, h0))
-            if h1 < b:
-                nxt.append((h1, b))
-        pieces = nxt
-    return pieces
 
 
 def _pause_cuts(

@@ -36,7 +36,7 @@ from tapeworks.production.bleep import (
     match_bleeps,
 )
 from tapeworks.production.editlist import EditList
-from tapeworks.production.encode import Tags, encode
+from tapeworks.production.encode import EncodeResult, Tags, encode
 from tapeworks.production.loudness import (
     LoudnessMeter,
     TruePeakLimiter,
@@ -274,18 +274,7 @@ def produce(
     out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
     stream = _metered(stream, out_meter, peak_meter, layout["total"], report)
     chapters = _chapters(render, chapters_from, edit_list, offset, layout["total"] / rate)
-    tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
-    result = encode(
-        stream,
-        out_path,
-        fmt=render.format,
-        rate=rate,
-        channels=channels,
-        bitrate=render.bitrate,
-        mp3_quality=render.mp3_quality,
-        tags=tags,
-    )
-    report("encoding", 1.0)
+    result = _encode(stream, out_path, render, rate, channels, chapters, report)
 
     return ProduceResult(
         chapters=list(chapters),
@@ -369,18 +358,7 @@ def _produce_single_pass(
         report,
     )
     chapters = _chapters(render, chapters_from, edit_list, 0.0, edit_list.episode_duration)
-    tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
-    result = encode(
-        stream,
-        out_path,
-        fmt=render.format,
-        rate=rate,
-        channels=channels,
-        bitrate=render.bitrate,
-        mp3_quality=render.mp3_quality,
-        tags=tags,
-    )
-    report("encoding", 1.0)
+    result = _encode(stream, out_path, render, rate, channels, chapters, report)
     final = renderer.snapped_edit_list()
     retimed = retime_transcript(transcript, final, hidden=hidden_words).model_copy(
         update={"duration": result.duration_seconds}
@@ -412,6 +390,32 @@ def _produce_single_pass(
             "total": result.duration_seconds,
         },
     )
+
+
+def _encode(
+    stream: Iterable[Block],
+    out_path: Path,
+    render: RenderSettings,
+    rate: int,
+    channels: int,
+    chapters: tuple[tuple[float, str], ...],
+    report: _Progress,
+) -> EncodeResult:
+    """The rendered stream into the output file, tagged with the render's title, show,
+    artist and the chapters (file time)."""
+    tags = Tags(title=render.title, show=render.show, artist=render.artist, chapters=chapters)
+    result = encode(
+        stream,
+        out_path,
+        fmt=render.format,
+        rate=rate,
+        channels=channels,
+        bitrate=render.bitrate,
+        mp3_quality=render.mp3_quality,
+        tags=tags,
+    )
+    report("encoding", 1.0)
+    return result
 
 
 def _finite(value: float) -> float | None:
