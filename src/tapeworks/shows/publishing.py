@@ -664,12 +664,14 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
     written: list[tuple[str, str, str]] = []
     if missing:  # what another process (or this one, earlier) wrote, where still current
         stored = _stored_xml(cursor, missing, paramstyle, show.id)
-        sorts = {row[0]: (_as_time(row[5] or row[6]), row[4]) for row in stamps}
+        stamp_of = {row[0]: row for row in stamps}
         still: list[str] = []
         for pid in missing:
             hit = stored.get(pid)
             if hit is not None and hit[0] == _xml_key(keys[pid]):
-                fragments[keys[pid]] = (sorts[pid], _with_links(hit[1], base_attr, query_attr))
+                row = stamp_of[pid]
+                sort = (_as_time(row[5] or row[6]), row[4])  # as `_row_fragment` sorts it
+                fragments[keys[pid]] = (sort, _with_links(hit[1], base_attr, query_attr))
             else:
                 still.append(pid)
         missing = still
