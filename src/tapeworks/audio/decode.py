@@ -18,6 +18,8 @@ from typing import TypeVar
 
 import av
 import numpy as np
+import soundfile as sf
+import soxr
 
 from tapeworks.errors import InvalidAudio
 
@@ -53,7 +55,61 @@ def count_samples(path: Path, rate: int, channels: int) -> int:
 
 def decode_blocks(path: Path, rate: int, channels: int, block_samples: int) -> Iterator[Block]:
     """Decode the first audio stream at `rate` Hz and `channels` channels, in blocks."""
+    direct = _lossless_reader(Path(path), rate)
+    if direct is not None:
+        return _read_lossless(direct, Path(path), channels, block_samples)
     return rechunk(_decoded_frames(path, rate, channels), block_samples)
+
+
+# Uncompressed and lossless containers libsndfile reads sample-exactly, as FFmpeg does
+# (no encoder delay or padding to account for): read through it, without the
+# interpreter lock, when no resampling is needed. Everything else goes through PyAV.
+_LOSSLESS = {"WAV", "WAVEX", "W64", "RF64", "AIFF", "FLAC"}
+
+
+def _lossless_reader(path: Path, rate: int | None) -> sf.SoundFile | None:
+    """The file opened by libsndfile when it is lossless, of one or two channels and at
+    `rate` (any rate when None); None when PyAV must decode it."""
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError):
+        return None
+    wrong_rate = rate is not None and f.samplerate != rate
+    if f.format not in _LOSSLESS or wrong_rate or not 1 <= f.channels <= 2:
+        f.close()
+        return None
+    return f
+
+
+def _read_lossless(
+    f: sf.SoundFile, path: Path, channels: int, block_samples: int
+) -> Iterator[Block]:
+    # integer samples are read as integers and scaled in one pass (exact: they fit
+    # float32's mantissa), as PyAV's frames are (frame_to_float)
+    dtype, scale = _LOSSLESS_READ.get(f.subtype, ("float32", None))
+    with f:
+        while True:
+            try:
+                data = f.read(block_samples, dtype=dtype, always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+            if not len(data):
+                return
+            block = np.empty((data.shape[1], data.shape[0]), np.float32)
+            if scale is None:
+                block[...] = data.T
+            else:
+                np.multiply(data.T, scale, out=block)
+            yield _match_channels(block, channels)
+
+
+_LOSSLESS_READ = {
+    "PCM_S8": ("int16", np.float32(1 / 32768)),
+    "PCM_U8": ("int16", np.float32(1 / 32768)),
+    "PCM_16": ("int16", np.float32(1 / 32768)),
+    "PCM_24": ("int32", np.float32(1 / 2147483648)),
+    "PCM_32": ("int32", np.float32(1 / 2147483648)),
+}
 
 
 def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
@@ -186,6 +242,14 @@ class BlockReader:
         """Up to `n` samples (fewer only at the end of the stream)."""
         return self._take(n, consume=True)
 
+    def read_some(self, n: int) -> Block:
+        """Up to `n` samples from the block at hand, without joining blocks (no copy):
+        fewer than `n` when that block ends first, none only at the end of the stream."""
+        self._fill(1)
+        if not self._buf:
+            return np.zeros((self.channels, 0), np.float32)
+        return self._take(min(n, self._buf[0].shape[1]), consume=True)
+
     def peek(self, n: int) -> Block:
         return self._take(n, consume=False)
 
@@ -270,6 +334,10 @@ def decode_excerpts(
     path = Path(path)
     if not zones:
         return
+    direct = _lossless_reader(path, None)
+    if direct is not None:
+        yield from _lossless_excerpts(direct, path, zones)
+        return
     with _open(path) as container:
         stream = container.streams.audio[0]
         rate = int(stream.rate)
@@ -298,6 +366,41 @@ def decode_excerpts(
         for z0, z1 in zones[k:]:  # zones reaching the end of the audio
             yield _finish(excerpt, z0, z1)
             excerpt = None
+
+
+def excerpts_seekable(path: str | Path) -> bool:
+    """Whether `decode_excerpts` reads this file at each zone's position (lossless, read
+    by libsndfile) instead of decoding it from the start: its zones can then be read in
+    separate calls, in parallel, at no extra cost."""
+    f = _lossless_reader(Path(path), None)
+    if f is None:
+        return False
+    f.close()
+    return True
+
+
+def _lossless_excerpts(
+    f: sf.SoundFile, path: Path, zones: Sequence[tuple[float, float]]
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Each zone read at its own position (the file is lossless: positions are exact),
+    mixed to mono and resampled by soxr, all without the interpreter lock."""
+    with f:
+        rate = f.samplerate
+        for z0, z1 in zones:
+            a, b = round(z0 * rate), min(round(z1 * rate), f.frames)
+            if b <= a:
+                yield z0, np.zeros(0, np.float32)
+                continue
+            try:
+                f.seek(a)
+                data = f.read(b - a, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+            mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+            if rate != SPEECH_RATE:
+                mono = soxr.resample(mono, rate, SPEECH_RATE)
+            want = round((z1 - z0) * SPEECH_RATE)
+            yield z0, np.ascontiguousarray(mono[:want], np.float32)
 
 
 class _Excerpt:

@@ -1,4 +1,4 @@
-"""Streaming encode with PyAV to MP3 (LAME), M4A (AAC) or WAV, written atomically.
+"""Streaming encode to MP3 (LAME), M4A (AAC, PyAV) or WAV (libsndfile), written atomically.
 
 The encoder writes to a hidden temporary file next to the target and renames it into
 place only after the container is closed and the tags are written, so a reader never
@@ -10,7 +10,7 @@ encoded on their own thread fed through a small bounded queue.
 Tags: MP3 gets ID3v2 title (TIT2), album/show (TALB), artist (TPE1) and chapters
 (CHAP frames under a top-level ordered CTOC) with mutagen. M4A gets the same text
 metadata and chapters through FFmpeg's MP4 muxer (Nero/QuickTime chapter track).
-WAV gets INFO title/album/artist from FFmpeg and no chapters.
+WAV gets INFO title/album/artist from libsndfile and no chapters.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import soundfile as sf
 from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags, ID3NoHeaderError
 
 from tapeworks.audio.decode import Block, rechunk
@@ -169,21 +170,21 @@ def _encode_from_queue(
     mp3_quality: int,
     tags: Tags,
 ) -> int:
+    if fmt == "wav":
+        return _wav_from_queue(q, stop, tmp, rate, channels, tags)
     container_fmt, codec = _CODECS[fmt]
     layout = "stereo" if channels == 2 else "mono"
     with av.open(str(tmp), "w", format=container_fmt) as out:
         for key, value in (("title", tags.title), ("album", tags.show), ("artist", tags.artist)):
-            if value and fmt != "mp3":
+            if value:
                 out.metadata[key] = value
         options = {"compression_level": str(mp3_quality)} if fmt == "mp3" else {}
         stream = out.add_stream(codec, rate=rate, layout=layout, options=options)
         assert isinstance(stream, av.audio.stream.AudioStream)
-        if fmt != "wav":
-            stream.bit_rate = bitrate
+        stream.bit_rate = bitrate
         if fmt == "m4a" and tags.chapters:
             out.set_chapters(_mp4_chapters(tags.chapters))  # type: ignore[arg-type]
-        # PCM takes frames of any size: whole blocks (a frame costs as much as its samples)
-        chunks = _items(q, stop) if fmt == "wav" else rechunk(_items(q, stop), _FRAME_SIZE[fmt])
+        chunks = rechunk(_items(q, stop), _FRAME_SIZE[fmt])
         samples = 0
         for chunk in chunks:
             frame = _frame(chunk, fmt, layout, rate)
@@ -200,14 +201,44 @@ def _encode_from_queue(
 _FRAME_SIZE = {"mp3": 1152, "m4a": 1024}
 
 
+def _wav_from_queue(
+    q: queue.Queue[object], stop: threading.Event, tmp: Path, rate: int, channels: int, tags: Tags
+) -> int:
+    """16-bit PCM WAV through libsndfile (title, show and artist in its INFO chunk): the
+    samples rounded and clipped in place, interleaved into one reused buffer, written
+    without the interpreter lock."""
+    samples = 0
+    scaled = np.empty(0, np.float32)
+    planar, pcm = np.empty(0, np.int16), np.empty(0, np.int16)
+    with sf.SoundFile(
+        str(tmp), "w", samplerate=rate, channels=channels, format="WAV", subtype="PCM_16"
+    ) as out:
+        for key, value in (("title", tags.title), ("album", tags.show), ("artist", tags.artist)):
+            if value:
+                setattr(out, key, value)
+        for chunk in _items(q, stop):
+            n = chunk.shape[1]
+            if scaled.size < chunk.size:
+                scaled = np.empty(chunk.size, np.float32)
+                planar, pcm = np.empty(chunk.size, np.int16), np.empty(chunk.size, np.int16)
+            x = scaled[: chunk.size].reshape(chunk.shape)
+            np.multiply(chunk, np.float32(32768.0), out=x)
+            np.rint(x, out=x)
+            np.clip(x, -32768, 32767, out=x)
+            per_channel = planar[: chunk.size].reshape(chunk.shape)
+            np.copyto(per_channel, x, casting="unsafe")
+            interleaved = pcm[: chunk.size].reshape(n, channels)
+            for c in range(channels):  # a column at a time (a transposed copy is slower)
+                interleaved[:, c] = per_channel[c]
+            out.write(interleaved)
+            samples += n
+    return samples
+
+
 def _frame(chunk: Block, fmt: str, layout: str, rate: int) -> av.AudioFrame:
-    if fmt == "wav":
-        pcm = np.clip(np.rint(chunk * 32768.0), -32768, 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1), format="s16", layout=layout)
-    else:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(chunk, np.float32), format="fltp", layout=layout
-        )
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(chunk, np.float32), format="fltp", layout=layout
+    )
     frame.sample_rate = rate
     return frame
 

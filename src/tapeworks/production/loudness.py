@@ -37,6 +37,7 @@ _GUARD_DB = 6.0
 # Group delay of the interpolator in input samples: its output at index n estimates
 # the signal between n - 6 and n - 5.
 _TP_DELAY = 6
+_BATCH = 32  # tiles oversampled at once by the meter
 
 
 def db_to_gain(db: float) -> float:
@@ -135,6 +136,10 @@ def _interpolator() -> np.ndarray:
     return np.ascontiguousarray(h.reshape(_PHASE_TAPS, _OVERSAMPLE).T).astype(np.float32)
 
 
+# The most an interpolated value can exceed the largest of the samples it is made from.
+_GAIN_BOUND = float(np.abs(_interpolator()).sum(axis=1).max())
+
+
 class TruePeakEnvelope:
     """Per-sample 4x-oversampled absolute peak (max over channels), streaming.
 
@@ -145,6 +150,8 @@ class TruePeakEnvelope:
 
     def __init__(self, channels: int) -> None:
         self._phases = _interpolator()
+        # column p: phase p's taps in input order (the oldest sample first)
+        self._by_tap = np.ascontiguousarray(self._phases[:, ::-1].T)
         self._hist = np.zeros((channels, _PHASE_TAPS - 1), np.float32)
 
     def process(self, block: Block, floor: float) -> np.ndarray:
@@ -168,39 +175,62 @@ class TruePeakEnvelope:
         return env
 
     def _oversampled(self, ext: np.ndarray, tiles: np.ndarray, n_tiles: int) -> np.ndarray:
-        """4x-oversampled |peak| per sample of the selected tiles, all tiles at once."""
+        """4x-oversampled |peak| per sample of the selected tiles, all tiles at once: each
+        output sample of each phase is a dot product of 12 input samples with the phase's
+        taps, one matrix product for all of them."""
         width = _TILE + _PHASE_TAPS - 1
         pad = n_tiles * _TILE + _PHASE_TAPS - 1 - ext.shape[1]
         if pad > 0:
             ext = np.concatenate([ext, np.zeros((ext.shape[0], pad), ext.dtype)], axis=1)
         windows = np.lib.stride_tricks.sliding_window_view(ext, width, axis=1)[:, ::_TILE]
         segs = windows[:, tiles]  # (channels, tiles, width)
-        peak = np.zeros((tiles.size, _TILE), np.float32)
-        for p in range(_OVERSAMPLE):
-            taps = self._phases[p]
-            acc = taps[0] * segs[:, :, _PHASE_TAPS - 1 : _PHASE_TAPS - 1 + _TILE]
-            for k in range(1, _PHASE_TAPS):
-                start = _PHASE_TAPS - 1 - k
-                acc += taps[k] * segs[:, :, start : start + _TILE]
-            np.maximum(peak, np.abs(acc).max(axis=0), out=peak)
-        return peak
+        taps = np.lib.stride_tricks.sliding_window_view(segs, _PHASE_TAPS, axis=2)
+        rows = np.ascontiguousarray(taps).reshape(-1, _PHASE_TAPS)  # BLAS wants it dense
+        out = (rows @ self._by_tap).reshape(segs.shape[0], tiles.size, _TILE * _OVERSAMPLE)
+        return np.abs(out).max(axis=0).reshape(tiles.size, _TILE, _OVERSAMPLE).max(axis=2)
 
 
 class TruePeakMeter:
-    """Maximum true peak of a stream (dBTP)."""
+    """Maximum true peak of a stream (dBTP): the maximum of the 4x-oversampled signal
+    (and of the samples), exactly, with only the tiles that could hold it oversampled.
+
+    An interpolated value is a weighted sum of 12 input samples, so it is at most the
+    largest of them times the sum of the phase's absolute taps (`_GAIN_BOUND`, 4.8 dB):
+    a tile whose samples are all under the running peak by more than that cannot raise
+    it. The loudest candidates go first, which raises the running peak early.
+    """
 
     def __init__(self, channels: int) -> None:
         self._env = TruePeakEnvelope(channels)
+        self._hist = np.zeros((channels, _PHASE_TAPS - 1), np.float32)
         self.peak = 0.0
 
     def add(self, block: Block) -> None:
-        if block.shape[1]:
-            env = self._env.process(block, max(self.peak, 1e-6))
-            self.peak = max(self.peak, float(env.max()))
+        n = block.shape[1]
+        if not n:
+            return
+        n_tiles, h = -(-n // _TILE), _PHASE_TAPS - 1
+        # the history, the block, zeros to whole tiles (the oversampler reads whole tiles)
+        ext = np.zeros((self._hist.shape[0], (n_tiles + 1) * _TILE), np.float32)
+        ext[:, :h] = self._hist
+        ext[:, h : h + n] = block
+        self._hist = ext[:, n : n + h].copy()
+        by_tile = ext.reshape(ext.shape[0], n_tiles + 1, _TILE)
+        tile_max = np.maximum(by_tile.max(axis=2), -by_tile.min(axis=2)).max(axis=0)
+        peak = max(self.peak, float(tile_max.max()))
+        # tile t's outputs read ext[t*TILE : t*TILE + TILE + 11]: tiles t and t + 1
+        bound = np.maximum(tile_max[:-1], tile_max[1:]) * _GAIN_BOUND
+        order = np.argsort(-bound)
+        order = order[bound[order] > peak]
+        while order.size:
+            batch, order = order[:_BATCH], order[_BATCH:]
+            peak = max(peak, float(self._env._oversampled(ext, np.sort(batch), n_tiles).max()))
+            order = order[bound[order] > peak]
+        self.peak = peak
 
     def finish(self) -> None:
         """Feed the interpolator's tail so the last samples are seen too."""
-        self.add(np.zeros((self._env._hist.shape[0], _PHASE_TAPS), np.float32))
+        self.add(np.zeros((self._hist.shape[0], _PHASE_TAPS), np.float32))
 
     @property
     def dbtp(self) -> float:

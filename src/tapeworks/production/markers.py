@@ -114,14 +114,19 @@ def find_markers(words: Sequence[Word], marker: str) -> list[tuple[int, int]]:
     if n == 0:
         return []
     found: list[tuple[int, int]] = []
+    letters = [_letters(w.text) for w in words]
+    first = _letters(marker)[:1]
     i = 0
     while i < len(words):
         match = None
+        if letters[i] and not _may_start(letters[i], first):
+            i += 1  # every way of matching needs the marker's first letter (or "ph")
+            continue
         for span in range(n, n + _MAX_SPLIT + 1):
             j = i + span - 1
             if j >= len(words) or words[j].speaker != words[i].speaker:
                 break
-            candidate = "".join(words[k].text for k in range(i, j + 1))
+            candidate = "".join(letters[i : j + 1])
             if sounds_like(candidate, marker, joined=span > n):
                 match = (i, j)
                 break
@@ -131,6 +136,10 @@ def find_markers(words: Sequence[Word], marker: str) -> list[tuple[int, int]]:
         found.append(match)
         i = match[1] + 1
     return found
+
+
+def _may_start(letters: str, first: str) -> bool:
+    return letters[0] == first or letters.startswith("ph") or first == "p"
 
 
 def silence_between(

@@ -20,9 +20,13 @@ stage: "analysing", "measuring", "rendering", "encoding".
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from tapeworks.audio.decode import Block, decode_blocks, prefetched
 from tapeworks.audio.probe import read_info
@@ -83,6 +87,8 @@ _STAGES = {
     "rendering": (0.35, 0.97),
     "encoding": (0.97, 1.0),
 }
+_METER_QUEUE = 16  # blocks the output meters may lag behind the render
+_END = object()
 _ASSET_FADE_GUARD = 0.010  # seconds of fade on an asset edge that does not overlap
 
 
@@ -339,7 +345,9 @@ def _produce_single_pass(
     hidden_words: Sequence[int],
     chapters_from: ChapterBase | None = None,
 ) -> ProduceResult:
-    """No loudness pass and nothing to mix: cut (snapping) straight into the encoder."""
+    """No loudness pass and nothing to mix: cut (snapping) straight into the encoder.
+    Loudness is off, so nothing is measured either (the silence cutter's whole job is
+    the cut; the result reports the loudness as not measured)."""
     renderer = EditRenderer(
         edit_list,
         rate,
@@ -348,22 +356,14 @@ def _produce_single_pass(
         crossfade_seconds=render.crossfade_seconds,
         snap_seconds=render.snap_seconds,
     )
-    out_meter, peak_meter = LoudnessMeter(rate, channels), TruePeakMeter(channels)
     expected = round(edit_list.episode_duration * rate)
-    stream = _metered(
-        renderer.render(source.blocks(rate, channels, block)),
-        out_meter,
-        peak_meter,
-        expected,
-        report,
-    )
+    stream = _reported(renderer.render(source.blocks(rate, channels, block)), expected, report)
     chapters = _chapters(render, chapters_from, edit_list, 0.0, edit_list.episode_duration)
     result = _encode(stream, out_path, render, rate, channels, chapters, report)
     final = renderer.snapped_edit_list()
     retimed = retime_transcript(transcript, final, hidden=hidden_words).model_copy(
         update={"duration": result.duration_seconds}
     )
-    output_lufs = out_meter.integrated()
     return ProduceResult(
         chapters=list(chapters),
         output_path=out_path,
@@ -374,10 +374,10 @@ def _produce_single_pass(
         loudness={
             "enabled": 0.0,
             "target_lufs": loudness.target_for(channels),
-            "input_lufs": _finite(output_lufs),  # no gain: the cut programme is the output
+            "input_lufs": None,
             "gain_db": 0.0,
-            "output_lufs": _finite(output_lufs),
-            "true_peak_dbtp": _finite(peak_meter.dbtp),
+            "output_lufs": None,
+            "true_peak_dbtp": None,
             "limiter_max_reduction_db": 0.0,
         },
         cuts=final.summary(),
@@ -582,6 +582,16 @@ def _gain_to(measured: float, target: float) -> float:
     return db_to_gain(target - measured) if math.isfinite(measured) else 1.0
 
 
+def _reported(blocks: Iterable[Block], total: int, report: _Progress) -> Iterator[Block]:
+    done = 0
+    report("rendering", 0.0)
+    for b in blocks:
+        done += b.shape[1]
+        report("rendering", done / max(total, 1))
+        yield b
+    report("encoding", 0.0)
+
+
 def _metered(
     blocks: Iterable[Block],
     loud: LoudnessMeter,
@@ -589,13 +599,42 @@ def _metered(
     total: int,
     report: _Progress,
 ) -> Iterator[Block]:
+    """The stream as it is, measured on the way by the output meters. They run on a
+    thread of their own, fed the same blocks (which nothing changes once yielded): the
+    K-weighting filter and the oversampler run without the interpreter lock, on the
+    core the rest of the render leaves free."""
+    q: queue.Queue[object] = queue.Queue(maxsize=_METER_QUEUE)
+    failure: list[BaseException] = []
+
+    def measure() -> None:
+        item = q.get()
+        try:
+            while item is not _END:
+                assert isinstance(item, np.ndarray)
+                loud.add(item)
+                peak.add(item)
+                item = q.get()
+            peak.finish()
+        except BaseException as exc:  # raised in the render's thread
+            failure.append(exc)
+            while item is not _END:
+                item = q.get()
+
+    meters = threading.Thread(target=measure, name="tapeworks-meters", daemon=True)
+    meters.start()
     done = 0
     report("rendering", 0.0)
-    for b in blocks:
-        loud.add(b)
-        peak.add(b)
-        done += b.shape[1]
-        report("rendering", done / max(total, 1))
-        yield b
-    peak.finish()
+    try:
+        for b in blocks:
+            if failure:
+                break
+            q.put(b)
+            done += b.shape[1]
+            report("rendering", done / max(total, 1))
+            yield b
+    finally:
+        q.put(_END)
+        meters.join()
+    if failure:
+        raise failure[0]
     report("encoding", 0.0)

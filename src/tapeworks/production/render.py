@@ -69,7 +69,7 @@ class EditRenderer:
 
     def _copy_until(self, reader: BlockReader, target: int) -> Iterator[Block]:
         while reader.position < target:
-            block = reader.read(min(self.block_samples, target - reader.position))
+            block = reader.read_some(min(self.block_samples, target - reader.position))
             if block.shape[1] == 0:
                 return
             self.samples_out += block.shape[1]

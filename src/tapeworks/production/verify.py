@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from tapeworks.audio.decode import decode_excerpts, prefetched
+from tapeworks.audio.decode import decode_excerpts, excerpts_seekable, prefetched
 from tapeworks.audio.energy import (
     FRAME_SECONDS,
     QUIET_ABOVE_FLOOR,
@@ -97,6 +98,8 @@ class SourceSpeech:
         return sum(b - a for a, b in self.zones)
 
 
+_ZONE_GROUP = 16  # zones analysed per task when the file can be read at any position
+_WORKERS = 2
 MAX_EXCERPT_SECONDS = 30.0  # longer zones are analysed in pieces (memory, rule 11)
 
 
@@ -140,10 +143,21 @@ def analyse_source(
     frames inside voice activity that are louder than the quiet threshold."""
     settings = settings or VerifySettings()
     zones = _zones(cuts, duration, settings.context_seconds)
-    excerpts: list[tuple[float, np.ndarray, list[Span]]] = []
-    for start, samples in prefetched(decode_excerpts(path, zones)):  # decoding beside the VAD
-        vad = _vad_spans(samples, start, settings) if settings.vad and len(samples) else []
-        excerpts.append((start, frame_rms(samples, FRAME), vad))
+
+    def analysed(group: list[Span]) -> list[tuple[float, np.ndarray, list[Span]]]:
+        out = []
+        for start, samples in prefetched(decode_excerpts(path, group)):  # beside the VAD
+            vad = _vad_spans(samples, start, settings) if settings.vad and len(samples) else []
+            out.append((start, frame_rms(samples, FRAME), vad))
+        return out
+
+    # A file read at exact positions is analysed in groups of zones on both cores (the
+    # reading, resampling and Silero run without the interpreter lock); any other is
+    # decoded in one pass from its start.
+    size = _ZONE_GROUP if excerpts_seekable(path) else max(1, len(zones))
+    groups = [zones[i : i + size] for i in range(0, len(zones), size)]
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="tapeworks-verify") as pool:
+        excerpts = [e for part in pool.map(analysed, groups) for e in part]
     all_rms = np.concatenate([e[1] for e in excerpts]) if excerpts else np.zeros(0, np.float32)
     loud_level, quiet_level = speech_threshold(all_rms), quiet_threshold(all_rms)
     found: list[Span] = []

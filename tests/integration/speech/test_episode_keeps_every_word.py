@@ -154,8 +154,11 @@ def test_the_issue_case_keeps_ask(jfk: np.ndarray, tmp_path: Path, bare_engine: 
     source = _write(tmp_path, "jfk-issue.wav", spliced)
     episode, result = _episode_of(source, tmp_path)
     _assert_hears_every_word(bare_engine, spliced, source, episode, result, JFK_TEXT)
+    # the word the issue lost is in the episode's transcript, where it is spoken (Whisper
+    # base writes it "ask" or, with some builds of CTranslate2, "asked")
     words = normalise_text(result.transcript.text())
-    assert words[:7] == ["and", "so", "my", "fellow", "americans", "ask", "not"]
+    assert words[:5] == ["and", "so", "my", "fellow", "americans"] and words[6] == "not"
+    assert words[5] in ("ask", "asked")
 
 
 def test_the_issue_timing_itself_cannot_lose_ask(jfk: np.ndarray, tmp_path: Path, bare_engine: object) -> None:

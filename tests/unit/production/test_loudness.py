@@ -7,7 +7,9 @@ import pytest
 from tapeworks.audio.decode import rechunk
 from tapeworks.production.loudness import (
     LoudnessMeter,
+    TruePeakEnvelope,
     TruePeakLimiter,
+    TruePeakMeter,
     measure_loudness,
     measure_true_peak,
 )
@@ -66,3 +68,27 @@ def test_limiter_is_transparent_below_ceiling() -> None:
     assert true_peak_dbtp(x) < -3
     y = np.concatenate(list(TruePeakLimiter(RATE, 1, -1.0).process(_blocks(x))), axis=1)
     assert np.array_equal(y, x)
+
+
+def _all_tiles_true_peak(x: np.ndarray, block: int) -> float:
+    """The reference: every sample of every tile oversampled (a floor of zero)."""
+    env = TruePeakEnvelope(x.shape[0])
+    peak = 0.0
+    for b in [*_blocks(x, block), np.zeros((x.shape[0], 12), np.float32)]:
+        peak = max(peak, float(env.process(b, 0.0).max()))
+    return peak
+
+
+@pytest.mark.parametrize(("seed", "block"), [(1, 3000), (2, 256), (3, 44100), (4, 777)])
+def test_true_peak_meter_is_exactly_the_all_tiles_maximum(seed: int, block: int) -> None:
+    # the meter oversamples only the tiles that could hold the maximum: none may be missed
+    rng = np.random.default_rng(seed)
+    x = speechlike(4.0, seed=seed, channels=2) * np.float32(rng.uniform(0.5, 6.0))
+    # one lone inter-sample peak in a quiet stretch: a sine at fs/4 sampled off its peaks
+    n = np.arange(400)
+    x[1, 30000:30400] = 0.9 * np.sin(2 * np.pi * n / 4 + np.pi / 4)
+    meter = TruePeakMeter(2)
+    for b in _blocks(x, block):
+        meter.add(b)
+    meter.finish()
+    assert meter.peak == pytest.approx(_all_tiles_true_peak(x, block), rel=1e-6)

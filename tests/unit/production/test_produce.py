@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pyloudnorm
 import pytest
+import soundfile as sf
 from mutagen.id3 import ID3
 
 from tapeworks.production import pipeline
@@ -142,6 +143,7 @@ def test_encode_formats_decode_back_with_tags(tmp_path: Path, fmt: str, jfk: Pat
         assert abs(n / stream.rate - result.duration_seconds) <= 0.050
         if fmt == "m4a":
             assert [ch["metadata"].get("title") for ch in c.chapters()] == ["Opening", "Question"]
+        if fmt in ("m4a", "wav"):
             assert c.metadata.get("title") == "Episode 1"
     if fmt == "mp3":
         tags = ID3(str(out))
@@ -214,3 +216,26 @@ def test_blocks_stay_bounded_and_progress_is_monotonic(
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     stages = list(dict.fromkeys(s for s, _ in seen))
     assert stages == ["analysing", "measuring", "rendering", "encoding"]
+
+
+def test_a_wav_render_is_the_rounded_samples_and_loudness_off_measures_nothing(
+    tmp_path: Path,
+) -> None:
+    """WAV out with loudness off and no cut: every sample is the source's, rounded to 16
+    bits and clipped (libsndfile writes what we rounded); nothing is measured."""
+    x = speechlike(3.0, seed=11, channels=2) * np.float32(5.0)
+    x[0, 1000:1100], x[1, 2000:2100] = 1.5, -1.5  # past full scale both ways: clipped
+    src = tmp_path / "s.wav"
+    sf.write(str(src), np.ascontiguousarray(x.T), RATE, subtype="FLOAT")
+    words = [Word(text="a", start=0.2, end=2.8)]
+    transcript = Transcript(segments=[Segment(id="a", start=0.2, end=2.8, text="a", words=words)])
+    out = tmp_path / "o.wav"
+    result = produce(src, transcript, out, loudness=LoudnessSettings(enabled=False),
+                     render=RenderSettings(format="wav"))
+    assert result.edit_list.cuts == ()
+    got, rate = decode_all(out)
+    want = np.clip(np.rint(x * 32768.0), -32768, 32767) / 32768.0
+    assert rate == RATE and got.shape == x.shape
+    assert np.array_equal(got, want.astype(np.float32))
+    assert (np.abs(x) > 1).any()
+    assert result.loudness["output_lufs"] is None and result.loudness["true_peak_dbtp"] is None

@@ -263,3 +263,21 @@ def test_excerpts_are_where_the_whole_file_decodes(tmp_path: Path, fmt: str) -> 
         ours = frame_rms(samples[:n], 160)
         theirs = frame_rms(whole[i : i + n], 160)
         assert np.allclose(ours[1:-1], theirs[1:-1], rtol=0.05, atol=1e-4)
+
+
+def test_zones_read_on_both_cores_find_what_one_pass_finds(jfk_issue, monkeypatch) -> None:
+    """A lossless source's zones are analysed in groups on a pool of threads; the speech
+    found (and the thresholds, taken over every zone) must be those of a single pass."""
+    from tapeworks.production import verify
+    from tapeworks.production.editlist import Cut
+
+    path, _, _ = jfk_issue
+    duration = len(read_all(path)) / 16000
+    cuts = [Cut(t, t + 0.3, "pause", "pause", id=f"p{k}") for k, t in enumerate(np.arange(0.5, duration - 1, 1.5))]
+    assert verify.excerpts_seekable(path)
+    monkeypatch.setattr(verify, "_ZONE_GROUP", 10_000)
+    one_pass = verify.analyse_source(path, cuts, duration)
+    monkeypatch.setattr(verify, "_ZONE_GROUP", 1)
+    grouped = verify.analyse_source(path, cuts, duration)
+    assert len(one_pass.zones) > 3 and one_pass.speech
+    assert grouped == one_pass
