@@ -48,6 +48,10 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
+def _damaged(path: Path) -> InvalidAudio:
+    return InvalidAudio(f"{path.name} could not be decoded: it is damaged")
+
+
 def count_samples(path: Path, rate: int, channels: int) -> int:
     """Exact number of samples after decoding at `rate` (streaming)."""
     return sum(b.shape[1] for b in decode_blocks(path, rate, channels, rate * 5))
@@ -92,7 +96,7 @@ def _read_lossless(
             try:
                 data = f.read(block_samples, dtype=dtype, always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+                raise _damaged(path) from exc
             if not len(data):
                 return
             block = np.empty((data.shape[1], data.shape[0]), np.float32)
@@ -142,7 +146,7 @@ def _decoded_frames(path: Path, rate: int, channels: int) -> Iterator[Block]:
                 for out in resampler.resample(None):
                     yield _match_channels(frame_to_float(out), channels)
         except av.FFmpegError as exc:
-            raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+            raise _damaged(path) from exc
 
 
 def frame_to_float(frame: av.AudioFrame) -> Block:
@@ -362,7 +366,7 @@ def decode_excerpts(
                 if k >= len(zones):
                     break
         except av.FFmpegError as exc:
-            raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+            raise _damaged(path) from exc
         for z0, z1 in zones[k:]:  # zones reaching the end of the audio
             yield _finish(excerpt, z0, z1)
             excerpt = None
@@ -395,7 +399,7 @@ def _lossless_excerpts(
                 f.seek(a)
                 data = f.read(b - a, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise InvalidAudio(f"{path.name} could not be decoded: it is damaged") from exc
+                raise _damaged(path) from exc
             mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
             if rate != SPEECH_RATE:
                 mono = soxr.resample(mono, rate, SPEECH_RATE)

@@ -583,6 +583,7 @@ def _gain_to(measured: float, target: float) -> float:
 
 
 def _reported(blocks: Iterable[Block], total: int, report: _Progress) -> Iterator[Block]:
+    """The stream as it is, its progress reported as the rendering stage."""
     done = 0
     report("rendering", 0.0)
     for b in blocks:
@@ -622,19 +623,14 @@ def _metered(
 
     meters = threading.Thread(target=measure, name="tapeworks-meters", daemon=True)
     meters.start()
-    done = 0
-    report("rendering", 0.0)
     try:
-        for b in blocks:
+        for b in _reported(blocks, total, report):
             if failure:
                 break
             q.put(b)
-            done += b.shape[1]
-            report("rendering", done / max(total, 1))
             yield b
     finally:
         q.put(_END)
         meters.join()
     if failure:
         raise failure[0]
-    report("encoding", 0.0)

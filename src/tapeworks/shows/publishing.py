@@ -523,25 +523,28 @@ def _stored_xml(cur_of: Any, pids: Sequence[str], paramstyle: str,
     mark = "?" if paramstyle == "qmark" else "%s"
     found: dict[str, tuple[str, str]] = {}
     if len(pids) > 50:
-        cur = cur_of()
-        try:
-            cur.execute(f"SELECT x.publication_id, x.key, x.xml FROM "
-                        f"{FeedItemXml.__tablename__} x JOIN {Publication.__tablename__} p "
-                        f"ON p.id = x.publication_id WHERE p.show_id = {mark}", (show_id,))
-            found.update((pid, (key, xml)) for pid, key, xml in cur.fetchall())
-        finally:
-            cur.close()
-        return found
+        rows = _fetchall(cur_of, f"SELECT x.publication_id, x.key, x.xml FROM "
+                         f"{FeedItemXml.__tablename__} x JOIN {Publication.__tablename__} p "
+                         f"ON p.id = x.publication_id WHERE p.show_id = {mark}", (show_id,))
+        return {pid: (key, xml) for pid, key, xml in rows}
     for i in range(0, len(pids), 500):
         chunk = list(pids[i:i + 500])
-        cur = cur_of()
-        try:
-            cur.execute(f"SELECT publication_id, key, xml FROM {FeedItemXml.__tablename__} "
-                        f"WHERE publication_id IN ({', '.join([mark] * len(chunk))})", chunk)
-            found.update((pid, (key, xml)) for pid, key, xml in cur.fetchall())
-        finally:
-            cur.close()
+        rows = _fetchall(cur_of, f"SELECT publication_id, key, xml FROM "
+                         f"{FeedItemXml.__tablename__} WHERE publication_id IN "
+                         f"({', '.join([mark] * len(chunk))})", chunk)
+        found.update((pid, (key, xml)) for pid, key, xml in rows)
     return found
+
+
+def _fetchall(cur_of: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of one query on a raw DB-API cursor of the session's connection (the feed
+    build's hot reads skip the ORM)."""
+    cur = cur_of()
+    try:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
 
 
 def store_item_xml(database: Any, written: Sequence[tuple[str, str, str]]) -> None:
@@ -646,13 +649,9 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         raise NotFound("feed not found")
     fragments = {} if fragments is None else fragments
     conn = db.connection()
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.execute(_stamps_sql(conn.dialect.paramstyle),
-                    (show.id, _db_time(conn.dialect.name, now)))
-        stamps = cur.fetchall()
-    finally:
-        cur.close()
+    cursor = conn.connection.dbapi_connection.cursor  # type: ignore[union-attr]
+    stamps = _fetchall(cursor, _stamps_sql(conn.dialect.paramstyle),
+                       (show.id, _db_time(conn.dialect.name, now)))
     # the stored values as they come (text on SQLite): the same on every read here
     keys = {row[0]: (row[0], row[1], row[2], row[3], base_url, token, show.language)
             for row in stamps}
@@ -660,7 +659,6 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
     dialect, paramstyle = conn.dialect.name, conn.dialect.paramstyle
     base_attr = feed_attr(base_url.rstrip("/"))
     query_attr = feed_attr(f"?token={token}") if token else ""
-    cursor = conn.connection.dbapi_connection.cursor  # type: ignore[union-attr]
     written: list[tuple[str, str, str]] = []
     if missing:  # what another process (or this one, earlier) wrote, where still current
         stored = _stored_xml(cursor, missing, paramstyle, show.id)
@@ -677,13 +675,7 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
         missing = still
     for i in range(0, len(missing), 500):
         chunk = missing[i:i + 500]
-        cur = cursor()
-        try:
-            cur.execute(_items_sql(dialect, paramstyle, len(chunk)), chunk)
-            rows = cur.fetchall()
-        finally:
-            cur.close()
-        for row in rows:
+        for row in _fetchall(cursor, _items_sql(dialect, paramstyle, len(chunk)), chunk):
             if row[0] in keys:
                 sort, template = _row_fragment(row, BASE_MARK, TOKEN_MARK, show.language)
                 fragments[keys[row[0]]] = (sort, _with_links(template, base_attr, query_attr))
