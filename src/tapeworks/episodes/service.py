@@ -465,7 +465,7 @@ def list_versions(db: DbSession, ep: Episode) -> list[tuple[EpisodeVersion, str]
     job_ids = [v.job_id for v in rows if not v.completed and v.job_id]
     statuses = dict(db.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all()) \
         if job_ids else {}
-    return [(v, "completed" if v.completed else str(statuses.get(v.job_id, "failed")))
+    return [(v, "completed" if v.completed else str(statuses.get(v.job_id or "", "failed")))
             for v in rows]
 
 

@@ -77,7 +77,7 @@ class _Worker:
 
     def send(self, block: Block) -> None:
         self._write(BLOCK.pack(block.shape[1]))
-        self._write(memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B"))
+        self._write(np.ascontiguousarray(block, dtype="<f4").data.cast("B"))
 
     def finish(self) -> int:
         self._write(BLOCK.pack(0))

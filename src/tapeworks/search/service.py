@@ -416,6 +416,7 @@ def search(
             # (index pages are in memory; for words, whose prefix estimates are rough, the
             # default chooses better: bench/bench_search.py)
             db.execute(text("SET LOCAL random_page_cost = 1.1"))
+    rows: Sequence[Any]
     try:
         rows = db.execute(text(sql), params).all()
     except DBAPIError as exc:

@@ -71,8 +71,8 @@ _POLL_COLUMNS = ("status", "progress_percentage", "stage", "message", "eta_secon
 
 
 def poll_sql(paramstyle: str) -> str:
-    s = RecordingSession.__table__.name
-    t, u = ApiToken.__table__.name, User.__table__.name
+    s = RecordingSession.__tablename__
+    t, u = ApiToken.__tablename__, User.__tablename__
     mark = "?" if paramstyle == "qmark" else "%s"
     cols = ", ".join(f"s.{c}" for c in _POLL_COLUMNS)
     return (f"SELECT {cols}, t.revoked_at, t.expires_at, u.is_active FROM {t} t "

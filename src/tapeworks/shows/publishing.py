@@ -668,7 +668,9 @@ def build_feed(db: DbSession, show: Show, *, base_url: str, token: str | None,
             hit = stored.get(pid)
             if hit is not None and hit[0] == _xml_key(keys[pid]):
                 row = stamp_of[pid]
-                sort = (_as_time(row[5] or row[6]), row[4])  # as `_row_fragment` sorts it
+                when = _as_time(row[5] or row[6])  # as `_row_fragment` sorts it
+                assert when is not None
+                sort = (when, row[4])
                 fragments[keys[pid]] = (sort, _with_links(hit[1], base_attr, query_attr))
             else:
                 still.append(pid)

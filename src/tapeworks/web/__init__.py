@@ -61,7 +61,7 @@ def install_web(app: FastAPI) -> None:
                 "message": "There is no page at this address. Check it, or go back to your library."},
                 status_code=404, principal=principal)
         assert api_http_error is not None
-        return await api_http_error(request, exc)  # type: ignore[misc,no-any-return]
+        return await api_http_error(request, exc)  # type: ignore[misc]
 
     @app.exception_handler(common.LoginRequired)
     async def _login_required(request: Request, exc: common.LoginRequired) -> Response:
