@@ -79,7 +79,10 @@ def _lossless_reader(path: Path, rate: int | None) -> sf.SoundFile | None:
     except (sf.LibsndfileError, RuntimeError, TypeError, OSError):
         return None
     wrong_rate = rate is not None and f.samplerate != rate
-    if f.format not in _LOSSLESS or wrong_rate or not 1 <= f.channels <= 2:
+    # a length it knows and a position it can seek to, or the excerpts could come out
+    # empty (a stream written without its length): PyAV then decodes from the start
+    known = f.seekable() and 0 < f.frames < 2**62
+    if f.format not in _LOSSLESS or wrong_rate or not 1 <= f.channels <= 2 or not known:
         f.close()
         return None
     return f
