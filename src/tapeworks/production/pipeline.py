@@ -20,13 +20,9 @@ stage: "analysing", "measuring", "rendering", "encoding".
 from __future__ import annotations
 
 import math
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from tapeworks.audio.decode import Block, decode_blocks, prefetched
 from tapeworks.audio.probe import read_info
@@ -87,8 +83,6 @@ _STAGES = {
     "rendering": (0.35, 0.97),
     "encoding": (0.97, 1.0),
 }
-_METER_QUEUE = 16  # blocks the output meters may lag behind the render
-_END = object()
 _ASSET_FADE_GUARD = 0.010  # seconds of fade on an asset edge that does not overlap
 
 
@@ -600,37 +594,9 @@ def _metered(
     total: int,
     report: _Progress,
 ) -> Iterator[Block]:
-    """The stream as it is, measured on the way by the output meters. They run on a
-    thread of their own, fed the same blocks (which nothing changes once yielded): the
-    K-weighting filter and the oversampler run without the interpreter lock, on the
-    core the rest of the render leaves free."""
-    q: queue.Queue[object] = queue.Queue(maxsize=_METER_QUEUE)
-    failure: list[BaseException] = []
-
-    def measure() -> None:
-        item = q.get()
-        try:
-            while item is not _END:
-                assert isinstance(item, np.ndarray)
-                loud.add(item)
-                peak.add(item)
-                item = q.get()
-            peak.finish()
-        except BaseException as exc:  # raised in the render's thread
-            failure.append(exc)
-            while item is not _END:
-                item = q.get()
-
-    meters = threading.Thread(target=measure, name="tapeworks-meters", daemon=True)
-    meters.start()
-    try:
-        for b in _reported(blocks, total, report):
-            if failure:
-                break
-            q.put(b)
-            yield b
-    finally:
-        q.put(_END)
-        meters.join()
-    if failure:
-        raise failure[0]
+    """The stream as it is, measured on the way by the output meters."""
+    for b in _reported(blocks, total, report):
+        loud.add(b)
+        peak.add(b)
+        yield b
+    peak.finish()
